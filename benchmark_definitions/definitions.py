@@ -1,0 +1,72 @@
+"""Benchmark definitions: a named tuning problem = what to tune, what to optimise, and the budget.
+
+``SimulatedBenchmark`` runs against a blackbox from the repository (a table or a surrogate);
+``RealBenchmark`` runs a training script for real through the local backend (or SageMaker).
+Both are plain frozen dataclasses: Hydra turns them into config nodes and back.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SimulatedBenchmark:
+    name: str
+    blackbox: str  # repository name, e.g. "fcnet"
+    task: str  # the blackbox's task (dataset), e.g. "protein_structure"
+    metric: str
+    mode: str  # "min" | "max"
+    max_wallclock_time: float  # simulated seconds
+    n_workers: int = 4
+    time_objective: str | None = None  # None: the blackbox's own (metadata.time_objective)
+    resource_attr: str | None = None  # None: the blackbox's fidelity name
+    max_fidelity: float | None = None  # None: the blackbox's largest fidelity
+    max_evaluations: int | None = None  # optional cap on reported results
+    surrogate: str | None = None  # e.g. "knn"; None: query the table as it is
+    surrogate_kwargs: dict[str, Any] = field(default_factory=dict)
+    restrict_to_table: bool = False  # methods only propose configurations the table holds
+    family: str = ""
+    description: str = ""
+    kind: str = "simulated"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RealBenchmark:
+    name: str
+    script: str  # path relative to the project root, or absolute
+    config_space: dict[str, Any]  # SearchSpace.to_dict()
+    metric: str
+    mode: str
+    resource_attr: str
+    max_fidelity: float
+    max_wallclock_time: float  # real seconds
+    n_workers: int = 2
+    trial_timeout: float = 600.0  # seconds per trial before it is killed and marked failed
+    script_args: dict[str, Any] = field(default_factory=dict)
+    sagemaker_instance_type: str = "ml.m5.large"
+    family: str = ""
+    description: str = ""
+    kind: str = "real"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Benchmark = SimulatedBenchmark | RealBenchmark
+
+
+def benchmark_from_dict(d: dict[str, Any]) -> Benchmark:
+    d = dict(d)
+    kind = d.get("kind", "simulated")
+    cls = {"simulated": SimulatedBenchmark, "real": RealBenchmark}.get(kind)
+    if cls is None:
+        raise ValueError(f"benchmark kind must be 'simulated' or 'real', got {kind!r}")
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} for a {kind} benchmark; valid keys: {sorted(known)}")
+    return cls(**d)

@@ -1,0 +1,63 @@
+"""The ``arena`` command: the composition root that wires every package's subcommands together.
+
+Each package contributes ``add_commands(subparsers)`` in its own ``cli`` module; heavy imports happen inside
+the command functions so ``arena --help`` stays fast. ``arena sweep ...`` hands its arguments to the Hydra
+app unchanged (Hydra parses them itself).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules providing ``add_commands(subparsers)``, in help order.
+COMMAND_MODULES = (
+    "blackbox_repo.cli",
+    "blackbox_repo.conversion.cli",
+    "benchmark_definitions.cli",
+    "launchers.sweep_cli",
+    "results.cli",
+    "plotting.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="arena",
+        description="hpo-arena: blackbox repository, HPO baselines, simulated and real sweeps, comparisons.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            # Only tolerate the command module itself being absent, never a broken dependency inside it.
+            if err.name != module_name:
+                raise
+            continue
+        module.add_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sweep":
+        from launchers.hydra_app import run_sweep_cli
+
+        return run_sweep_cli(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
