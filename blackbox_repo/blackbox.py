@@ -17,6 +17,7 @@ Missing entries of a table are NaN.
 """
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -66,7 +67,7 @@ class BlackboxMetadata:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "BlackboxMetadata":
+    def from_dict(cls, d: Mapping[str, Any]) -> BlackboxMetadata:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -223,7 +224,7 @@ class _ColumnCodes:
             self.uniques = pd.Index(uniques)
         self.codes = np.asarray(self.codes, dtype=np.int64)
 
-    def encode(self, query: np.ndarray) -> np.ndarray:
+    def encode(self, query: np.ndarray | pd.Series) -> np.ndarray:
         """Codes of query values; -1 where the value is not in the column."""
         if self.numeric:
             try:
@@ -238,8 +239,15 @@ class _ColumnCodes:
             # equal_nan: a NaN hyperparameter (an inactive conditional one) matches a NaN query.
             ok = np.isclose(u[pick], q, rtol=1e-6, atol=1e-12, equal_nan=True)
             return np.where(ok, pick, -1).astype(np.int64)
-        out = self.uniques.get_indexer(pd.Index(np.asarray(query, dtype=object)))
-        return np.asarray(out, dtype=np.int64)
+        try:
+            # Factorise the query first (one hash pass, fast on pandas string columns), then map its few
+            # distinct values to the table's codes.
+            query_codes, query_uniques = pd.factorize(query)
+        except TypeError:  # unhashable values: none of them is in the table
+            return np.full(len(query), -1, dtype=np.int64)
+        mapped = np.asarray(self.uniques.get_indexer(pd.Index(query_uniques, dtype=object)), dtype=np.int64)
+        # factorize marks missing values with -1, which picks the appended -1: one gather, no temporaries.
+        return np.append(mapped, -1)[query_codes]
 
 
 class TabularBlackbox(Blackbox):
@@ -315,7 +323,8 @@ class TabularBlackbox(Blackbox):
         if float(np.prod(np.asarray(cards, dtype=float))) < 2.0 ** 62:
             key = np.zeros(len(codes[0]), dtype=np.int64)
             for c, card in zip(codes, cards):
-                key = key * card + c
+                key *= card  # in place: batches of millions of rows allocate one array, not two per column
+                key += c
             return key
         key = np.zeros(len(codes[0]), dtype=np.uint64)
         with np.errstate(over="ignore"):
@@ -363,12 +372,12 @@ class TabularBlackbox(Blackbox):
         absent_cols = [n for n in self._names if n not in frame.columns]
         if absent_cols:
             raise BlackboxLookupError(f"configurations lack hyperparameters {absent_cols} of {self.name}")
-        codes = [cc.encode(frame[n].to_numpy()) for cc, n in zip(self._codes, self._names)]
+        codes = [cc.encode(frame[n]) for cc, n in zip(self._codes, self._names)]
         bad = np.zeros(len(frame), dtype=bool)
         for c in codes:
             bad |= c < 0
-        safe = [np.where(bad, 0, c) for c in codes]
-        rows = self._key_index.get_indexer(self._combine(safe)).astype(np.int64)
+        # Keys of rows with an absent value are meaningless; those rows are set to -1 right after.
+        rows = np.asarray(self._key_index.get_indexer(self._combine(codes)), dtype=np.int64)
         rows[bad] = -1
         if rows.size and (rows >= 0).any() and self._uses_hash():
             # Verify hashed matches code by code (a 64-bit collision must not return a wrong row).
@@ -424,7 +433,7 @@ class TabularBlackbox(Blackbox):
             hint = f" (closest configurations unavailable: {type(err).__name__}: {err})"
         return base + hint + tail
 
-    def _column_costs(self, name: str, cc: "_ColumnCodes", value: Any) -> tuple[np.ndarray, str | None]:
+    def _column_costs(self, name: str, cc: _ColumnCodes, value: Any) -> tuple[np.ndarray, str | None]:
         """Cost of each distinct value of a column against ``value``, and a note when no row has ``value``."""
         value = _normalise_key_value(value)
         domain = self.configuration_space.domains.get(name)
@@ -479,6 +488,8 @@ class TabularBlackbox(Blackbox):
         block = self.objectives[rows]
         if seed is not None:
             block = block[..., self.seed_index(seed), :, :] if np.ndim(rows) else block[self.seed_index(seed)]
+        if fidelity_index is None and self.fidelity_values is None:
+            fidelity_index = 0  # no fidelity axis to speak of: the table's F axis has length 1
         if fidelity_index is not None:
             block = block[..., fidelity_index, :]
         return np.array(block, dtype=np.float64)
@@ -490,6 +501,8 @@ class TabularBlackbox(Blackbox):
             block = block[self.seed_index(seed)]
         if fidelity is not None:
             block = block[..., self.fidelity_index(fidelity), :]
+        elif self.fidelity_values is None:
+            block = block[..., 0, :]  # shapes as FunctionBlackbox: no F axis without fidelities
         return np.array(block, dtype=np.float64)
 
     def evaluate_batch(
@@ -497,6 +510,8 @@ class TabularBlackbox(Blackbox):
     ) -> np.ndarray:
         rows = self.rows(configs)
         fi = None if fidelity is None else self.fidelity_index(fidelity)
+        if fi is None and self.fidelity_values is None:
+            fi = 0  # shapes as FunctionBlackbox: no F axis without fidelities
         si = None if seed is None else self.seed_index(seed)
         block = self.objectives[rows]
         if si is not None:
@@ -518,17 +533,18 @@ class TabularBlackbox(Blackbox):
                         else self.metadata.objective_modes.get(objective, "min"))
         oi = self.objective_index(objective)
         values = self.objectives[:, :, -1, oi] if fidelity == "max" else self.objectives[:, :, :, oi]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows (missing entries) are expected
             mean = np.nanmean(np.asarray(values, dtype=np.float64), axis=1)
         return float(np.nanmin(mean) if mode == "min" else np.nanmax(mean))
 
-    def with_objectives(self, objectives: np.ndarray) -> "TabularBlackbox":
+    def with_objectives(self, objectives: np.ndarray) -> TabularBlackbox:
         return TabularBlackbox(
             self.hyperparameters, objectives, self.configuration_space, self.objectives_names, self.metadata,
             self.fidelity_name, self.fidelity_values, self.task,
         )
 
-    def with_metadata(self, **changes: Any) -> "TabularBlackbox":
+    def with_metadata(self, **changes: Any) -> TabularBlackbox:
         return TabularBlackbox(
             self.hyperparameters, self.objectives, self.configuration_space, self.objectives_names,
             replace(self.metadata, **changes), self.fidelity_name, self.fidelity_values, self.task,

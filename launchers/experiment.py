@@ -53,11 +53,50 @@ def _with_surrogate(blackbox: str, task: str, root: str | None, surrogate: str, 
     return SurrogateBlackbox(table, model=surrogate, **dict(kwargs_key))
 
 
+STEPS = "steps"
+
+
+@functools.lru_cache(maxsize=8)
+def _with_step_time(blackbox: str, task: str, root: str | None) -> TabularBlackbox:
+    """The table plus a cumulative ``steps`` objective: each fidelity step takes one simulated second."""
+    import numpy as np
+
+    table = _load_task(blackbox, task, root)
+    if not isinstance(table, TabularBlackbox):
+        raise ValueError(f"time_objective='steps' needs a tabulated blackbox; {blackbox}/{task} is not one")
+    n, s, f, _ = table.objectives.shape
+    steps = np.broadcast_to(np.arange(1, f + 1, dtype=np.float32)[None, None, :, None], (n, s, f, 1))
+    objectives = np.concatenate([np.asarray(table.objectives), steps], axis=3)
+    from dataclasses import replace
+
+    return TabularBlackbox(
+        table.hyperparameters, objectives, table.configuration_space, [*table.objectives_names, STEPS],
+        replace(table.metadata, time_objective=STEPS, time_is_cumulative=True), table.fidelity_name,
+        table.fidelity_values, table.task,
+    )
+
+
 def benchmark_blackbox(benchmark: SimulatedBenchmark, root: str | None = None) -> Blackbox:
     if benchmark.surrogate:
         key = tuple(sorted(benchmark.surrogate_kwargs.items()))
         return _with_surrogate(benchmark.blackbox, benchmark.task, root, benchmark.surrogate, key)
+    if benchmark.time_objective == STEPS:
+        return _with_step_time(benchmark.blackbox, benchmark.task, root)
     return _load_task(benchmark.blackbox, benchmark.task, root)
+
+
+def table_configurations(benchmark: SimulatedBenchmark, root: str | None = None) -> list[dict[str, Any]]:
+    """The table's configurations that hold a value of the metric for this task (some tables share rows
+    across tasks and leave the other tasks' rows NaN)."""
+    import numpy as np
+
+    table = _load_task(benchmark.blackbox, benchmark.task, root)
+    if not isinstance(table, TabularBlackbox):
+        raise ValueError(f"{benchmark.name}: restrict_to_table needs a tabulated blackbox")
+    values = np.asarray(table.objectives[:, :, -1, table.objective_index(benchmark.metric)], dtype=np.float64)
+    keep = ~np.isnan(values).all(axis=1)
+    configs = table.all_configurations()
+    return [c for c, k in zip(configs, keep) if k]
 
 
 def _versions() -> dict[str, str]:
@@ -112,12 +151,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         blackbox = benchmark_blackbox(bench, spec.blackbox_root)
         fidelity_name = bench.resource_attr or blackbox.fidelity_name
         max_fidelity = bench.max_fidelity if bench.max_fidelity is not None else blackbox.max_fidelity
-        restrict = None
-        if bench.restrict_to_table:
-            table = _load_task(bench.blackbox, bench.task, spec.blackbox_root)
-            if not isinstance(table, TabularBlackbox):
-                raise ValueError(f"{bench.name}: restrict_to_table needs a tabulated blackbox")
-            restrict = table.all_configurations()
+        restrict = table_configurations(bench, spec.blackbox_root) if bench.restrict_to_table else None
         method_kwargs = dict(spec.method_kwargs)
         if restrict is not None:
             method_kwargs["restrict_to"] = restrict
@@ -127,7 +161,8 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
             **method_kwargs,
         )
         backend = SimulatorBackend(
-            blackbox, n_workers=bench.n_workers, seed=backend_seed, time_objective=bench.time_objective,
+            blackbox, n_workers=bench.n_workers, seed=backend_seed,
+            time_objective=None if bench.time_objective == STEPS else bench.time_objective,
             max_fidelity=max_fidelity,
         )
         stop = StoppingCriterion(max_wallclock_time=bench.max_wallclock_time,
