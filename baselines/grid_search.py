@@ -1,0 +1,107 @@
+"""Grid search: every point of the Cartesian product of the hyperparameters' grids, each once.
+
+Finite domains contribute all their values; continuous ones need ``num_points`` (evenly spaced in the
+domain's encoded space, i.e. log-spaced for log domains and at quantiles for normal ones). The order is the
+product order with the last hyperparameter varying fastest (as HyperDrive's GridParameterSampling and
+``itertools.product`` enumerate), or a seeded random permutation of it (``shuffle=True``). Once every point
+has been proposed the searcher returns ``None``, which the scheduler reports as done.
+
+Grid points equal to a ``points_to_evaluate`` entry are skipped (they were evaluated first). With
+``restrict_to``, only the allowed configurations that are grid points are enumerated, in the same order.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from baselines.scheduler import Searcher
+from baselines.searcher_common import config_key
+from blackbox_repo.search_space import SearchSpace
+
+# A shuffled grid is a permutation of all indices held in memory.
+MAX_SHUFFLED_GRID = 10_000_000
+
+
+class GridSearcher(Searcher):
+    """Exhaustive enumeration of the grid (see the module docstring)."""
+
+    def __init__(
+        self,
+        config_space: SearchSpace,
+        metric: str,
+        mode: str = "min",
+        seed: int = 0,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        max_fidelity: float | None = None,
+        num_points: int | None = None,
+        shuffle: bool = False,
+        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+    ):
+        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
+        continuous = [n for n, d in config_space.items() if not d.is_finite]
+        if continuous and num_points is None:
+            raise ValueError(
+                f"grid search over continuous hyperparameters {continuous} needs a number of points per "
+                "hyperparameter: pass num_points (e.g. num_points=5), or give them finite domains (choice)"
+            )
+        if num_points is not None and num_points < 1:
+            raise ValueError(f"num_points must be >= 1, got {num_points}")
+        self.num_points = num_points
+        self.shuffle = shuffle
+        self._names = config_space.names
+        self.axes: list[list[Any]] = [config_space[n].grid(num_points) for n in self._names]
+        self.size = math.prod(len(a) for a in self.axes)
+        self._skip = {config_key(p, self._names) for p in self._initial}
+        if restrict_to is not None:
+            if hasattr(restrict_to, "to_dict") and hasattr(restrict_to, "columns"):  # a pandas DataFrame
+                restrict_to = restrict_to.to_dict("records")  # type: ignore[union-attr]
+            indices = self._grid_indices_of(restrict_to)
+            order = np.unique(indices)  # sorted = grid order; duplicates dropped
+            self._order: np.ndarray | None = self.rng.permutation(order) if shuffle else order
+            self.size = len(order)
+        elif shuffle:
+            if self.size > MAX_SHUFFLED_GRID:
+                raise ValueError(
+                    f"the grid has {self.size} points, too many to shuffle (limit {MAX_SHUFFLED_GRID}); use "
+                    "shuffle=False or fewer num_points"
+                )
+            self._order = self.rng.permutation(self.size)
+        else:
+            self._order = None
+        self._next = 0
+
+    def _grid_indices_of(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Flat grid indices of the configurations that are grid points (others are dropped)."""
+        lookups = [{v: i for i, v in enumerate(axis)} for axis in self.axes]
+        out = []
+        for config in configs:
+            flat = 0
+            try:
+                for name, axis, lookup in zip(self._names, self.axes, lookups):
+                    value = config[name]
+                    value = value.item() if isinstance(value, np.generic) else value
+                    flat = flat * len(axis) + lookup[value]
+            except (KeyError, TypeError):
+                continue
+            out.append(flat)
+        return np.asarray(out, dtype=np.int64)
+
+    def point(self, flat_index: int) -> dict[str, Any]:
+        """The grid point with this index in product order (last hyperparameter fastest)."""
+        values = []
+        for axis in reversed(self.axes):
+            flat_index, i = divmod(flat_index, len(axis))
+            values.append(axis[i])
+        return dict(zip(self._names, reversed(values)))
+
+    def _suggest(self, trial_id: int) -> dict[str, Any] | None:
+        while self._next < self.size:
+            flat = int(self._order[self._next]) if self._order is not None else self._next
+            self._next += 1
+            config = self.point(flat)
+            if config_key(config, self._names) not in self._skip:
+                return config
+        return None

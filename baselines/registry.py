@@ -1,0 +1,309 @@
+"""Short method names -> schedulers.
+
+    scheduler = make_method("ASHA", config_space, "val_error", "min", "epoch", 52, seed=0, grace_period=1)
+
+Every method takes the benchmark's space, metric, mode, fidelity (name, maximum, optional list of values)
+and seed; ``restrict_to`` (e.g. a table's configurations) is handed to the searcher. Other keyword arguments
+are the method's own hyperparameters, routed to the scheduler or to the searcher by name; unknown ones are
+rejected with the list of valid ones. Searcher modules are imported when a method is built, so a missing
+optional dependency of one searcher never breaks the others.
+
+Methods (``list_methods()``, ``describe_methods()``):
+
+- single-fidelity, each configuration trained to the maximum (FIFO): RS, GRID, BO, TPE, BORE, REA
+- asynchronous multi-fidelity: ASHA (stopping), ASHA-PROMOTION, ASYNC-HB (asynchronous Hyperband, every
+  bracket by default), PASHA, MSR (median stopping rule)
+- synchronous multi-fidelity: SH (successive halving), HB (Hyperband)
+- HyperDrive early termination over random search: BANDIT (slack_factor 0.1 by default), MEDIAN-STOPPING,
+  TRUNCATION (truncation_percentage 20 by default)
+- Determined: ADAPTIVE-ASHA (max_trials 500 by default, Determined's recommended minimum)
+- model-based multi-fidelity: ASHA-BO (GP-BO proposing for stopping ASHA, MOBSTER-like), ASHA-TPE (BOHB-like,
+  asynchronous), HB-TPE (BOHB: TPE proposing for synchronous Hyperband)
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from baselines.scheduler import Scheduler, Searcher
+from blackbox_repo.search_space import SearchSpace, closest_choices_message
+
+# searcher key -> (module, class name)
+_SEARCHERS: dict[str, tuple[str, str]] = {
+    "random": ("baselines.random_search", "RandomSearcher"),
+    "grid": ("baselines.grid_search", "GridSearcher"),
+    "bo": ("baselines.bayesian_optimization", "BOSearcher"),
+    "tpe": ("baselines.tpe", "TPESearcher"),
+    "bore": ("baselines.bore", "BORESearcher"),
+    "rea": ("baselines.regularized_evolution", "REASearcher"),
+}
+# Arguments the registry fills in itself (never user keyword arguments).
+_SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to"}
+
+
+def _searcher_class(key: str) -> type[Searcher]:
+    module_name, class_name = _SEARCHERS[key]
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name)
+
+
+@dataclass(frozen=True)
+class _Context:
+    config_space: SearchSpace
+    metric: str
+    mode: str
+    seed: int
+    fidelity_name: str | None
+    max_fidelity: float | None
+    fidelity_values: Sequence[float] | None
+
+    def common(self) -> dict[str, Any]:
+        return {"config_space": self.config_space, "metric": self.metric, "mode": self.mode, "seed": self.seed,
+                "fidelity_name": self.fidelity_name, "max_fidelity": self.max_fidelity,
+                "fidelity_values": self.fidelity_values}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scheduler factories: their keyword arguments are the method's scheduler hyperparameters.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _fifo(ctx: _Context, searcher: Searcher, max_trials: int | None = None) -> Scheduler:
+    from baselines.fifo import FIFOScheduler
+
+    return FIFOScheduler(searcher=searcher, max_trials=max_trials, **ctx.common())
+
+
+def _asha_factory(variant: str, default_brackets: int | None) -> Callable[..., Scheduler]:
+    def factory(ctx: _Context, searcher: Searcher, grace_period: float = 1, reduction_factor: float = 3,
+                max_trials: int | None = None) -> Scheduler:
+        from baselines.asynchronous_successive_halving import ASHA
+
+        return ASHA(searcher=searcher, max_trials=max_trials, variant=variant, grace_period=grace_period,
+                    reduction_factor=reduction_factor, brackets=default_brackets, **ctx.common())
+
+    return factory
+
+
+def _async_hyperband(ctx: _Context, searcher: Searcher, grace_period: float = 1, reduction_factor: float = 3,
+                     brackets: int | None = None, variant: str = "stopping",
+                     max_trials: int | None = None) -> Scheduler:
+    from baselines.asynchronous_successive_halving import ASHA
+
+    return ASHA(searcher=searcher, max_trials=max_trials, variant=variant, grace_period=grace_period,
+                reduction_factor=reduction_factor, brackets=brackets, **ctx.common())
+
+
+def _successive_halving(ctx: _Context, searcher: Searcher, grace_period: float = 1, reduction_factor: float = 3,
+                        max_open_brackets: int = 1, max_trials: int | None = None) -> Scheduler:
+    from baselines.successive_halving import SynchronousSuccessiveHalving
+
+    return SynchronousSuccessiveHalving(searcher=searcher, max_trials=max_trials, grace_period=grace_period,
+                                        reduction_factor=reduction_factor, max_open_brackets=max_open_brackets,
+                                        **ctx.common())
+
+
+def _hyperband(ctx: _Context, searcher: Searcher, grace_period: float = 1, reduction_factor: float = 3,
+               brackets: int | None = None, max_open_brackets: int = 1, max_trials: int | None = None) -> Scheduler:
+    from baselines.successive_halving import SynchronousHyperband
+
+    return SynchronousHyperband(searcher=searcher, max_trials=max_trials, grace_period=grace_period,
+                                reduction_factor=reduction_factor, brackets=brackets,
+                                max_open_brackets=max_open_brackets, **ctx.common())
+
+
+def _pasha(ctx: _Context, searcher: Searcher, grace_period: float = 1, reduction_factor: float = 3,
+           epsilon: float | None = None, max_trials: int | None = None) -> Scheduler:
+    from baselines.pasha import PASHA
+
+    return PASHA(searcher=searcher, max_trials=max_trials, grace_period=grace_period,
+                 reduction_factor=reduction_factor, epsilon=epsilon, **ctx.common())
+
+
+def _median_stopping_rule(ctx: _Context, searcher: Searcher, grace_period: float = 1, min_samples: int = 3,
+                          running_average: bool = True, max_trials: int | None = None) -> Scheduler:
+    from baselines.median_stopping import MedianStoppingRule
+
+    return MedianStoppingRule(searcher=searcher, max_trials=max_trials, grace_period=grace_period,
+                              min_samples=min_samples, running_average=running_average, **ctx.common())
+
+
+def _early_termination(ctx: _Context, searcher: Searcher, policy: Any, max_trials: int | None,
+                       max_concurrent: int | None) -> Scheduler:
+    from baselines.early_termination import EarlyTerminationScheduler
+
+    return EarlyTerminationScheduler(searcher=searcher, max_trials=max_trials, policy=policy,
+                                     max_concurrent=max_concurrent, **ctx.common())
+
+
+def _bandit(ctx: _Context, searcher: Searcher, slack_factor: float | None = None, slack_amount: float | None = None,
+            evaluation_interval: int = 1, delay_evaluation: int = 0, max_trials: int | None = None,
+            max_concurrent: int | None = None) -> Scheduler:
+    from baselines.early_termination import BanditPolicy
+
+    if slack_factor is None and slack_amount is None:
+        slack_factor = 0.1
+    policy = BanditPolicy(slack_factor, slack_amount, evaluation_interval, delay_evaluation)
+    return _early_termination(ctx, searcher, policy, max_trials, max_concurrent)
+
+
+def _median_stopping_policy(ctx: _Context, searcher: Searcher, evaluation_interval: int = 1,
+                            delay_evaluation: int = 0, max_trials: int | None = None,
+                            max_concurrent: int | None = None) -> Scheduler:
+    from baselines.early_termination import MedianStoppingPolicy
+
+    policy = MedianStoppingPolicy(evaluation_interval, delay_evaluation)
+    return _early_termination(ctx, searcher, policy, max_trials, max_concurrent)
+
+
+def _truncation(ctx: _Context, searcher: Searcher, truncation_percentage: int = 20, evaluation_interval: int = 1,
+                delay_evaluation: int = 0, exclude_finished_jobs: bool = False, max_trials: int | None = None,
+                max_concurrent: int | None = None) -> Scheduler:
+    from baselines.early_termination import TruncationSelectionPolicy
+
+    policy = TruncationSelectionPolicy(truncation_percentage, evaluation_interval, delay_evaluation,
+                                       exclude_finished_jobs)
+    return _early_termination(ctx, searcher, policy, max_trials, max_concurrent)
+
+
+def _adaptive_asha(ctx: _Context, searcher: Searcher, max_trials: int = 500, max_length: float | None = None,
+                   adaptive_mode: str = "standard", divisor: float = 4, max_rungs: int = 5,
+                   max_concurrent_trials: int = 16, stop_once: bool = False,
+                   bracket_rungs: Sequence[int] | None = None) -> Scheduler:
+    from baselines.determined_adaptive_asha import DeterminedAdaptiveASHA
+
+    return DeterminedAdaptiveASHA(searcher=searcher, max_trials=max_trials, max_length=max_length,
+                                  adaptive_mode=adaptive_mode, divisor=divisor, max_rungs=max_rungs,
+                                  max_concurrent_trials=max_concurrent_trials, stop_once=stop_once,
+                                  bracket_rungs=bracket_rungs, **ctx.common())
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    description: str
+    factory: Callable[..., Scheduler]
+    searcher: str  # key of _SEARCHERS
+
+    def scheduler_kwargs(self) -> list[str]:
+        params = inspect.signature(self.factory).parameters
+        return [n for n in params if n not in ("ctx", "searcher")]
+
+    def searcher_kwargs(self) -> list[str]:
+        params = inspect.signature(_searcher_class(self.searcher).__init__).parameters
+        return [n for n, p in params.items() if n not in _SEARCHER_FIXED
+                and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+
+
+_METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec("RS", "random search, every trial to the maximum fidelity", _fifo, "random"),
+        MethodSpec("GRID", "grid search, every trial to the maximum fidelity", _fifo, "grid"),
+        MethodSpec("BO", "Gaussian-process Bayesian optimisation (EI)", _fifo, "bo"),
+        MethodSpec("TPE", "tree-structured Parzen estimator", _fifo, "tpe"),
+        MethodSpec("BORE", "Bayesian optimisation by density-ratio estimation", _fifo, "bore"),
+        MethodSpec("REA", "regularised evolution", _fifo, "rea"),
+        MethodSpec("ASHA", "asynchronous successive halving, stopping variant", _asha_factory("stopping", 1),
+                   "random"),
+        MethodSpec("ASHA-PROMOTION", "asynchronous successive halving, promotion variant (pause and resume)",
+                   _asha_factory("promotion", 1), "random"),
+        MethodSpec("SH", "synchronous successive halving", _successive_halving, "random"),
+        MethodSpec("HB", "synchronous Hyperband", _hyperband, "random"),
+        MethodSpec("ASYNC-HB", "asynchronous Hyperband (random bracket per trial)", _async_hyperband, "random"),
+        MethodSpec("PASHA", "progressive ASHA: the maximum fidelity grows only when rankings change", _pasha,
+                   "random"),
+        MethodSpec("MSR", "median stopping rule (Vizier)", _median_stopping_rule, "random"),
+        MethodSpec("BANDIT", "HyperDrive BanditPolicy over random search", _bandit, "random"),
+        MethodSpec("MEDIAN-STOPPING", "HyperDrive MedianStoppingPolicy over random search",
+                   _median_stopping_policy, "random"),
+        MethodSpec("TRUNCATION", "HyperDrive TruncationSelectionPolicy over random search", _truncation, "random"),
+        MethodSpec("ADAPTIVE-ASHA", "Determined adaptive ASHA", _adaptive_asha, "random"),
+        MethodSpec("ASHA-BO", "GP Bayesian optimisation proposing for stopping ASHA (MOBSTER-like)",
+                   _asha_factory("stopping", 1), "bo"),
+        MethodSpec("ASHA-TPE", "TPE proposing for stopping ASHA (asynchronous BOHB-like)",
+                   _asha_factory("stopping", 1), "tpe"),
+        MethodSpec("HB-TPE", "TPE proposing for synchronous Hyperband (BOHB)", _hyperband, "tpe"),
+    )
+}
+
+
+def list_methods() -> list[str]:
+    return list(_METHODS)
+
+
+def describe_methods() -> dict[str, str]:
+    return {name: spec.description for name, spec in _METHODS.items()}
+
+
+def method_spec(name: str) -> MethodSpec:
+    key = str(name).upper()
+    if key not in _METHODS:
+        raise ValueError(closest_choices_message("method", name, list(_METHODS)))
+    return _METHODS[key]
+
+
+def make_method(
+    name: str,
+    config_space: SearchSpace,
+    metric: str,
+    mode: str,
+    fidelity_name: str | None,
+    max_fidelity: float | None,
+    seed: int,
+    fidelity_values: Sequence[float] | None = None,
+    restrict_to: Sequence[Mapping[str, Any]] | None = None,
+    **kwargs: Any,
+) -> Scheduler:
+    """Build method ``name`` for a benchmark (see the module docstring)."""
+    spec = method_spec(name)
+    scheduler_names = spec.scheduler_kwargs()
+    searcher_names = spec.searcher_kwargs()
+    unknown = [k for k in kwargs if k not in scheduler_names and k not in searcher_names]
+    if unknown:
+        raise ValueError(
+            f"method {spec.name} does not accept {sorted(unknown)}; valid keyword arguments: "
+            f"{sorted(set(scheduler_names) | set(searcher_names))}"
+        )
+    scheduler_kwargs = {k: v for k, v in kwargs.items() if k in scheduler_names}
+    searcher_kwargs = {k: v for k, v in kwargs.items() if k not in scheduler_names}
+    if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
+        max_fidelity = float(list(fidelity_values)[-1])
+    searcher_cls = _searcher_class(spec.searcher)
+    if restrict_to is not None:
+        if "restrict_to" not in inspect.signature(searcher_cls.__init__).parameters:
+            raise ValueError(f"method {spec.name}'s searcher {searcher_cls.__name__} cannot be restricted to a "
+                             "list of configurations")
+        searcher_kwargs["restrict_to"] = restrict_to
+    searcher = searcher_cls(config_space, metric, mode=mode, seed=seed, max_fidelity=max_fidelity,
+                            **searcher_kwargs)
+    ctx = _Context(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+    return spec.factory(ctx, searcher, **scheduler_kwargs)
+
+
+def method_defaults(name: str) -> dict[str, Any]:
+    """The method's keyword arguments with their defaults (what a Hydra ``method`` node holds).
+
+    Only arguments with plain values (numbers, strings, booleans, None, lists of those) appear; list-valued
+    ones such as ``points_to_evaluate`` default to None and can be set from a config file.
+    """
+    spec = method_spec(name)
+    out: dict[str, Any] = {}
+    signatures = [inspect.signature(spec.factory).parameters,
+                  inspect.signature(_searcher_class(spec.searcher).__init__).parameters]
+    allowed = set(spec.scheduler_kwargs()) | set(spec.searcher_kwargs())
+    for params in signatures:
+        for pname, param in params.items():
+            if pname not in allowed or pname == "restrict_to" or pname in out:
+                continue
+            default = param.default
+            if default is inspect.Parameter.empty:
+                continue
+            if default is None or isinstance(default, (bool, int, float, str)):
+                out[pname] = default
+            elif isinstance(default, (list, tuple)) and all(isinstance(v, (bool, int, float, str)) for v in default):
+                out[pname] = list(default)
+    return out
