@@ -39,20 +39,21 @@ def make_classifier(name: str, seed: int, **kwargs: Any):
     if name == "xgboost":
         from xgboost import XGBClassifier
 
-        params = dict(n_estimators=100, max_depth=6, learning_rate=0.3, tree_method="exact", n_jobs=1,
-                      random_state=seed, verbosity=0)
+        params: dict[str, Any] = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.3,
+                                  "tree_method": "exact", "n_jobs": 1, "random_state": seed, "verbosity": 0}
         params.update(kwargs)
         return XGBClassifier(**params)
     if name == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
-        params = dict(n_estimators=100, min_samples_leaf=1, n_jobs=1, random_state=seed)
+        params = {"n_estimators": 100, "min_samples_leaf": 1, "n_jobs": 1, "random_state": seed}
         params.update(kwargs)
         return RandomForestClassifier(**params)
     if name == "mlp":
         from sklearn.neural_network import MLPClassifier
 
-        params = dict(hidden_layer_sizes=(32, 32), solver="lbfgs", alpha=1e-3, max_iter=500, random_state=seed)
+        params = {"hidden_layer_sizes": (32, 32), "solver": "lbfgs", "alpha": 1e-3, "max_iter": 500,
+                  "random_state": seed}
         params.update(kwargs)
         return MLPClassifier(**params)
     raise ValueError(f"unknown BORE classifier {name!r}; valid: {', '.join(CLASSIFIERS)}")

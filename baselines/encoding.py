@@ -27,7 +27,7 @@ from blackbox_repo.search_space import (
     Normal,
     SearchSpace,
     Uniform,
-    _FiniteDomain,
+    FiniteDomain,
 )
 
 # Domains whose encode(decode(u)) is u itself (up to clipping): no snapping needed, continuous optimisation ok.
@@ -108,8 +108,7 @@ class ConfigEncoder:
                 values[b.name] = b.domain.values()[int(np.argmax(x[b.start:b.stop]))]
             else:
                 values[b.name] = b.domain.decode(float(x[b.start]))
-        return {name: (values[name] if name in values else dom.value)  # type: ignore[attr-defined]
-                for name, dom in self.space.items()}
+        return {name: values.get(name, getattr(dom, "value", None)) for name, dom in self.space.items()}
 
     def decode_many(self, X: np.ndarray) -> list[dict[str, Any]]:
         return [self.decode(x) for x in np.asarray(X, dtype=float)]
@@ -130,7 +129,7 @@ class ConfigEncoder:
                 X[:, b.start] = col
             elif type(dom) is Normal:  # the CDF encoding is clipped away from 0 and 1
                 X[:, b.start] = np.clip(col, _CDF_EPS, 1 - _CDF_EPS)
-            elif isinstance(dom, _FiniteDomain) or (isinstance(dom, Integer) and not dom.log):
+            elif isinstance(dom, FiniteDomain) or (isinstance(dom, Integer) and not dom.log):
                 # Both use index = floor(u * n), encoding = (index + 0.5) / n.
                 n = len(dom)  # type: ignore[arg-type]
                 idx = np.minimum(np.floor(col * n), n - 1)

@@ -88,7 +88,7 @@ class GPHyperparameters:
                                                            math.log(self.noise_variance)]])
 
     @staticmethod
-    def from_log_vector(theta: np.ndarray) -> "GPHyperparameters":
+    def from_log_vector(theta: np.ndarray) -> GPHyperparameters:
         return GPHyperparameters(np.exp(theta[:-2]), float(np.exp(theta[-2])), float(np.exp(theta[-1])))
 
 
@@ -150,13 +150,13 @@ class GaussianProcess:
         return len(self._X)
 
     def fit(self, X: np.ndarray, y: np.ndarray, optimize: bool = True, num_restarts: int | None = None
-            ) -> "GaussianProcess":
+            ) -> GaussianProcess:
         """Condition on ``(X, y)``; with ``optimize``, first fit the hyperparameters by L-BFGS-B from the current
         ones plus ``num_restarts`` (default: ``self.num_restarts``) seeded random starting points."""
         with single_threaded_blas():
             return self._fit(X, y, optimize, self.num_restarts if num_restarts is None else num_restarts)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, optimize: bool, num_restarts: int) -> "GaussianProcess":
+    def _fit(self, X: np.ndarray, y: np.ndarray, optimize: bool, num_restarts: int) -> GaussianProcess:
         X = np.asarray(X, dtype=float).reshape(-1, self.dim)
         y = np.asarray(y, dtype=float).ravel()
         if len(X) != len(y):
@@ -267,7 +267,7 @@ class GaussianProcess:
         var = np.maximum(hp.signal_variance - np.sum(V * V, axis=0), 1e-12)
         return mean * self._y_scale + self._y_mean, np.sqrt(var) * self._y_scale
 
-    def with_fantasies(self, X_pending: np.ndarray) -> "GaussianProcess":
+    def with_fantasies(self, X_pending: np.ndarray) -> GaussianProcess:
         """A copy conditioned also on the posterior mean at ``X_pending`` (same hyperparameters and output
         scaling): the variance collapses there, so acquisition functions stop favouring busy points."""
         self._check_fitted()

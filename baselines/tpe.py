@@ -49,7 +49,7 @@ class TruncatedParzen:
     prior_weight: float  # weight of the uniform component; weights.sum() + prior_weight == 1
 
     @staticmethod
-    def fit(values: np.ndarray, prior_weight: float, min_sigma: float) -> "TruncatedParzen":
+    def fit(values: np.ndarray, prior_weight: float, min_sigma: float) -> TruncatedParzen:
         values = np.sort(np.asarray(values, dtype=float))
         m = len(values)
         if m == 0:
@@ -89,7 +89,7 @@ class SmoothedCategorical:
     probs: np.ndarray
 
     @staticmethod
-    def fit(indices: np.ndarray, num_values: int, prior_weight: float) -> "SmoothedCategorical":
+    def fit(indices: np.ndarray, num_values: int, prior_weight: float) -> SmoothedCategorical:
         counts = np.bincount(np.asarray(indices, dtype=np.int64), minlength=num_values).astype(float)
         return SmoothedCategorical((counts + prior_weight) / (counts.sum() + num_values * prior_weight))
 

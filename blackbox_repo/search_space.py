@@ -88,7 +88,9 @@ class Domain(ABC):
         if num_points == 1:
             return [self.decode(0.5)]
         us = np.linspace(0.0, 1.0, num_points)
-        us = np.clip(us, 1e-6, 1 - 1e-6)  # unbounded domains: stay inside the CDF's open interval
+        if isinstance(self, Normal):
+            # Unbounded: the end points would decode to +-infinity; stay inside the CDF's open interval.
+            us = np.clip(us, 1e-6, 1 - 1e-6)
         out: list[Value] = []
         for u in us:
             v = self.decode(float(u))
@@ -118,7 +120,7 @@ class Domain(ABC):
 # ---------------------------------------------------------------------------------------------------------
 
 
-class _FiniteDomain(Domain):
+class FiniteDomain(Domain):
     """Shared behaviour of domains with a finite, ordered list of values."""
 
     _values: list[Value]
@@ -172,7 +174,7 @@ class _FiniteDomain(Domain):
         return self._values[i]
 
 
-class Categorical(_FiniteDomain):
+class Categorical(FiniteDomain):
     """Unordered choice among values (HyperDrive ``choice``, Determined ``categorical``)."""
 
     type_name = "categorical"
@@ -190,7 +192,7 @@ class Categorical(_FiniteDomain):
         return {"values": list(self._values)}
 
 
-class Ordinal(_FiniteDomain):
+class Ordinal(FiniteDomain):
     """Ordered choice among values: neighbours in the list are close (used by model-based methods)."""
 
     type_name = "ordinal"
@@ -208,7 +210,7 @@ class Ordinal(_FiniteDomain):
         return {"values": list(self._values)}
 
 
-class FiniteRange(_FiniteDomain):
+class FiniteRange(FiniteDomain):
     """``size`` evenly spaced values in [lower, upper], linearly or on a log scale, optionally rounded to int."""
 
     type_name = "finite_range"
@@ -239,7 +241,7 @@ class FiniteRange(_FiniteDomain):
                 "cast_int": self.cast_int}
 
 
-class Integer(_FiniteDomain):
+class Integer(FiniteDomain):
     """Integers in [lower, upper] (both inclusive), uniform or log-uniform.
 
     HyperDrive ``randint(upper)`` is ``Integer(0, upper - 1)``; Determined ``int`` is ``Integer(minval, maxval)``.
@@ -305,7 +307,7 @@ class Integer(_FiniteDomain):
         return {"lower": self.lower, "upper": self.upper, "log": self.log}
 
 
-class Constant(_FiniteDomain):
+class Constant(FiniteDomain):
     """A fixed value (Determined ``const``); sampled, encoded and gridded as a single point."""
 
     type_name = "constant"

@@ -1,0 +1,1 @@
+"""Hydra configuration of the arena sweep app (config.yaml and groups)."""
