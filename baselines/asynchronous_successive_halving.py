@@ -171,9 +171,11 @@ class ASHA(SearcherScheduler):
             rung = rungs[k]
             if (float(fidelity) >= rung.level or fidelity_matches(fidelity, rung.level)) \
                     and trial_id not in rung.values:
-                previous = [v for v, _ in rung.sorted]
+                # The quantile of the values recorded before this one (rung.sorted, read in place: a
+                # copy per decision would make ASHA quadratic in the number of trials).
+                cutoff = _quantile(rung.sorted, 1.0 / self.reduction_factor) if rung.sorted else None
                 rung.add(trial_id, value)
-                if previous and value > _quantile(previous, 1.0 / self.reduction_factor):
+                if cutoff is not None and value > cutoff:
                     return Decision.STOP
                 return Decision.CONTINUE
         return Decision.CONTINUE
@@ -195,14 +197,15 @@ class ASHA(SearcherScheduler):
         return {rung.level: dict(rung.values) for rung in self._rungs[bracket][bracket:]}
 
 
-def _quantile(sorted_values: list[float], q: float) -> float:
-    """``numpy.quantile(values, q)`` (linear interpolation) of an already sorted list, without a copy."""
-    n = len(sorted_values)
+def _quantile(sorted_pairs: list[tuple[float, int]], q: float) -> float:
+    """``numpy.quantile(values, q)`` (linear interpolation) of the values of an already sorted list of
+    ``(value, trial_id)`` pairs, without a copy."""
+    n = len(sorted_pairs)
     pos = (n - 1) * q
     lo = math.floor(pos)
     hi = min(lo + 1, n - 1)
     frac = pos - lo
-    a, b = sorted_values[lo], sorted_values[hi]
+    a, b = sorted_pairs[lo][0], sorted_pairs[hi][0]
     if frac == 0.0 or a == b:
         return a
     return a + (b - a) * frac

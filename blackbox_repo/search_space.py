@@ -153,9 +153,12 @@ class FiniteDomain(Domain):
             self._index.setdefault(v, i)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> Any:
-        idx = rng.integers(0, len(self._values), size=size)
+        n = len(self._values)
         if size is None:
-            return self._values[int(idx)]
+            # floor(U * n) from one double: ~10x cheaper than a scalar rng.integers call, which matters when
+            # simulations sample thousands of configurations; the bias is below 2**-53 * n.
+            return self._values[min(int(rng.random() * n), n - 1)]
+        idx = rng.integers(0, n, size=size)
         return [self._values[i] for i in idx]
 
     def contains(self, value: Any) -> bool:

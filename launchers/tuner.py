@@ -1,0 +1,673 @@
+"""The tuner loop: drives a scheduler against a backend until a stopping criterion holds.
+
+Roles
+-----
+* The **scheduler** (``baselines.scheduler.Scheduler``) decides: what a free worker runs next, and CONTINUE /
+  PAUSE / STOP on the results it asked to see (its milestones).
+* A **backend** runs trials on ``n_workers`` workers and hands back *events*: a result the scheduler must see
+  (a milestone), a trial that reached its maximum fidelity, a trial that finished early or failed. Results
+  between milestones never become events; the backend writes them straight into the ``ResultRecorder``
+  (in bulk for the simulator, which is where its speed comes from).
+* The **tuner** (this module) owns the loop, the trial table, the stopping criteria and the final, ordered
+  results.
+
+Order of results
+----------------
+Every result row has the key ``(sim_time, segment, step)``: its time, the sequence number of the worker
+segment (one start or resume of a trial on a worker) that produced it, and the fidelity index. Keys are unique,
+and results are reported in key order (a stable lexicographic sort at the end; ties in time are broken by the
+older segment first, then by fidelity). The simulator pops its events in the same key order.
+
+Exact stopping by truncation
+----------------------------
+When the simulator pops the event with key E, every result with a key below E already exists: either it is
+recorded, or it is *pending*, i.e. it lies between a running segment's last recorded result and that segment's
+next event. Pending results are certain: a segment can only be paused or stopped at one of its events, and a
+segment started later starts no earlier than E's time with a larger segment number, so all its results have
+larger keys. Decisions only affect later results. Hence, as soon as the criterion holds for the results with
+keys up to E, the first results in key order (the first N for ``max_evaluations``, those up to time T for
+``max_wallclock_time``, ...) are exactly those of an unbounded run. The tuner then flushes the pending results
+and truncates to the stopping key. The simulation may materialise a few results past that key; they are cut.
+The scheduler is never called for an event beyond the stopping key, so every decision kept is one the
+unbounded run would also have taken.
+
+Criteria (``StoppingCriterion``); several can be combined, the earliest wins:
+
+* ``max_wallclock_time``: results with ``sim_time <= T``.
+* ``max_evaluations``: the first N results.
+* ``max_trials_completed``: results up to and including the one at which the N-th trial reached its maximum
+  fidelity.
+* ``max_cost``: results up to and including the one at which the cumulative cost reaches the budget; a
+  result's cost is the worker time of its step (or the value of ``cost_objective`` when given).
+* ``max_trials_started``: at most N trials are started; the experiment ends at the result whose handling would
+  start trial N+1 (that result and its decision are kept). To run N trials to completion use
+  ``max_trials_completed``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from baselines.scheduler import Decision, Scheduler
+
+DECISION_NAMES = np.array(["continue", "pause", "stop"], dtype=object)
+DECISION_CODE = {Decision.CONTINUE: 0, Decision.PAUSE: 1, Decision.STOP: 2}
+
+# Event keys: (sim_time, segment sequence, step). A key below every result (used for starts at time zero).
+EventKey = tuple[float, int, int]
+KEY_BEFORE_EVERYTHING: EventKey = (-math.inf, -1, -1)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Stopping criteria
+# ------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoppingCriterion:
+    """When an experiment ends (see the module docstring for the exact meaning of each budget)."""
+
+    max_wallclock_time: float | None = None
+    max_evaluations: int | None = None
+    max_trials_started: int | None = None
+    max_trials_completed: int | None = None
+    max_cost: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_wallclock_time", "max_evaluations", "max_trials_started", "max_trials_completed",
+                     "max_cost"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float, np.integer, np.floating))
+                                          and not isinstance(value, bool) and value >= 0 and math.isfinite(value)):
+                raise ValueError(f"StoppingCriterion.{name} must be a finite number >= 0 or None, got {value!r}")
+        for name in ("max_evaluations", "max_trials_started", "max_trials_completed"):
+            value = getattr(self, name)
+            if value is not None and int(value) != value:
+                raise ValueError(f"StoppingCriterion.{name} must be an integer, got {value!r}")
+
+    @property
+    def is_bounded(self) -> bool:
+        return any(v is not None for v in self.to_dict().values())
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {
+            "max_wallclock_time": self.max_wallclock_time, "max_evaluations": self.max_evaluations,
+            "max_trials_started": self.max_trials_started, "max_trials_completed": self.max_trials_completed,
+            "max_cost": self.max_cost,
+        }
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Result recording: growable columnar arrays
+# ------------------------------------------------------------------------------------------------------------
+
+class ResultRecorder:
+    """Columnar, growable storage of result rows (amortised O(1) appends of whole blocks)."""
+
+    _SCALAR_COLUMNS: ClassVar[dict[str, type]] = {
+        "trial_id": np.int64, "fidelity": np.float64, "sim_time": np.float64, "real_time": np.float64,
+        "worker": np.int32, "decision": np.int8, "segment": np.int64, "step": np.int32, "cost": np.float64,
+        "final": np.bool_,
+    }
+
+    def __init__(self, objectives_names: Sequence[str], capacity: int = 4096):
+        self.objectives_names = list(objectives_names)
+        self.n = 0
+        self._capacity = max(16, int(capacity))
+        self.columns: dict[str, np.ndarray] = {
+            name: np.empty(self._capacity, dtype=dtype) for name, dtype in self._SCALAR_COLUMNS.items()
+        }
+        self.objectives = np.empty((self._capacity, len(self.objectives_names)), dtype=np.float64)
+        self.cost_total = 0.0
+
+    def _grow(self, needed: int) -> None:
+        capacity = self._capacity
+        while capacity < needed:
+            capacity *= 2
+        for name, column in self.columns.items():
+            grown = np.empty(capacity, dtype=column.dtype)
+            grown[: self.n] = column[: self.n]
+            self.columns[name] = grown
+        objectives = np.empty((capacity, self.objectives.shape[1]), dtype=np.float64)
+        objectives[: self.n] = self.objectives[: self.n]
+        self.objectives = objectives
+        self._capacity = capacity
+
+    def append_block(
+        self, trial_id: int, fidelities: np.ndarray, objectives: np.ndarray, sim_times: np.ndarray,
+        real_time: float, worker: int, segment: int, first_step: int, cost: np.ndarray | float, final_last: bool,
+    ) -> int:
+        """Append k consecutive results of one trial; returns the row index of the last one."""
+        k = len(sim_times)
+        start, end = self.n, self.n + k
+        if end > self._capacity:
+            self._grow(end)
+        c = self.columns
+        c["trial_id"][start:end] = trial_id
+        c["fidelity"][start:end] = fidelities
+        c["sim_time"][start:end] = sim_times
+        c["real_time"][start:end] = real_time
+        c["worker"][start:end] = worker
+        c["decision"][start:end] = 0
+        c["segment"][start:end] = segment
+        c["step"][start:end] = np.arange(first_step, first_step + k)
+        c["cost"][start:end] = cost
+        c["final"][start:end] = False
+        if final_last:
+            c["final"][end - 1] = True
+        self.objectives[start:end] = objectives
+        if not isinstance(cost, float) or cost != 0.0:
+            self.cost_total += float(np.sum(cost))
+        self.n = end
+        return end - 1
+
+    def add_objective(self, name: str) -> None:
+        """A new objective column (NaN for the rows recorded so far); for backends that discover metrics."""
+        if name in self.objectives_names:
+            raise ValueError(f"objective {name!r} is already recorded")
+        self.objectives_names.append(name)
+        self.objectives = np.hstack([self.objectives, np.full((self.objectives.shape[0], 1), np.nan)])
+
+    def set_decision(self, row: int, decision: Decision) -> None:
+        self.columns["decision"][row] = DECISION_CODE[decision]
+
+    def metrics(self, row: int) -> dict[str, float]:
+        return dict(zip(self.objectives_names, self.objectives[row].tolist()))
+
+    def key(self, row: int) -> EventKey:
+        c = self.columns
+        return float(c["sim_time"][row]), int(c["segment"][row]), int(c["step"][row])
+
+    def view(self, name: str) -> np.ndarray:
+        return self.columns[name][: self.n]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Trials, events and the backend interface
+# ------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class TrialRecord:
+    """What the tuner knows about one trial."""
+
+    trial_id: int
+    config: dict[str, Any]
+    status: str = "running"  # running | paused | completed | stopped | failed
+    started_at: float = math.nan
+    ended_at: float = math.nan
+    last_step: int = -1  # fidelity index of the last reported result (the checkpoint); -1: none
+    last_fidelity: float = math.nan
+    worker: int = -1
+    error: str = ""
+
+
+@dataclass
+class Event:
+    """Something the tuner must react to.
+
+    kind "result": a milestone result (``needs_decision``) and/or the result at the maximum fidelity
+    (``final``); its row is already in the recorder. kind "finished": the trial ended by itself before its
+    maximum fidelity (real scripts), ``row`` is its last result or -1. kind "failed": it crashed or timed out.
+    """
+
+    kind: str
+    trial_id: int
+    worker: int
+    time: float
+    key: EventKey
+    row: int = -1
+    fidelity: float = math.nan
+    needs_decision: bool = False
+    final: bool = False
+    error: str = ""
+
+
+class Backend(ABC):
+    """Where trials run. The tuner calls ``bind`` once, then launches trials and consumes events."""
+
+    n_workers: int
+    #: whether the backend's clock may be advanced by the measured time of scheduler calls
+    charge_scheduler_time: bool = False
+
+    @abstractmethod
+    def bind(self, recorder: ResultRecorder, trials: list[TrialRecord], cost_objective: str | None,
+             track_cost: bool = True) -> None:
+        """Attach the tuner's recorder and trial list (called once before the first launch).
+
+        ``track_cost=False``: no ``max_cost`` budget, the per-result cost need not be computed.
+        """
+
+    @property
+    @abstractmethod
+    def objectives_names(self) -> list[str]:
+        """Names of the objective columns of every result."""
+
+    @property
+    @abstractmethod
+    def fidelity_values(self) -> np.ndarray:
+        """The fidelities a trial reports at, in order, up to the maximum used."""
+
+    @abstractmethod
+    def now(self) -> float:
+        """Current time of the backend's clock (simulated seconds, or wall clock for real runs)."""
+
+    @abstractmethod
+    def launch(self, trial: TrialRecord, worker: int, milestones: Sequence[float] | None, resume: bool) -> None:
+        """Start (``resume=False``) or resume the trial on the worker; it continues after ``trial.last_step``."""
+
+    @abstractmethod
+    def next_event(self, deadline: float | None) -> Event | None:
+        """The next event, or ``None`` when nothing runs any more or the clock passed ``deadline``."""
+
+    @abstractmethod
+    def continue_trial(self, trial_id: int) -> None:
+        """The scheduler answered CONTINUE on the trial's last event."""
+
+    @abstractmethod
+    def pause_trial(self, trial_id: int) -> None:
+        """Free the trial's worker, keeping its checkpoint (the last reported fidelity)."""
+
+    @abstractmethod
+    def stop_trial(self, trial_id: int) -> None:
+        """Free the trial's worker for good."""
+
+    @abstractmethod
+    def release_trial(self, trial_id: int) -> None:
+        """The trial ended (completed, finished or failed): drop whatever the backend keeps for it."""
+
+    def pending_before(self, key: EventKey) -> tuple[int, float]:
+        """Number and cost of certain but unrecorded results with a key below ``key`` (simulator only)."""
+        return 0, 0.0
+
+    def pending_total(self) -> tuple[int, float]:
+        """Number and cost of all certain but unrecorded results (a cheap bound for the budget checks)."""
+        return 0, 0.0
+
+    def add_overhead(self, seconds: float) -> None:
+        """Advance the clock by real scheduler time (only called when ``charge_scheduler_time``)."""
+
+    @abstractmethod
+    def finish(self) -> None:
+        """The experiment ends: record pending results (simulator) or terminate running processes (local)."""
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Results
+# ------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Results:
+    """Outcome of one experiment: columnar result arrays (in report order) and the trial table."""
+
+    objectives_names: list[str]
+    config_names: list[str]
+    columns: dict[str, np.ndarray]  # trial_id, fidelity, sim_time, real_time, worker, decision (codes), segment, step, cost
+    objectives: np.ndarray  # (n, O)
+    trials: list[TrialRecord]
+    segments: dict[str, np.ndarray]  # trial_id, worker, start, end (NaN while running at the end)
+    end_reason: str
+    stop_time: float
+    n_workers: int
+    real_seconds: float
+    scheduler_seconds: float = 0.0  # real time spent inside scheduler calls (the rest is tuner + backend)
+
+    @property
+    def n_results(self) -> int:
+        return len(self.columns["trial_id"])
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.trials)
+
+    def objective(self, name: str) -> np.ndarray:
+        try:
+            return self.objectives[:, self.objectives_names.index(name)]
+        except ValueError:
+            raise KeyError(f"no objective {name!r}; objectives are {self.objectives_names}") from None
+
+    def _config_columns(self, trial_index: np.ndarray) -> dict[str, Any]:
+        out = {}
+        for name in self.config_names:
+            per_trial = pd.Series([t.config.get(name) for t in self.trials])
+            out[f"config.{name}"] = per_trial.to_numpy()[trial_index] if len(per_trial) else per_trial.to_numpy()
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """``results.parquet`` as a DataFrame (columns as in RESULTS_SCHEMA.md)."""
+        c = self.columns
+        data: dict[str, Any] = {"trial_id": c["trial_id"], "fidelity": c["fidelity"]}
+        for i, name in enumerate(self.objectives_names):
+            data[name] = self.objectives[:, i]
+        data["sim_time"] = c["sim_time"]
+        data["worker"] = c["worker"]
+        data["decision"] = DECISION_NAMES[c["decision"]]
+        data.update(self._config_columns(c["trial_id"]))
+        frame = pd.DataFrame(data)
+        frame["decision"] = frame["decision"].astype("string")
+        return frame
+
+    def real_times_frame(self) -> pd.DataFrame:
+        """``real_times.parquet``: the real seconds since the start at which each result row was produced.
+
+        Kept out of ``results.parquet`` because it is the only value that changes between two runs of the
+        same experiment; without it ``results.parquet`` is bit-identical across reruns and launchers.
+        """
+        return pd.DataFrame({"real_time": np.asarray(self.columns["real_time"], dtype=np.float64)})
+
+    def trials_frame(self) -> pd.DataFrame:
+        """``trials.parquet`` as a DataFrame."""
+        counts = np.bincount(self.columns["trial_id"], minlength=self.n_trials) if self.n_trials else np.zeros(0)
+        data: dict[str, Any] = {
+            "trial_id": np.arange(self.n_trials, dtype=np.int64),
+            "status": pd.array([t.status for t in self.trials], dtype="string"),
+            "started_at": np.array([t.started_at for t in self.trials], dtype=np.float64),
+            "ended_at": np.array([t.ended_at for t in self.trials], dtype=np.float64),
+            "n_results": counts.astype(np.int64),
+            "error": pd.array([t.error for t in self.trials], dtype="string"),
+        }
+        data.update(self._config_columns(np.arange(self.n_trials)))
+        return pd.DataFrame(data)
+
+    def write(self, path: str, metadata: Mapping[str, Any]) -> str:
+        """Write the experiment folder atomically (see ``launchers.results_writer.write_experiment``)."""
+        from launchers.results_writer import write_experiment
+
+        return write_experiment(path, self, metadata)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The loop
+# ------------------------------------------------------------------------------------------------------------
+
+class Tuner:
+    """Runs ``scheduler`` on ``backend`` until ``stop`` holds (or the scheduler is done and nothing runs).
+
+    ``cost_objective``: objective summed for ``max_cost`` (default: the worker time of each step).
+    """
+
+    def __init__(self, scheduler: Scheduler, backend: Backend, stop: StoppingCriterion,
+                 cost_objective: str | None = None):
+        if not isinstance(stop, StoppingCriterion):
+            raise TypeError(f"stop must be a StoppingCriterion, got {type(stop).__name__}")
+        if cost_objective is not None and backend.objectives_names \
+                and cost_objective not in backend.objectives_names:
+            raise ValueError(
+                f"cost_objective {cost_objective!r} is not an objective of the backend ({backend.objectives_names})"
+            )
+        self.scheduler = scheduler
+        self.backend = backend
+        self.stop = stop
+        self.cost_objective = cost_objective
+        self._ran = False
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _timed(self, fn, *args):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        spent = time.perf_counter() - t0
+        self._scheduler_seconds += spent
+        if self.backend.charge_scheduler_time:
+            self.backend.add_overhead(spent)
+        return out
+
+    def _free(self, trial: TrialRecord, status: str, at: float) -> None:
+        trial.status = status
+        trial.ended_at = at
+        self._segment_end[self._open_segment.pop(trial.trial_id)] = at
+        self._free_workers.append(trial.worker)
+
+    def _fill_workers(self) -> bool:
+        """Ask the scheduler what each free or waiting worker runs. Returns False if the experiment must end."""
+        candidates = self._free_workers + sorted(self._waiting)
+        self._free_workers = []
+        self._waiting = set()
+        for worker in candidates:
+            trial_id = len(self._trials)
+            suggestion = self._timed(self.scheduler.suggest, trial_id)
+            kind = suggestion.kind
+            if kind == "start":
+                if self.stop.max_trials_started is not None and trial_id >= self.stop.max_trials_started:
+                    self._end_reason = "max_trials_started"
+                    self._stop_key = self._current_key
+                    return False
+                if suggestion.config is None:
+                    raise ValueError("Suggestion.start needs a configuration")
+                trial = TrialRecord(trial_id, dict(suggestion.config))
+                self._trials.append(trial)
+                self._launch(trial, worker, resume=False)
+            elif kind == "resume":
+                tid = suggestion.trial_id
+                if tid is None or not 0 <= tid < len(self._trials) or self._trials[tid].status != "paused":
+                    state = "unknown" if tid is None or not 0 <= tid < len(self._trials) else self._trials[tid].status
+                    raise ValueError(
+                        f"scheduler {type(self.scheduler).__name__} asked to resume trial {tid}, which is {state}; "
+                        "only paused trials can be resumed"
+                    )
+                self._launch(self._trials[tid], worker, resume=True)
+            elif kind == "wait":
+                self._waiting.add(worker)
+            elif kind == "done":
+                self._retired.add(worker)
+            else:
+                raise ValueError(f"unknown suggestion kind {kind!r} (expected start, resume, wait or done)")
+        return True
+
+    def _launch(self, trial: TrialRecord, worker: int, resume: bool) -> None:
+        milestones = self._timed(self.scheduler.milestones, trial.trial_id)
+        trial.worker = worker
+        trial.status = "running"
+        now = self.backend.now()
+        if not resume:
+            trial.started_at = now
+        trial.ended_at = math.nan
+        self._open_segment[trial.trial_id] = len(self._segment_trial)
+        self._segment_trial.append(trial.trial_id)
+        self._segment_worker.append(worker)
+        self._segment_start.append(now)
+        self._segment_end.append(math.nan)
+        self.backend.launch(trial, worker, milestones, resume)
+
+    def _evaluations_stop(self, event: Event) -> tuple[bool, bool]:
+        """(stop before handling the event, stop right after handling it) for count/cost budgets."""
+        recorder = self._recorder
+        before = after = False
+        n_max, c_max = self.stop.max_evaluations, self.stop.max_cost
+        pending_n_total, pending_cost_total = self.backend.pending_total()
+        if n_max is not None and recorder.n + pending_n_total >= n_max:
+            pending, _ = self.backend.pending_before(event.key)
+            n_below = self._rows_below(event) + pending
+            before |= n_below >= n_max
+            after |= n_below + (1 if event.row >= 0 else 0) >= n_max
+        if c_max is not None and recorder.cost_total + pending_cost_total >= c_max:
+            _, pending_cost = self.backend.pending_before(event.key)
+            cost_row = float(recorder.columns["cost"][event.row]) if event.row >= 0 else 0.0
+            cost_below = self._cost_below(event) + pending_cost
+            before |= cost_below >= c_max
+            after |= cost_below + cost_row >= c_max
+        return before, after
+
+    def _rows_below(self, event: Event) -> int:
+        # Recorded rows all have keys <= the event's key; the event's own row is the only one equal to it.
+        return self._recorder.n - (1 if event.row >= 0 else 0)
+
+    def _cost_below(self, event: Event) -> float:
+        recorder = self._recorder
+        own = float(recorder.columns["cost"][event.row]) if event.row >= 0 else 0.0
+        return recorder.cost_total - own
+
+    # --- main loop ------------------------------------------------------------------------------------------
+
+    def run(self) -> Results:
+        if self._ran:
+            raise RuntimeError("a Tuner runs once; build a new scheduler, backend and Tuner for another run")
+        self._ran = True
+        t_real0 = time.perf_counter()
+        backend = self.backend
+        self._recorder = ResultRecorder(backend.objectives_names)
+        self._trials: list[TrialRecord] = []
+        backend.bind(self._recorder, self._trials, self.cost_objective, track_cost=self.stop.max_cost is not None)
+        self._free_workers: list[int] = list(range(backend.n_workers))
+        self._waiting: set[int] = set()
+        self._retired: set[int] = set()
+        self._open_segment: dict[int, int] = {}
+        self._segment_trial: list[int] = []
+        self._segment_worker: list[int] = []
+        self._segment_start: list[float] = []
+        self._segment_end: list[float] = []
+        self._current_key: EventKey = KEY_BEFORE_EVERYTHING
+        self._stop_key: EventKey | None = None
+        self._end_reason = ""
+        self._scheduler_seconds = 0.0
+        n_completed = 0
+        stop = self.stop
+        deadline = stop.max_wallclock_time
+        scheduler = self.scheduler
+        recorder = self._recorder
+        check_counts = stop.max_evaluations is not None or stop.max_cost is not None
+
+        running = self._fill_workers()
+        while running:
+            event = backend.next_event(deadline)
+            if event is None:
+                if deadline is not None and backend.now() > deadline:
+                    self._end_reason = "max_wallclock_time"
+                else:
+                    self._end_reason = "all trials ended" if not self._waiting else "scheduler waits, nothing runs"
+                break
+            if deadline is not None and event.time > deadline:
+                self._end_reason = "max_wallclock_time"
+                break
+            stop_after = False
+            if check_counts:
+                stop_before, stop_after = self._evaluations_stop(event)
+                if stop_before:
+                    self._end_reason = "max_evaluations" if stop.max_evaluations is not None else "max_cost"
+                    break
+            self._current_key = event.key
+            trial = self._trials[event.trial_id]
+            if event.kind == "result":
+                trial.last_step = int(recorder.columns["step"][event.row])
+                trial.last_fidelity = event.fidelity
+                metrics = recorder.metrics(event.row) if (event.needs_decision or event.final) else None
+                if metrics is not None and scheduler.fidelity_name is not None:
+                    metrics[scheduler.fidelity_name] = event.fidelity
+                decision = Decision.CONTINUE
+                if event.needs_decision:
+                    decision = Decision(self._timed(scheduler.on_result, event.trial_id, event.fidelity, metrics))
+                if event.final:
+                    # The trial is done whatever was answered; its last result keeps "continue" (schema).
+                    self._free(trial, "completed", event.time)
+                    backend.release_trial(event.trial_id)
+                    self._timed(scheduler.on_trial_complete, event.trial_id, event.fidelity, metrics)
+                    n_completed += 1
+                    if stop.max_trials_completed is not None and n_completed >= stop.max_trials_completed:
+                        self._end_reason = "max_trials_completed"
+                        break
+                elif decision == Decision.CONTINUE:
+                    backend.continue_trial(event.trial_id)
+                elif decision == Decision.PAUSE:
+                    recorder.set_decision(event.row, decision)
+                    backend.pause_trial(event.trial_id)
+                    self._free(trial, "paused", event.time)
+                    self._timed(scheduler.on_trial_paused, event.trial_id)
+                else:
+                    recorder.set_decision(event.row, decision)
+                    backend.stop_trial(event.trial_id)
+                    self._free(trial, "stopped", event.time)
+                    self._timed(scheduler.on_trial_stopped, event.trial_id)
+            elif event.kind == "finished":
+                metrics = recorder.metrics(event.row) if event.row >= 0 else {}
+                if metrics and scheduler.fidelity_name is not None:
+                    metrics[scheduler.fidelity_name] = event.fidelity
+                self._free(trial, "completed", event.time)
+                backend.release_trial(event.trial_id)
+                self._timed(scheduler.on_trial_complete, event.trial_id, event.fidelity, metrics)
+                n_completed += 1
+                if stop.max_trials_completed is not None and n_completed >= stop.max_trials_completed:
+                    self._end_reason = "max_trials_completed"
+                    break
+            elif event.kind == "failed":
+                trial.error = event.error
+                self._free(trial, "failed", event.time)
+                backend.release_trial(event.trial_id)
+                self._timed(scheduler.on_trial_failed, event.trial_id)
+            else:
+                raise ValueError(f"backend produced an unknown event kind {event.kind!r}")
+            if stop_after:
+                self._end_reason = "max_evaluations" if stop.max_evaluations is not None else "max_cost"
+                break
+            running = self._fill_workers()
+        stop_time_now = backend.now()
+        backend.finish()
+        return self._collect(t_real0, stop_time_now)
+
+    # --- results ----------------------------------------------------------------------------------------------
+
+    def _collect(self, t_real0: float, clock_at_end: float) -> Results:
+        recorder = self._recorder
+        n = recorder.n
+        c = {name: recorder.view(name) for name in recorder.columns}
+        order = np.lexsort((c["step"], c["segment"], c["sim_time"]))
+        cols = {name: col[order] for name, col in c.items()}
+        objectives = recorder.objectives[:n][order]
+        keep = n
+        stop = self.stop
+        if stop.max_wallclock_time is not None:
+            keep = min(keep, int(np.searchsorted(cols["sim_time"], stop.max_wallclock_time, side="right")))
+        if stop.max_evaluations is not None:
+            keep = min(keep, int(stop.max_evaluations))
+        if stop.max_trials_completed is not None:
+            finals = np.flatnonzero(cols["final"])
+            if len(finals) >= stop.max_trials_completed > 0:
+                keep = min(keep, int(finals[stop.max_trials_completed - 1]) + 1)
+            elif stop.max_trials_completed == 0:
+                keep = 0
+        if stop.max_cost is not None:
+            reached = np.flatnonzero(np.cumsum(cols["cost"]) >= stop.max_cost)
+            if stop.max_cost == 0:
+                keep = 0
+            elif len(reached):
+                keep = min(keep, int(reached[0]) + 1)
+        if self._stop_key is not None:
+            t, seg, step = self._stop_key
+            below = (cols["sim_time"] < t) | ((cols["sim_time"] == t) & (
+                (cols["segment"] < seg) | ((cols["segment"] == seg) & (cols["step"] <= step))))
+            keep = min(keep, int(np.count_nonzero(below)))
+        cols = {name: col[:keep] for name, col in cols.items()}
+        objectives = objectives[:keep]
+        if keep:
+            stop_time = float(cols["sim_time"][-1])
+        else:
+            stop_time = 0.0
+        if self._end_reason == "max_wallclock_time":
+            stop_time = float(stop.max_wallclock_time)
+        elif self._end_reason in ("all trials ended", "scheduler waits, nothing runs"):
+            stop_time = max(stop_time, clock_at_end if math.isfinite(clock_at_end) else 0.0)
+        for trial in self._trials:
+            if trial.status == "running":
+                trial.ended_at = math.nan
+        config_names = list(self.scheduler.config_space.names)
+        for trial in self._trials:
+            for name in trial.config:
+                if name not in config_names:
+                    config_names.append(name)
+        segments = {
+            "trial_id": np.asarray(self._segment_trial, dtype=np.int64),
+            "worker": np.asarray(self._segment_worker, dtype=np.int32),
+            "start": np.asarray(self._segment_start, dtype=np.float64),
+            "end": np.asarray(self._segment_end, dtype=np.float64),
+        }
+        return Results(
+            objectives_names=list(recorder.objectives_names), config_names=config_names,
+            columns={k: v for k, v in cols.items()}, objectives=objectives, trials=self._trials,
+            segments=segments, end_reason=self._end_reason or "stopped", stop_time=stop_time,
+            n_workers=self.backend.n_workers, real_seconds=time.perf_counter() - t_real0,
+            scheduler_seconds=self._scheduler_seconds,
+        )
