@@ -10,6 +10,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from blackbox_repo.conversion import CONVERTERS
 
     sources = "\n".join(f"  {c.source:<30} {c.expects}" for c in CONVERTERS.values())
+    sources += f"\n  {'yahpo':<30} {YAHPO_EXPECTS}"
     parser = subparsers.add_parser(
         "convert",
         help="convert published benchmark files into a blackbox repository",
@@ -19,7 +20,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         epilog="sources and the --input they expect:\n" + sources,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", metavar="SOURCE", help=f"one of: {', '.join(CONVERTERS)}")
+    parser.add_argument("source", metavar="SOURCE", help=f"one of: {', '.join([*CONVERTERS, 'yahpo'])}")
     parser.add_argument("--input", required=True, metavar="PATH", help="the upstream file or folder")
     parser.add_argument("--out", required=True, metavar="REPO_URL",
                         help="repository root: a folder, s3://bucket/prefix or hf://datasets/org/repo")
@@ -36,10 +37,40 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_convert)
 
 
+YAHPO_EXPECTS = ("a YAHPO Gym data folder (yahpo_data-<version>/) or one scenario folder with model.onnx, "
+                 "config_space.json and encoding.json; one blackbox yahpo-<scenario> per scenario")
+
+
+def run_convert_yahpo(args: argparse.Namespace) -> int:
+    """YAHPO scenarios are surrogates (an ONNX model per scenario), not tables: their own converter."""
+    from blackbox_repo.conversion import InputError
+    from blackbox_repo.repository import RepositoryError
+    from blackbox_repo.yahpo import convert_yahpo
+
+    for flag, value in (("--no-impute", args.no_impute), ("--mode", args.mode)):
+        if value:
+            print(f"arena convert: {flag} does not apply to the yahpo source", file=sys.stderr)
+            return 2
+    print(f"converting yahpo from {args.input} ...", file=sys.stderr)
+    try:
+        written = convert_yahpo(args.input, args.out, tasks=args.tasks, name=args.name, overwrite=args.overwrite)
+    except InputError as err:
+        print(f"arena convert: invalid input: {err}\nnothing was written.", file=sys.stderr)
+        return 1
+    except (RepositoryError, FileExistsError) as err:
+        print(f"arena convert: {err}", file=sys.stderr)
+        return 1
+    for location in written:
+        print(f"wrote {location}")
+    return 0
+
+
 def run_convert(args: argparse.Namespace) -> int:
     from blackbox_repo.conversion import InputError, convert, get_converter
     from blackbox_repo.repository import RepositoryError
 
+    if args.source == "yahpo":
+        return run_convert_yahpo(args)
     try:
         get_converter(args.source)
     except InputError as err:
