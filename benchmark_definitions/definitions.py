@@ -46,7 +46,7 @@ class RealBenchmark:
     max_wallclock_time: float  # real seconds
     n_workers: int = 2
     trial_timeout: float = 600.0  # seconds per trial before it is killed and marked failed
-    script_args: dict[str, Any] = field(default_factory=dict)
+    script_args: list[str] = field(default_factory=list)  # extra command-line arguments of the script
     sagemaker_instance_type: str = "ml.m5.large"
     family: str = ""
     description: str = ""

@@ -145,10 +145,41 @@ def _embedded() -> Iterable[SimulatedBenchmark]:
         )
 
 
+def _real() -> Iterable[RealBenchmark]:
+    """Real training with the example scripts (scikit-learn's bundled datasets: no downloads)."""
+    from blackbox_repo.search_space import Constant, Integer, LogUniform, SearchSpace, Uniform
+
+    for task in ("breast_cancer", "digits"):
+        space = SearchSpace({
+            "dataset": Constant(task), "eta": LogUniform(1e-3, 1.0), "max_depth": Integer(1, 10),
+            "min_child_weight": LogUniform(0.1, 100.0), "subsample": Uniform(0.5, 1.0),
+            "colsample_bytree": Uniform(0.3, 1.0), "reg_lambda": LogUniform(1e-3, 10.0),
+            "reg_alpha": LogUniform(1e-3, 10.0),
+        })
+        yield RealBenchmark(
+            name=f"real-xgboost-{task}", script="launchers/examples/train_xgboost.py",
+            config_space=space.to_dict(), metric="val_error", mode="min", resource_attr="boosting_round",
+            max_fidelity=50, max_wallclock_time=120.0, n_workers=2, trial_timeout=120.0, family="real-xgboost",
+            description=f"XGBoost trained for real on scikit-learn's {task} (boosting rounds as fidelity)",
+        )
+    for task in ("digits", "wine", "breast_cancer"):
+        space = SearchSpace({
+            "dataset": Constant(task), "hidden_units": Integer(16, 256, log=True), "n_layers": Integer(1, 3),
+            "learning_rate_init": LogUniform(1e-4, 1e-1), "alpha": LogUniform(1e-6, 1e-1),
+            "batch_size": Integer(16, 256, log=True),
+        })
+        yield RealBenchmark(
+            name=f"real-mlp-{task}", script="launchers/examples/train_mlp.py", config_space=space.to_dict(),
+            metric="val_error", mode="min", resource_attr="epoch", max_fidelity=30, max_wallclock_time=180.0,
+            n_workers=2, trial_timeout=120.0, family="real-mlp",
+            description=f"scikit-learn MLP trained for real on {task}, epoch by epoch (partial_fit)",
+        )
+
+
 @functools.lru_cache(maxsize=1)
 def all_benchmarks() -> dict[str, Benchmark]:
     out: dict[str, Benchmark] = {}
-    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml):
+    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml, _real):
         for bench in family():
             if bench.name in out:
                 raise ValueError(f"benchmark name {bench.name!r} is defined twice")

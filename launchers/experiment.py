@@ -109,6 +109,19 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def resolve_script(script: str) -> str:
+    """A script path as given if it exists, else relative to the project root (where the examples live)."""
+    from pathlib import Path
+
+    path = Path(script).expanduser()
+    if path.is_file():
+        return str(path.resolve())
+    candidate = Path(__file__).resolve().parent.parent / script
+    if candidate.is_file():
+        return str(candidate)
+    raise FileNotFoundError(f"training script {script!r} not found (looked in the current folder and {candidate})")
+
+
 def seeds_for(spec: ExperimentSpec) -> tuple[int, int]:
     """(backend seed, method seed) of an experiment."""
     return (derive_seed(spec.master_seed, "backend", spec.seed),
@@ -137,7 +150,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
             max_fidelity=bench.max_fidelity, seed=method_seed, **spec.method_kwargs,
         )
         backend = LocalBackend(
-            bench.script, n_workers=bench.n_workers, trial_timeout=bench.trial_timeout,
+            resolve_script(bench.script), n_workers=bench.n_workers, trial_timeout=bench.trial_timeout,
             fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, script_args=bench.script_args,
         )
         stop = StoppingCriterion(max_wallclock_time=bench.max_wallclock_time)
