@@ -122,6 +122,31 @@ def resolve_script(script: str) -> str:
     raise FileNotFoundError(f"training script {script!r} not found (looked in the current folder and {candidate})")
 
 
+def mark_status(spec: ExperimentSpec, started_at: str, status: str = "running", **extra: Any) -> None:
+    """Claim the experiment's folder before running it: drop temporary files a killed writer left behind and
+    write ``metadata.json`` with ``status: "running"`` (``"failed"`` plus ``error`` when the run raised).
+
+    A sweep killed mid-way thus leaves visible, incomplete folders (results readers skip them, ``is_complete``
+    is False), and the rerun redoes them; their complete files replace the marker atomically at the end.
+    """
+    import os
+    import socket
+
+    import fsspec
+
+    from launchers.results_writer import write_metadata
+
+    fs, folder = fsspec.core.url_to_fs(spec.path)
+    if status == "running" and fs.exists(folder):
+        for stale in fs.glob(f"{folder.rstrip('/')}/*.tmp-*"):
+            fs.rm(stale)
+    write_metadata(spec.path, {
+        "status": status, "tag": spec.tag, "benchmark": spec.benchmark.name, "method": spec.method,
+        "seed": spec.seed, "master_seed": spec.master_seed, "started_at": started_at,
+        "host": socket.gethostname(), "pid": os.getpid(), **extra,
+    })
+
+
 def seeds_for(spec: ExperimentSpec) -> tuple[int, int]:
     """(backend seed, method seed) of an experiment."""
     return (derive_seed(spec.master_seed, "backend", spec.seed),
@@ -183,8 +208,13 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         objectives = list(blackbox.objectives_names)
         time_objective = backend.time_objective
         extra = {"simulated": True}
-        best, worst = _metric_range(bench, spec.blackbox_root)
-    results = Tuner(scheduler, backend, stop).run()
+        best, worst = _metric_range(bench, spec.blackbox_root, max_fidelity)
+    mark_status(spec, started_at)
+    try:
+        results = Tuner(scheduler, backend, stop).run()
+    except Exception as err:
+        mark_status(spec, started_at, status="failed", error=f"{type(err).__name__}: {err}")
+        raise
     metadata = {
         "format_version": 1,
         "tag": spec.tag, "benchmark": bench.name, "method": spec.method, "seed": spec.seed,
@@ -216,10 +246,21 @@ def _fidelities(blackbox: Blackbox, max_fidelity: float | None):
     return values.tolist()
 
 
-def _metric_range(bench: SimulatedBenchmark, root: str | None) -> tuple[float | None, float | None]:
-    """Best and worst seed-averaged value the table holds (for normalised regret), if it is a table."""
+def _metric_range(bench: SimulatedBenchmark, root: str | None,
+                  max_fidelity: float | None) -> tuple[float | None, float | None]:
+    """Best and worst value of the metric anywhere in the table (any configuration, seed and fidelity up to
+    the benchmark's maximum), i.e. the extremes a best-so-far curve can reach: normalised regret against
+    them lies in [0, 1]. None for surrogates, whose range is not known in advance."""
+    import numpy as np
+
     table = _load_task(bench.blackbox, bench.task, root)
     if not isinstance(table, TabularBlackbox):
         return None, None
-    flip = "max" if bench.mode == "min" else "min"
-    return table.best_value(bench.metric, bench.mode), table.best_value(bench.metric, flip)
+    values = table.objectives[..., table.objective_index(bench.metric)]
+    if max_fidelity is not None and table.fidelity_values is not None:
+        values = values[:, :, : int(np.searchsorted(table.fidelity_values, max_fidelity, side="right"))]
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).all():
+        return None, None
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    return (low, high) if bench.mode == "min" else (high, low)

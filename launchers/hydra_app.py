@@ -12,35 +12,95 @@ and recorded in ``<results_root>/<tag>/study.json``) and passes it to every job 
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.config_store import ConfigStore
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.core.plugins import Plugins
+from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = str(Path(__file__).parent / "conf")
 _registered = False
 
+# Set by ``run_sweep_cli`` for the jobs it starts (inherited by joblib / submitit / local Ray processes):
+SWEEP_ID_ENV = "HPO_ARENA_SWEEP_ID"  # names this invocation's progress counter
+SWEEP_SIZE_ENV = "HPO_ARENA_SWEEP_SIZE"  # how many jobs this invocation runs, when it can be counted
+# Optional, set by the user (benchmarks/bench_sweep.py): every job appends one JSON line with its process id,
+# peak RSS, number of blackbox loads and the resident/proportional size of the memory-mapped tables.
+JOB_STATS_ENV = "HPO_ARENA_JOB_STATS"
 
-def register_configs() -> None:
-    """Put every method and benchmark into Hydra's config store (idempotent)."""
-    global _registered
-    if _registered:
-        return
+
+def generated_config_dir() -> Path:
+    """Write one YAML file per method and per benchmark into a content-addressed folder; return it.
+
+    Hydra reads group options from files lazily; registering ~200 structured nodes in the ConfigStore instead
+    made it deep-copy all of them for every job (about half a second per job). The folder's name is a hash of
+    its content, so it is written once per version of the registries and shared by every process.
+    """
+    import hashlib
+    import json
+
+    import yaml
+
     from baselines.registry import list_methods, method_defaults
     from benchmark_definitions.registry import all_benchmarks
 
-    cs = ConfigStore.instance()
-    for name in list_methods():
-        cs.store(group="method", name=name, node={"name": name, **method_defaults(name)})
-    for name, bench in all_benchmarks().items():
-        cs.store(group="benchmark", name=name, node=bench.to_dict())
+    groups = {
+        "method": {name: {"name": name, **method_defaults(name)} for name in list_methods()},
+        "benchmark": {name: bench.to_dict() for name, bench in all_benchmarks().items()},
+    }
+    digest = hashlib.sha256(json.dumps(groups, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    from blackbox_repo.repository import default_cache_dir
+
+    folder = default_cache_dir() / "hydra-conf" / digest
+    if (folder / ".complete").is_file():
+        return folder
+    tmp = folder.with_name(f".{digest}.tmp-{os.getpid()}")
+    for group, nodes in groups.items():
+        (tmp / group).mkdir(parents=True, exist_ok=True)
+        for name, node in nodes.items():
+            (tmp / group / f"{name}.yaml").write_text(yaml.safe_dump(node, sort_keys=False))
+    (tmp / ".complete").write_text(digest)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process won the race: its folder has the same content
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+class _GeneratedConfigs(SearchPathPlugin):
+    """Adds the generated method/benchmark folder to Hydra's search path.
+
+    A search-path plugin (rather than a ``hydra.searchpath`` override) is needed because Hydra resolves
+    sweeps such as ``benchmark='glob(lcbench-*)'`` against the search path it was created with.
+    """
+
+    folder: Path | None = None
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        if _GeneratedConfigs.folder is not None:
+            search_path.append(provider="hpo-arena", path=f"file://{_GeneratedConfigs.folder}")
+
+
+def register_configs() -> None:
+    """Make methods, benchmarks and launchers known to Hydra (idempotent)."""
+    global _registered
+    if _registered:
+        return
     from launchers import hydra_launchers
 
+    _GeneratedConfigs.folder = generated_config_dir()
+    Plugins.instance().register(_GeneratedConfigs)
     hydra_launchers.register()
     _registered = True
 
@@ -62,18 +122,92 @@ def experiment_spec_from_config(cfg: DictConfig):
     )
 
 
+def _append_line(path: Path | str, line: bytes) -> int:
+    """Append with O_APPEND (one atomic write on a local file system); returns the file's size after it."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        return os.lseek(fd, 0, os.SEEK_CUR)
+    finally:
+        os.close(fd)
+
+
+def _progress() -> str:
+    """`` (k of N done)`` for this ``arena sweep`` invocation, whatever process the job runs in.
+
+    Each finished job appends one byte to a counter file in Hydra's sweep folder; the file offset right after
+    that atomic append is the number of jobs finished so far. Empty outside an ``arena sweep`` multirun
+    (e.g. SageMaker slices) or when the folder is not writable: progress is informative, never fatal.
+    """
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    if not sweep_id:
+        return ""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            return ""
+        done = _append_line(Path(hydra_cfg.runtime.output_dir).parent / f".arena-progress-{sweep_id}", b"+")
+    except (ValueError, OSError):
+        return ""
+    total = os.environ.get(SWEEP_SIZE_ENV)
+    return f" ({done} of {total} done)" if total else f" ({done} done)"
+
+
+def _mapped_tables_kb() -> dict[str, int]:
+    """Resident and proportional set size (kB) of this process's memory-mapped ``.npy`` tables (Linux).
+
+    PSS divides each page among the processes that map it, so PSS < RSS shows the pages are shared."""
+    rss = pss = 0
+    in_table = False
+    try:
+        with open("/proc/self/smaps", encoding="utf-8") as smaps:
+            for line in smaps:
+                head = line.split(maxsplit=1)[0]
+                if not head.endswith(":"):  # a mapping's header line: address range, perms, ..., path
+                    in_table = line.rstrip().endswith(".npy")
+                elif in_table and head == "Rss:":
+                    rss += int(line.split()[1])
+                elif in_table and head == "Pss:":
+                    pss += int(line.split()[1])
+    except OSError:
+        return {}
+    return {"mapped_tables_rss_kb": rss, "mapped_tables_pss_kb": pss}
+
+
+def _record_job_stats(label: str, status: str, started: float) -> None:
+    path = os.environ.get(JOB_STATS_ENV)
+    if not path:
+        return
+    import resource
+
+    from launchers.experiment import _load_task
+
+    record = {
+        "pid": os.getpid(), "experiment": label, "status": status, "seconds": time.perf_counter() - started,
+        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,  # kB on Linux
+        "blackbox_loads": _load_task.cache_info().misses, **_mapped_tables_kb(),
+    }
+    _append_line(path, (json.dumps(record) + "\n").encode())
+
+
 def run_job(cfg: DictConfig) -> str:
     from launchers.experiment import run_experiment
     from launchers.study import is_complete
 
+    started = time.perf_counter()
     spec = experiment_spec_from_config(cfg)
     label = f"{spec.benchmark.name} / {spec.method} / seed {spec.seed}"
     if cfg.skip_complete and is_complete(spec.path):
-        print(f"[arena] skip (complete): {label}", flush=True)
+        print(f"[arena] skip (complete): {label}{_progress()}", flush=True)
+        _record_job_stats(label, "skipped", started)
         return spec.path
     print(f"[arena] start: {label}", flush=True)
     path = run_experiment(spec, skip_complete=bool(cfg.skip_complete))
-    print(f"[arena] done: {label} -> {path}", flush=True)
+    print(f"[arena] done: {label} -> {path}{_progress()}", flush=True)
+    _record_job_stats(label, "done", started)
     return path
 
 
@@ -99,10 +233,49 @@ def prepare_study(argv: Sequence[str]) -> list[str]:
     given = _simple_override(argv, "master_seed")
     if tag and ("," in tag or "(" in tag):
         raise SystemExit("tag must be a single value (one study per sweep)")
-    master = ensure_study(root, tag, None if given in (None, "null") else int(given))
+    try:
+        requested = None if given in (None, "null") else int(given)
+    except ValueError:
+        raise SystemExit(f"arena sweep: master_seed must be an integer, got {given!r}") from None
+    try:
+        master = ensure_study(root, tag, requested)
+    except ValueError as err:  # a different seed than the recorded one: would break the pairing
+        raise SystemExit(f"arena sweep: {err}") from None
     print(f"[arena] study {tag!r} in {root}: master seed {master}", flush=True)
     rest = [a for a in argv if not (a.startswith("master_seed=") or a.startswith("+master_seed="))]
     return [*rest, f"master_seed={master}"]
+
+
+class _GroupOptions:
+    """The one method of Hydra's ConfigLoader the override parser needs to expand ``glob(...)`` sweeps."""
+
+    def get_group_options(self, group_name: str, results_filter: Any = None, config_name: str | None = None,
+                          overrides: list[str] | None = None) -> list[str]:
+        folders = [Path(CONF_DIR) / group_name]
+        if _GeneratedConfigs.folder is not None:
+            folders.append(_GeneratedConfigs.folder / group_name)
+        return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+
+
+def count_sweep_jobs(argv: Sequence[str]) -> int | None:
+    """How many jobs Hydra's basic sweeper makes of ``argv`` (the product of the sweeps' lengths, the last
+    override of a key winning), or None when it cannot tell (another sweeper, command-line flags, overrides
+    Hydra will reject with its own message)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    if not any(a in ("-m", "--multirun") for a in argv):
+        return 1
+    overrides = [a for a in argv if a not in ("-m", "--multirun")]
+    if any(a.startswith(("-", "hydra/sweeper", "hydra.sweeper")) for a in overrides):
+        return None
+    try:
+        parsed = OverridesParser.create(config_loader=_GroupOptions()).parse_overrides(overrides)  # type: ignore[arg-type]
+        sizes = {o.get_key_element(): len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1
+                 for o in parsed}
+    except (HydraException, ValueError, TypeError):
+        return None
+    return math.prod(sizes.values())
 
 
 def run_sweep_cli(argv: Sequence[str]) -> int:
@@ -114,6 +287,12 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         _hydra_main()
         return 0
     argv = prepare_study(argv)
+    os.environ[SWEEP_ID_ENV] = f"{os.getpid()}-{time.time_ns()}"
+    size = count_sweep_jobs(argv)
+    if size is None:
+        os.environ.pop(SWEEP_SIZE_ENV, None)
+    else:
+        os.environ[SWEEP_SIZE_ENV] = str(size)
     sys.argv = ["arena sweep", *argv]
     _hydra_main()
     return 0

@@ -431,7 +431,18 @@ class ComparativeResults:
         if resolved.show_init_trials is not None:
             setups = setups + [resolved.show_init_trials.label]
         if ylabel is None:
-            ylabel = f"best {resolved.metric}" if resolved.metric else "best metric so far"
+            metric = resolved.metric
+            if metric is None:  # each run's tuned metric: name it when the runs of this benchmark agree
+                table = self.index.table
+                paths = table.loc[table["benchmark"] == curves.benchmark, "path"]
+                names = {self.index.metadata[p].get("metric") for p in paths}
+                modes = {self.index.metadata[p].get("mode") for p in paths}
+                metric = names.pop() if len(names) == 1 else None
+                if metric is not None and modes == {"max"} and resolved.convert_to_min == "one_minus":
+                    metric = f"1 - {metric}"
+                elif metric is not None and modes == {"max"} and resolved.convert_to_min == "negate":
+                    metric = f"-{metric}"
+            ylabel = f"best {metric} so far" if metric else "best metric so far"
         return plot_aggregated_curves(
             aggregated,
             setups=setups,
