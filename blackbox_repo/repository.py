@@ -421,6 +421,10 @@ def _write_blackbox_dir(root: str | os.PathLike[str], name: str, fill: Callable[
     if final.exists() and not overwrite:
         raise BlackboxExistsError(f"{final} already exists; pass overwrite=True to replace it")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=root_path))
+    # mkdtemp makes the folder private (0700); a repository is meant to be shared, so open it like mkdir would.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
     try:
         metadata = fill(tmp)
         if extra_files:
