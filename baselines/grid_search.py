@@ -59,18 +59,26 @@ class GridSearcher(Searcher):
             if hasattr(restrict_to, "to_dict") and hasattr(restrict_to, "columns"):  # a pandas DataFrame
                 restrict_to = restrict_to.to_dict("records")  # type: ignore[union-attr]
             indices = self._grid_indices_of(restrict_to)
+            if len(indices) == 0:
+                # Otherwise the searcher would be exhausted before its first suggestion and the experiment
+                # would end silently without a single trial (e.g. a table of randomly drawn configurations).
+                raise ValueError(
+                    f"none of the {len(restrict_to)} configurations in restrict_to is a point of the grid "
+                    f"({self.size} points with num_points={num_points}), so grid search has nothing to "
+                    "propose; grid search needs the allowed configurations to lie on the grid (e.g. a table "
+                    "built from a grid), otherwise use random search (RS) over them"
+                )
             order = np.unique(indices)  # sorted = grid order; duplicates dropped
             self._order: np.ndarray | None = self.rng.permutation(order) if shuffle else order
             self.size = len(order)
-        elif shuffle:
-            if self.size > MAX_SHUFFLED_GRID:
-                raise ValueError(
-                    f"the grid has {self.size} points, too many to shuffle (limit {MAX_SHUFFLED_GRID}); use "
-                    "shuffle=False or fewer num_points"
-                )
+        elif shuffle and self.size <= MAX_SHUFFLED_GRID:
             self._order = self.rng.permutation(self.size)
         else:
             self._order = None
+        # A grid too large to hold a permutation of is visited in a random order by drawing indices and
+        # skipping those already drawn (a study uses a tiny fraction of such a grid, so rejections are rare).
+        self._lazy_shuffle = shuffle and self._order is None and restrict_to is None
+        self._drawn: set[int] = set()
         self._next = 0
 
     def _grid_indices_of(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -97,9 +105,18 @@ class GridSearcher(Searcher):
             values.append(axis[i])
         return dict(zip(self._names, reversed(values)))
 
+    def _next_index(self) -> int:
+        if self._lazy_shuffle:
+            while True:
+                flat = int(self.rng.integers(0, self.size))
+                if flat not in self._drawn:
+                    self._drawn.add(flat)
+                    return flat
+        return int(self._order[self._next]) if self._order is not None else self._next
+
     def _suggest(self, trial_id: int) -> dict[str, Any] | None:
         while self._next < self.size:
-            flat = int(self._order[self._next]) if self._order is not None else self._next
+            flat = self._next_index()
             self._next += 1
             config = self.point(flat)
             if config_key(config, self._names) not in self._skip:

@@ -16,7 +16,6 @@ COMMAND_MODULES = (
     "blackbox_repo.cli",
     "blackbox_repo.conversion.cli",
     "benchmark_definitions.cli",
-    "launchers.sweep_cli",
     "results.cli",
     "plotting.cli",
 )
@@ -28,16 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="hpo-arena: blackbox repository, HPO baselines, simulated and real sweeps, comparisons.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sweep = subparsers.add_parser(
+        "sweep", help="run a study: a Hydra multirun over methods x benchmarks x seeds (see `arena sweep --help`)",
+        add_help=False,
+    )
+    sweep.add_argument("hydra_args", nargs=argparse.REMAINDER)
+    sweep.set_defaults(func=_sweep)
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            # Only tolerate the command module itself being absent, never a broken dependency inside it.
-            if err.name != module_name:
-                raise
-            continue
-        module.add_commands(subparsers)
+        importlib.import_module(module_name).add_commands(subparsers)
     return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from launchers.hydra_app import run_sweep_cli
+
+    return run_sweep_cli(args.hydra_args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -68,7 +68,7 @@ def run_slice(overrides: Sequence[str], seeds: Sequence[int]) -> list[tuple[int,
         for seed in seeds:
             try:
                 run_job(compose(config_name="config", overrides=[*overrides, f"seed={seed}"]))
-            except Exception:  # one failed experiment must not lose the others of the slice
+            except Exception:  # noqa: BLE001 -- one failed experiment must not lose the others of the slice
                 text = traceback.format_exc()
                 print(text, file=sys.stderr, flush=True)
                 failures.append((seed, text))

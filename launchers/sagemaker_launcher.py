@@ -25,6 +25,7 @@ custom endpoint (moto in the tests, a VPC endpoint in production) is reached by 
 """
 from __future__ import annotations
 
+import copy
 import fnmatch
 import functools
 import gzip
@@ -39,9 +40,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -83,9 +84,9 @@ class RetryConf:
 @dataclass
 class SageMakerLauncherConf:
     _target_: str = SAGEMAKER_LAUNCHER_TARGET
-    role_arn: Optional[str] = "${oc.env:SAGEMAKER_ROLE_ARN,null}"
-    image_uri: Optional[str] = "${oc.env:HPO_ARENA_SAGEMAKER_IMAGE,null}"
-    bucket: Optional[str] = None      # code + job outputs; null: the bucket of results_root
+    role_arn: str | None = "${oc.env:SAGEMAKER_ROLE_ARN,null}"
+    image_uri: str | None = "${oc.env:HPO_ARENA_SAGEMAKER_IMAGE,null}"
+    bucket: str | None = None      # code + job outputs; null: the bucket of results_root
     prefix: str = "hpo-arena"
     instance_type: str = "ml.m5.large"
     volume_size_gb: int = 30
@@ -94,9 +95,9 @@ class SageMakerLauncherConf:
     expensive_methods: list[str] = field(default_factory=lambda: ["BO", "BORE", "ASHA-BO", "*GP*"])
     wait: bool = True                 # false: return once every slice is submitted (fire and forget)
     poll_interval_seconds: float = 30.0
-    region: Optional[str] = None      # null: the boto3 default (AWS_DEFAULT_REGION, ~/.aws/config)
-    endpoint_url: Optional[str] = None     # SageMaker API endpoint (null: AWS's)
-    s3_endpoint_url: Optional[str] = None  # S3 endpoint for the code upload (null: AWS's)
+    region: str | None = None      # null: the boto3 default (AWS_DEFAULT_REGION, ~/.aws/config)
+    endpoint_url: str | None = None     # SageMaker API endpoint (null: AWS's)
+    s3_endpoint_url: str | None = None  # S3 endpoint for the code upload (null: AWS's)
     job_name_prefix: str = "arena"
     pip_install_options: str = "--no-deps"  # the image provides the dependencies; "" installs them too
     entry_point: str = "python -m launchers.sagemaker_entry"
@@ -144,15 +145,15 @@ def project_files() -> list[tuple[str, Path]]:
 def build_source_tarball(files: Iterable[tuple[str, Path]] | None = None) -> bytes:
     """A gzipped tar of the project; identical sources give identical bytes (so the S3 key is stable)."""
     raw = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for arcname, path in (project_files() if files is None else files):
-                data = path.read_bytes()
-                info = tarfile.TarInfo(arcname)
-                info.size, info.mtime, info.mode = len(data), 0, 0o644
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                tar.addfile(info, io.BytesIO(data))
+    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for arcname, path in (project_files() if files is None else files):
+            data = path.read_bytes()
+            info = tarfile.TarInfo(arcname)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
     return raw.getvalue()
 
 
@@ -216,7 +217,7 @@ def plan_slices(jobs: Sequence[SweepJob], expensive_methods: Sequence[str]) -> l
 
 def format_seeds(seeds: Iterable[int]) -> str:
     """Seeds as compact ranges: [0, 1, 2, 5, 7, 8] -> "0-2,5,7-8" (keeps hyperparameters short)."""
-    values = sorted(set(int(s) for s in seeds))
+    values = sorted({int(s) for s in seeds})
     parts: list[str] = []
     i = 0
     while i < len(values):
@@ -263,6 +264,11 @@ def job_name(prefix: str, tag: str, index: int, sl: Slice, stamp: str) -> str:
     """A unique, valid training-job name (at most 63 characters of [a-zA-Z0-9-])."""
     digest = hashlib.sha256("\0".join([*sl.overrides, format_seeds(sl.seeds)]).encode()).hexdigest()[:6]
     return f"{_slug(prefix, 10)}-{_slug(tag, 16)}-{index:04d}-{digest}-{stamp}"[:63].rstrip("-")
+
+
+def _tag_value(value: Any) -> str:
+    """An AWS tag value: at most 256 of letters, digits, spaces and _.:/=+-@ (so seeds "0-2,5" -> "0-2 5")."""
+    return re.sub(r"[^\w .:/=+\-@]", " ", str(value))[:256]
 
 
 def _split_s3(url: str) -> tuple[str, str]:
@@ -436,8 +442,15 @@ class SageMakerLauncher(Launcher):
     def create_training_job(self, name: str, sl: Slice, code_uri: str, results_root: str, output_uri: str,
                             tag: str) -> None:
         from sagemaker.core.resources import TrainingJob
-        from sagemaker.core.shapes import (AlgorithmSpecification, Channel, DataSource, OutputDataConfig,
-                                           ResourceConfig, S3DataSource, StoppingCondition)
+        from sagemaker.core.shapes import (
+            AlgorithmSpecification,
+            Channel,
+            DataSource,
+            OutputDataConfig,
+            ResourceConfig,
+            S3DataSource,
+            StoppingCondition,
+        )
 
         s = self.settings
         tags = {"hpo-arena:tag": tag, "hpo-arena:method": sl.method, "hpo-arena:benchmark": sl.benchmark,
@@ -460,7 +473,7 @@ class SageMakerLauncher(Launcher):
                                            volume_size_in_gb=s.volume_size_gb),
             stopping_condition=StoppingCondition(max_runtime_in_seconds=s.max_runtime_seconds),
             environment=dict(s.environment) or None,
-            tags=[{"key": k, "value": str(v)} for k, v in tags.items()],
+            tags=[{"key": k, "value": _tag_value(v)} for k, v in tags.items()],
             session=self.boto_session, region=self.region,
         )
 
@@ -490,8 +503,20 @@ class SageMakerLauncher(Launcher):
 
         assert self.hydra_context is not None and self.config is not None, "setup() was not called"
         jobs, configs = [], []
+        # Composing a config costs Hydra a fraction of a second; jobs differing only in a plain `seed=N`
+        # share one composition (a sweep of 10 seeds composes once per method x benchmark).
+        composed: dict[tuple[str, ...], DictConfig] = {}
         for i, overrides in enumerate(job_overrides):
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            seed_values = [o.split("=", 1)[1] for o in overrides if o.startswith("seed=")]
+            rest = tuple(o for o in overrides if not o.startswith("seed="))
+            if len(seed_values) == 1 and seed_values[0].isdigit() and rest in composed:
+                cfg = copy.deepcopy(composed[rest])
+                with open_dict(cfg):
+                    cfg.seed = int(seed_values[0])
+                    cfg.hydra.overrides.task = list(overrides)
+            else:
+                cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+                composed.setdefault(rest, cfg)
             with open_dict(cfg):
                 cfg.hydra.job.num = initial_job_idx + i
             configs.append(cfg)
@@ -527,19 +552,21 @@ class SageMakerLauncher(Launcher):
         log.info("SageMaker launcher: %d experiment(s), %d already complete, %d training job(s) to start",
                  len(jobs), len(done), len(slices))
         outcome: dict[int, SubmittedJob] = {}
-        if slices:
-            code_uri = self.upload_code(bucket, s.prefix)
-            output_uri = "s3://" + "/".join(p for p in (bucket, s.prefix.strip("/"), "output") if p)
-            for submitted in self._run_slices(slices, code_uri, results_root, output_uri, tag):
-                for job in submitted.slice.jobs:
-                    outcome[job.idx] = submitted
-        self._write_summary(configs[0], outcome)
+        try:
+            if slices:
+                code_uri = self.upload_code(bucket, s.prefix)
+                output_uri = "s3://" + "/".join(p for p in (bucket, s.prefix.strip("/"), "output") if p)
+                for submitted in self._run_slices(slices, code_uri, results_root, output_uri, tag):
+                    for job in submitted.slice.jobs:
+                        outcome[job.idx] = submitted
+        finally:  # also when starting a job failed: say which jobs are running
+            self._write_summary(configs[0])
         return [self._job_return(job, cfg, outcome.get(job.idx)) for job, cfg in zip(jobs, configs)]
 
     def _run_slices(self, slices: list[Slice], code_uri: str, results_root: str, output_uri: str,
                     tag: str) -> list[SubmittedJob]:
         s = self.settings
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
         backoff = Backoff(s.retry.base_delay_seconds, s.retry.max_delay_seconds, s.retry.max_attempts,
                           seed=s.retry.seed, sleep=self.sleep)
         self.backoff = backoff
@@ -550,8 +577,8 @@ class SageMakerLauncher(Launcher):
             while pending and len(running) < s.max_parallel_jobs:
                 index, sl = pending.popleft()
                 name = job_name(s.job_name_prefix, tag, index, sl, stamp)
-                backoff.call(lambda: self.create_training_job(name, sl, code_uri, results_root, output_uri, tag),
-                             f"starting training job {name}")
+                backoff.call(functools.partial(self.create_training_job, name, sl, code_uri, results_root,
+                                               output_uri, tag), f"starting training job {name}")
                 log.info("started %s: %s on %s, seed(s) %s", name, sl.method, sl.benchmark, format_seeds(sl.seeds))
                 job = SubmittedJob(name, sl)
                 self.submitted.append(job)
@@ -560,7 +587,7 @@ class SageMakerLauncher(Launcher):
                 break
             still = []
             for job in running:
-                job.status, job.failure_reason = backoff.call(lambda: self.describe_status(job.name),
+                job.status, job.failure_reason = backoff.call(functools.partial(self.describe_status, job.name),
                                                               f"describing {job.name}")
                 if job.status in TERMINAL_STATUSES:
                     log.info("%s: %s %s", job.name, job.status, job.failure_reason)
@@ -588,12 +615,11 @@ class SageMakerLauncher(Launcher):
             )
         return ret
 
-    def _write_summary(self, cfg: DictConfig, outcome: dict[int, SubmittedJob]) -> None:
+    def _write_summary(self, cfg: DictConfig) -> None:
         """``<sweep dir>/sagemaker_jobs.json``: which training job ran which experiments."""
         sweep_dir = Path(str(cfg.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        jobs = {job.name: job for job in outcome.values()}
         summary = [{"training_job": j.name, "status": j.status, "failure_reason": j.failure_reason,
                     "method": j.slice.method, "benchmark": j.slice.benchmark, "seeds": j.slice.seeds,
-                    "overrides": list(j.slice.overrides)} for j in jobs.values()]
+                    "overrides": list(j.slice.overrides)} for j in self.submitted]
         (sweep_dir / "sagemaker_jobs.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
