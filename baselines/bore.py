@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from baselines.searcher_common import LearningSearcher, TrainingSet
 from blackbox_repo.search_space import SearchSpace
@@ -113,6 +112,8 @@ class BORESearcher(LearningSearcher):
         return X, labels
 
     def fit_classifier(self, X: np.ndarray, labels: np.ndarray):
+        from sklearn.exceptions import ConvergenceWarning  # lazily: scikit-learn adds ~1 s to every start
+
         model = make_classifier(self.classifier, self._classifier_seed, **self.classifier_kwargs)
         with warnings.catch_warnings():
             # The MLP's lbfgs often stops at max_iter on tiny data sets; its fit is still usable.

@@ -12,12 +12,12 @@ import importlib.metadata
 import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from benchmark_definitions.definitions import Benchmark, RealBenchmark, SimulatedBenchmark
 from blackbox_repo.blackbox import Blackbox, TabularBlackbox
 from blackbox_repo.seeding import derive_seed
-from benchmark_definitions.definitions import Benchmark, RealBenchmark, SimulatedBenchmark
 from launchers.study import experiment_path, is_complete
 
 
@@ -163,7 +163,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         return path
     bench = spec.benchmark
     backend_seed, method_seed = seeds_for(spec)
-    started_at = datetime.now(timezone.utc).isoformat()
+    started_at = datetime.now(UTC).isoformat()
     t0 = time.perf_counter()
     if isinstance(bench, RealBenchmark):
         from blackbox_repo.search_space import SearchSpace
@@ -230,7 +230,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         "benchmark_definition": bench.to_dict(),
         "versions": _versions(),
         "started_at": started_at,
-        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
         "runtime_seconds": time.perf_counter() - t0,
         **extra,
     }

@@ -177,6 +177,20 @@ def _mapped_tables_kb() -> dict[str, int]:
     return {"mapped_tables_rss_kb": rss, "mapped_tables_pss_kb": pss}
 
 
+def _status_kb(*fields: str) -> dict[str, int]:
+    """Memory figures (kB) from /proc/self/status, e.g. VmHWM (peak resident set size); empty off Linux."""
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/self/status", encoding="utf-8") as status:
+            for line in status:
+                name, _, value = line.partition(":")
+                if name in fields:
+                    out[f"{name.lower()}_kb"] = int(value.split()[0])
+    except OSError:
+        pass
+    return out
+
+
 def _record_job_stats(label: str, status: str, started: float) -> None:
     path = os.environ.get(JOB_STATS_ENV)
     if not path:
@@ -187,7 +201,9 @@ def _record_job_stats(label: str, status: str, started: float) -> None:
 
     record = {
         "pid": os.getpid(), "experiment": label, "status": status, "seconds": time.perf_counter() - started,
-        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,  # kB on Linux
+        # kB on Linux; getrusage's maximum survives execve, so a worker forked from a big parent reports at
+        # least the parent's size there: VmHWM (this process image's own peak) is the figure to use.
+        "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, **_status_kb("VmHWM", "VmRSS"),
         "blackbox_loads": _load_task.cache_info().misses, **_mapped_tables_kb(),
     }
     _append_line(path, (json.dumps(record) + "\n").encode())
@@ -270,7 +286,8 @@ def count_sweep_jobs(argv: Sequence[str]) -> int | None:
     if any(a.startswith(("-", "hydra/sweeper", "hydra.sweeper")) for a in overrides):
         return None
     try:
-        parsed = OverridesParser.create(config_loader=_GroupOptions()).parse_overrides(overrides)  # type: ignore[arg-type]
+        parser = OverridesParser.create(config_loader=_GroupOptions())  # type: ignore[arg-type]
+        parsed = parser.parse_overrides(overrides)
         sizes = {o.get_key_element(): len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1
                  for o in parsed}
     except (HydraException, ValueError, TypeError):
@@ -287,15 +304,25 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         _hydra_main()
         return 0
     argv = prepare_study(argv)
-    os.environ[SWEEP_ID_ENV] = f"{os.getpid()}-{time.time_ns()}"
     size = count_sweep_jobs(argv)
-    if size is None:
-        os.environ.pop(SWEEP_SIZE_ENV, None)
-    else:
-        os.environ[SWEEP_SIZE_ENV] = str(size)
-    sys.argv = ["arena sweep", *argv]
-    _hydra_main()
+    sweep_env = {SWEEP_ID_ENV: f"{os.getpid()}-{time.time_ns()}",
+                 SWEEP_SIZE_ENV: None if size is None else str(size)}
+    previous = {key: os.environ.get(key) for key in sweep_env}
+    _set_env(sweep_env)  # read by the jobs, in this process or in the launcher's child processes
+    try:
+        sys.argv = ["arena sweep", *argv]
+        _hydra_main()
+    finally:
+        _set_env(previous)
     return 0
+
+
+def _set_env(values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def main() -> None:  # python -m launchers.hydra_app ...

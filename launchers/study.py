@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
@@ -52,7 +52,7 @@ def ensure_study(results_root: str, tag: str, master_seed: int | None = None) ->
     fs, fs_path = fsspec.core.url_to_fs(path)
     fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
     payload = json.dumps(
-        {"tag": tag, "master_seed": seed, "created_at": datetime.now(timezone.utc).isoformat()}, indent=2
+        {"tag": tag, "master_seed": seed, "created_at": datetime.now(UTC).isoformat()}, indent=2
     )
     if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
         # Exclusive create: when parallel jobs race to start a study, exactly one seed wins.
