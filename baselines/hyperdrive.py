@@ -19,7 +19,7 @@ Configuration (semantics of /work/shared/SEMANTICS.md, B.1):
 
 Run queries (``HyperDriveRun``): ``get_best_run_by_primary_metric``, ``get_children_sorted_by_primary_metric``,
 ``get_hyperparameters``, ``get_metrics``, over in-memory child runs or a results table in the layout of
-``results.parquet`` (see RESULTS_SCHEMA.md). A child's primary metric is the best value it logged.
+``results.parquet`` (layout in ARCHITECTURE.md). A child's primary metric is the best value it logged.
 """
 from __future__ import annotations
 

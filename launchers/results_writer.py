@@ -1,4 +1,5 @@
-"""Writing one experiment's folder (RESULTS_SCHEMA.md): results.parquet, trials.parquet, metadata.json.
+"""Writing one experiment's folder (layout in ARCHITECTURE.md): results.parquet, trials.parquet,
+real_times.parquet and metadata.json.
 
 Every file is written to a temporary name and renamed into place; ``metadata.json`` comes last, so a reader
 that sees ``status == "complete"`` also sees complete tables. Paths are local folders or fsspec URLs

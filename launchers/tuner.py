@@ -339,7 +339,7 @@ class Results:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """``results.parquet`` as a DataFrame (columns as in RESULTS_SCHEMA.md)."""
+        """``results.parquet`` as a DataFrame (columns as in ARCHITECTURE.md, "One experiment's results")."""
         c = self.columns
         data: dict[str, Any] = {"trial_id": c["trial_id"], "fidelity": c["fidelity"]}
         for i, name in enumerate(self.objectives_names):

@@ -1,7 +1,7 @@
 """Stored experiment results: reading them, statistics, and comparisons of methods.
 
 Layout of one experiment: ``<root>/<tag>/<benchmark>/<method>/<seed>/`` holding ``metadata.json``,
-``results.parquet`` and ``trials.parquet`` (see notes/RESULTS_SCHEMA.md).
+``results.parquet`` and ``trials.parquet`` (layout in ARCHITECTURE.md).
 """
 
 from results.comparative import BenchmarkCurves, ComparativeResults, CurveSpec, InitTrialsCurve

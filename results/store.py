@@ -1,4 +1,4 @@
-"""Reading stored experiments (layout ``<root>/<tag>/<benchmark>/<method>/<seed>/``, see RESULTS_SCHEMA).
+"""Reading stored experiments (layout ``<root>/<tag>/<benchmark>/<method>/<seed>/``, layout in ARCHITECTURE.md).
 
 A root is a local folder or any fsspec URL (``s3://bucket/prefix`` through s3fs). Only experiments
 whose ``metadata.json`` says ``status == "complete"`` are indexed; the others are listed in

@@ -1,4 +1,4 @@
-"""Synthetic experiment folders that follow the results contract (notes/RESULTS_SCHEMA.md).
+"""Synthetic experiment folders that follow the results contract (layout in ARCHITECTURE.md).
 
 Used by the tests and by ``benchmarks/bench_aggregation.py``; nothing here runs a real tuner. Each
 synthetic run tunes a 2-D toy problem: trials run on ``n_workers`` asynchronous workers, report at
