@@ -163,6 +163,45 @@ def plot_trial_learning_curves(
     return fig
 
 
+def _plot_per_setup(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    setups: Sequence[str] | None,
+    styles: Mapping[str, MethodStyle] | None,
+    x_label: str,
+    y_label: str,
+    columns: int,
+    title: str | None,
+    band: tuple[str, str] | None = None,
+    y_limits: tuple[float, float] | None = None,
+) -> Figure:
+    """One line per setup (and an optional interval band) from a tidy table with a ``setup`` column."""
+    setups = list(setups) if setups is not None else list(dict.fromkeys(table["setup"]))
+    styles = _styles_for(setups, styles)
+    with paper_style():
+        fig, ax = plt.subplots(figsize=figure_size(columns))
+        for setup in setups:
+            rows = table[table["setup"] == setup]
+            if rows.empty:
+                continue
+            style = styles[setup]
+            ax.plot(rows[x], rows[y], color=style.color, linestyle=style.linestyle, label=setup)
+            if band is not None:
+                ax.fill_between(rows[x], rows[band[0]], rows[band[1]], color=style.color, alpha=0.2,
+                                linewidth=0)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        if y_limits is not None:
+            ax.set_ylim(*y_limits)
+        ax.legend(frameon=False)
+        ax.grid(alpha=0.3, linewidth=0.4)
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
 def plot_average_ranks(
     ranks: pd.DataFrame,
     setups: Sequence[str] | None = None,
@@ -172,24 +211,7 @@ def plot_average_ranks(
     title: str | None = None,
 ) -> Figure:
     """Average rank over time from a table (setup, x, rank); rank 1 is best."""
-    setups = list(setups) if setups is not None else list(dict.fromkeys(ranks["setup"]))
-    styles = _styles_for(setups, styles)
-    with paper_style():
-        fig, ax = plt.subplots(figsize=figure_size(columns))
-        for setup in setups:
-            rows = ranks[ranks["setup"] == setup]
-            if rows.empty:
-                continue
-            style = styles[setup]
-            ax.plot(rows["x"], rows["rank"], color=style.color, linestyle=style.linestyle, label=setup)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel("average rank")
-        ax.legend(frameon=False)
-        ax.grid(alpha=0.3, linewidth=0.4)
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-    return fig
+    return _plot_per_setup(ranks, "x", "rank", setups, styles, x_label, "average rank", columns, title)
 
 
 def plot_performance_profiles(
@@ -202,28 +224,8 @@ def plot_performance_profiles(
     title: str | None = None,
 ) -> Figure:
     """Performance profiles from a table (setup, tau, fraction, lower, upper), with interval bands."""
-    setups = list(setups) if setups is not None else list(dict.fromkeys(profiles["setup"]))
-    styles = _styles_for(setups, styles)
-    with paper_style():
-        fig, ax = plt.subplots(figsize=figure_size(columns))
-        for setup in setups:
-            rows = profiles[profiles["setup"] == setup]
-            if rows.empty:
-                continue
-            style = styles[setup]
-            ax.plot(rows["tau"], rows["fraction"], color=style.color, linestyle=style.linestyle, label=setup)
-            ax.fill_between(
-                rows["tau"], rows["lower"], rows["upper"], color=style.color, alpha=0.2, linewidth=0
-            )
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(y_label)
-        ax.set_ylim(-0.02, 1.02)
-        ax.legend(frameon=False)
-        ax.grid(alpha=0.3, linewidth=0.4)
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-    return fig
+    return _plot_per_setup(profiles, "tau", "fraction", setups, styles, x_label, y_label, columns, title,
+                           band=("lower", "upper"), y_limits=(-0.02, 1.02))
 
 
 def plot_probability_of_improvement(
