@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -160,47 +160,37 @@ class InCondition(Condition):
 
 
 @dataclass(frozen=True)
-class AndConjunction(Condition):
+class _Conjunction(Condition):
+    """Conditions combined with AND (all must hold) or OR (any may hold)."""
+
     child: str
     conditions: tuple[Condition, ...]
+    kind: ClassVar[str]
 
     @property
     def parents(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(p for c in self.conditions for p in c.parents))
 
     def holds(self, config: Mapping[str, Any]) -> bool:
-        return all(c.holds(config) for c in self.conditions)
+        results = (c.holds(config) for c in self.conditions)
+        return all(results) if self.kind == "AND" else any(results)
 
     def holds_columns(self, columns, active):
-        out = np.ones(len(next(iter(columns.values()))), dtype=bool)
-        for c in self.conditions:
-            out &= c.holds_columns(columns, active)
-        return out
+        parts = [c.holds_columns(columns, active) for c in self.conditions]
+        return np.logical_and.reduce(parts) if self.kind == "AND" else np.logical_or.reduce(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"child": self.child, "type": "AND", "conditions": [c.to_dict() for c in self.conditions]}
+        return {"child": self.child, "type": self.kind, "conditions": [c.to_dict() for c in self.conditions]}
 
 
 @dataclass(frozen=True)
-class OrConjunction(Condition):
-    child: str
-    conditions: tuple[Condition, ...]
+class AndConjunction(_Conjunction):
+    kind: ClassVar[str] = "AND"
 
-    @property
-    def parents(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(p for c in self.conditions for p in c.parents))
 
-    def holds(self, config: Mapping[str, Any]) -> bool:
-        return any(c.holds(config) for c in self.conditions)
-
-    def holds_columns(self, columns, active):
-        out = np.zeros(len(next(iter(columns.values()))), dtype=bool)
-        for c in self.conditions:
-            out |= c.holds_columns(columns, active)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"child": self.child, "type": "OR", "conditions": [c.to_dict() for c in self.conditions]}
+@dataclass(frozen=True)
+class OrConjunction(_Conjunction):
+    kind: ClassVar[str] = "OR"
 
 
 _LEAF_TYPES = {"EQ": EqualsCondition, "NEQ": NotEqualsCondition}
