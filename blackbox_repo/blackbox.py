@@ -427,7 +427,8 @@ class TabularBlackbox(Blackbox):
             order = np.argsort(total, kind="stable")[:2]
             close = []
             for i in order:
-                row = {k: _normalise_key_value(v) for k, v in self.hyperparameters.iloc[int(i)].items()}
+                # Column by column: a row of a mixed-type frame (iloc) would turn integers into floats.
+                row = {k: _normalise_key_value(self.hyperparameters[k].iat[int(i)]) for k in self._names}
                 changed = [n for n, d in zip(self._names, differs) if d[i]]
                 close.append(f"{row} (differs in {', '.join(changed)})" if changed else str(row))
             hint = "".join(f" {n}." for n in notes)
