@@ -25,6 +25,7 @@ looked at (most aggressive bracket first) before a new trial is started.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 
@@ -68,6 +69,65 @@ class _Rung:
     def __len__(self) -> int:
         return len(self.values)
 
+    def cutoff(self, q: float) -> float | None:
+        """``numpy.quantile`` (linear) of the recorded values; ``None`` when there are none."""
+        return _quantile(self.sorted, q) if self.sorted else None
+
+
+class _QuantileRung:
+    """A rung of the stopping variant, which only ever needs one quantile of the recorded values.
+
+    A sorted list costs O(n) per insertion (quadratic over a long run with tens of thousands of trials at the
+    bottom rung); here the values are split into a max-heap of the smallest ``floor((n - 1) * q) + 1`` and a
+    min-heap of the rest, so the two order statistics the interpolated quantile needs are the heads: O(log n)
+    per result. The quantile equals ``_quantile`` of the sorted list exactly (the same two values, the same
+    arithmetic). ``sorted`` is rebuilt on demand for inspection.
+    """
+
+    __slots__ = ("_high", "_low", "level", "promoted", "values")
+
+    def __init__(self, level: float):
+        self.level = level
+        self.values: dict[int, float] = {}
+        self.promoted: set[int] = set()
+        self._low: list[float] = []  # negated values: heapq's min-heap as a max-heap
+        self._high: list[float] = []
+
+    @property
+    def sorted(self) -> list[tuple[float, int]]:
+        return sorted((value, trial_id) for trial_id, value in self.values.items())
+
+    def add(self, trial_id: int, value: float) -> None:
+        self.values[trial_id] = value
+        low = self._low
+        if low and value < -low[0]:
+            heapq.heappush(low, -value)
+        else:
+            heapq.heappush(self._high, value)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def cutoff(self, q: float) -> float | None:
+        n = len(self.values)
+        if n == 0:
+            return None
+        pos = (n - 1) * q
+        lo = math.floor(pos)
+        low, high = self._low, self._high
+        while len(low) > lo + 1:
+            heapq.heappush(high, -heapq.heappop(low))
+        while len(low) < lo + 1:
+            heapq.heappush(low, -heapq.heappop(high))
+        frac = pos - lo
+        a = -low[0]
+        if min(lo + 1, n - 1) == lo:  # the last value: no interpolation partner
+            return a
+        b = high[0]
+        if frac == 0.0 or a == b:
+            return a
+        return a + (b - a) * frac
+
 
 class ASHA(SearcherScheduler):
     """ASHA (stopping or promotion variant); ``brackets > 1`` is asynchronous Hyperband. See the module doc."""
@@ -101,9 +161,15 @@ class ASHA(SearcherScheduler):
         self.num_brackets = len(self.levels) + 1 if brackets is None else min(brackets, len(self.levels) + 1)
         self.bracket_probabilities = hyperband_bracket_weights(len(self.levels), reduction_factor,
                                                                self.num_brackets)
-        self._rungs: list[list[_Rung]] = [[_Rung(level) for level in self.levels] for _ in range(self.num_brackets)]
+        rung_class = _QuantileRung if variant == "stopping" else _Rung
+        self._rungs: list[list[_Rung | _QuantileRung]] = [
+            [rung_class(level) for level in self.levels] for _ in range(self.num_brackets)
+        ]
         self.bracket_of: dict[int, int] = {}
         self._target_rung: dict[int, int] = {}  # promotion: index of the rung level the trial is running to
+        # (bracket, fidelity) -> indices of the bracket's rungs reached at that fidelity, highest first (the
+        # levels never change, so the tolerant comparisons are done once per fidelity, not per result).
+        self._reached_cache: dict[tuple[int, float], tuple[int, ...]] = {}
 
     # ----------------------------------------------------------------------------------------------------
     def _sample_bracket(self) -> int:
@@ -163,17 +229,26 @@ class ASHA(SearcherScheduler):
             return self._stopping_decision(trial_id, fidelity, value)
         return self._promotion_decision(trial_id, fidelity, value)
 
+    def _rungs_reached(self, bracket: int, fidelity: float) -> tuple[int, ...]:
+        key = (bracket, fidelity)
+        reached = self._reached_cache.get(key)
+        if reached is None:
+            rungs = self._rungs[bracket]
+            reached = tuple(k for k in range(len(rungs) - 1, bracket - 1, -1)
+                            if float(fidelity) >= rungs[k].level or fidelity_matches(fidelity, rungs[k].level))
+            if len(self._reached_cache) < 10_000:
+                self._reached_cache[key] = reached
+        return reached
+
     def _stopping_decision(self, trial_id: int, fidelity: float, value: float) -> Decision:
         bracket = self.bracket_of[trial_id]
         rungs = self._rungs[bracket]
         # The highest rung reached (by this result) that the trial has not been judged at yet.
-        for k in range(len(rungs) - 1, bracket - 1, -1):
+        for k in self._rungs_reached(bracket, fidelity):
             rung = rungs[k]
-            if (float(fidelity) >= rung.level or fidelity_matches(fidelity, rung.level)) \
-                    and trial_id not in rung.values:
-                # The quantile of the values recorded before this one (rung.sorted, read in place: a
-                # copy per decision would make ASHA quadratic in the number of trials).
-                cutoff = _quantile(rung.sorted, 1.0 / self.reduction_factor) if rung.sorted else None
+            if trial_id not in rung.values:
+                # The quantile of the values recorded before this one.
+                cutoff = rung.cutoff(1.0 / self.reduction_factor)
                 rung.add(trial_id, value)
                 if cutoff is not None and value > cutoff:
                     return Decision.STOP

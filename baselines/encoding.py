@@ -22,12 +22,12 @@ from blackbox_repo.search_space import (
     Categorical,
     Constant,
     Domain,
+    FiniteDomain,
     Integer,
     LogUniform,
     Normal,
     SearchSpace,
     Uniform,
-    FiniteDomain,
 )
 
 # Domains whose encode(decode(u)) is u itself (up to clipping): no snapping needed, continuous optimisation ok.

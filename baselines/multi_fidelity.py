@@ -32,7 +32,8 @@ class TrialStatus(str, Enum):
 
 
 def fidelity_matches(a: float, b: float) -> bool:
-    return abs(float(a) - float(b)) <= _FIDELITY_TOL * max(1.0, abs(float(a)), abs(float(b)))
+    a, b = float(a), float(b)
+    return abs(a - b) <= _FIDELITY_TOL * max(1.0, abs(a), abs(b))
 
 
 def _plain(value: float) -> int | float:

@@ -43,19 +43,19 @@ class Suggestion:
     trial_id: int | None = None
 
     @staticmethod
-    def start(config: dict[str, Any]) -> "Suggestion":
+    def start(config: dict[str, Any]) -> Suggestion:
         return Suggestion("start", config=config)
 
     @staticmethod
-    def resume(trial_id: int) -> "Suggestion":
+    def resume(trial_id: int) -> Suggestion:
         return Suggestion("resume", trial_id=trial_id)
 
     @staticmethod
-    def wait() -> "Suggestion":
+    def wait() -> Suggestion:
         return Suggestion("wait")
 
     @staticmethod
-    def done() -> "Suggestion":
+    def done() -> Suggestion:
         return Suggestion("done")
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from blackbox_repo.search_space import Categorical, Constant, Domain, Integer, LogUniform, SearchSpace, Uniform
+from blackbox_repo.search_space import (
+    Categorical,
+    Constant,
+    Domain,
+    Integer,
+    LogUniform,
+    SearchSpace,
+    Uniform,
+)
 
 _REQUIRED = {
     "int": ("minval", "maxval"),

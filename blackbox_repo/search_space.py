@@ -634,6 +634,17 @@ class SearchSpace(Mapping[str, Domain]):
                 raise ValueError(f"hyperparameter names must be non-empty strings, got {name!r}")
             if not isinstance(dom, Domain):
                 raise TypeError(f"hyperparameter {name!r}: expected a Domain, got {dom!r}")
+        # Sampling plan when every domain draws its value as ``values[floor(U * n)]`` from one double U (the
+        # finite domains that keep FiniteDomain.sample): one ``rng.random(d)`` call then gives the very same
+        # doubles, in the same order, as d scalar calls, several times faster (simulations sample thousands
+        # of configurations). ``None``: sample domain by domain.
+        plan: tuple[tuple[str, list[Value], int], ...] | None = tuple(
+            (name, dom._values, len(dom._values)) for name, dom in self.domains.items()
+            if isinstance(dom, FiniteDomain) and type(dom).sample is FiniteDomain.sample
+        )
+        if len(plan) != len(self.domains) or not plan:
+            plan = None
+        object.__setattr__(self, "_finite_plan", plan)
 
     # Mapping protocol
     def __getitem__(self, name: str) -> Domain:
@@ -661,6 +672,13 @@ class SearchSpace(Mapping[str, Domain]):
 
     # Sampling and checking
     def sample(self, rng: np.random.Generator) -> dict[str, Value]:
+        plan = self._finite_plan
+        if plan is not None and len(plan) == len(self.domains):
+            config = {}
+            for (name, values, n), u in zip(plan, rng.random(len(plan)).tolist()):
+                i = int(u * n)
+                config[name] = values[i if i < n else n - 1]
+            return config
         return {name: dom.sample(rng) for name, dom in self.domains.items()}
 
     def sample_many(self, rng: np.random.Generator, n: int) -> list[dict[str, Value]]:
@@ -726,7 +744,7 @@ class SearchSpace(Mapping[str, Domain]):
         return json.dumps(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SearchSpace":
+    def from_dict(cls, d: Mapping[str, Any]) -> SearchSpace:
         try:
             entries = d["hyperparameters"]
         except (KeyError, TypeError):
@@ -743,7 +761,7 @@ class SearchSpace(Mapping[str, Domain]):
         return cls(domains)
 
     @classmethod
-    def from_json(cls, text: str) -> "SearchSpace":
+    def from_json(cls, text: str) -> SearchSpace:
         return cls.from_dict(json.loads(text))
 
     def __repr__(self) -> str:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import heapq
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,6 +59,45 @@ class SimulationError(RuntimeError):
     """The blackbox cannot place a trial's results in time (e.g. its time objective is NaN)."""
 
 
+# Tables whose cumulative time column is checked once, vectorised, instead of once per trial: which (row, seed)
+# curves are already a valid clock (no NaN, >= 0 at the first fidelity, non-decreasing), so a trial's cumulative
+# time is just the column in float64 and only the other curves are repaired (running maximum, NaN handling).
+# Keyed by table, time objective index and number of fidelities used. Tables are treated as immutable once
+# simulated (as the table's own row index already is); a table above the size limit keeps the per-trial check
+# (a one-off scan of a huge memory-mapped table would cost more than it saves).
+_VALID_CLOCK_ROWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_VALID_CLOCK_MAX_ELEMENTS = 100_000_000
+_VALID_CLOCK_CHUNK_ELEMENTS = 4_000_000
+
+
+def valid_clock_rows(blackbox: TabularBlackbox, time_index: int, n_steps: int) -> np.ndarray | None:
+    """Boolean (configurations, seeds): whether the first ``n_steps`` cumulative times form a valid clock.
+
+    ``None`` when the table is too large to scan (see ``_VALID_CLOCK_MAX_ELEMENTS``).
+    """
+    objectives = blackbox.objectives
+    n_rows, n_seeds = objectives.shape[:2]
+    if n_rows * n_seeds * n_steps > _VALID_CLOCK_MAX_ELEMENTS:
+        return None
+    try:
+        per_table = _VALID_CLOCK_ROWS.setdefault(blackbox, {})
+    except TypeError:  # a table type that cannot be weakly referenced or hashed
+        return None
+    key = (time_index, n_steps)
+    flags = per_table.get(key)
+    if flags is None:
+        flags = np.empty((n_rows, n_seeds), dtype=bool)
+        chunk = max(1, _VALID_CLOCK_CHUNK_ELEMENTS // max(1, n_seeds * n_steps))
+        for lo in range(0, n_rows, chunk):
+            column = objectives[lo: lo + chunk, :, :n_steps, time_index]
+            ok = column[..., 0] >= 0  # False for NaN
+            if n_steps > 1:
+                ok &= (column[..., 1:] >= column[..., :-1]).all(axis=-1)  # False at any NaN
+            flags[lo: lo + chunk] = ok
+        per_table[key] = flags
+    return flags
+
+
 class _Curve:
     """A trial's whole learning curve (up to the maximum fidelity used) and its time/cost per step."""
 
@@ -65,7 +105,9 @@ class _Curve:
 
     def __init__(self, objectives: np.ndarray, cum: np.ndarray, cost: np.ndarray, seed_index: int):
         self.objectives = objectives  # (F, O), possibly a float32 view into the table
-        self.cum = cum  # (F,) float64, non-decreasing, time since the trial's first start
+        # (F,) non-decreasing time since the trial's first start: float64, or a view into a float32 table column
+        # (exact in float64; every use converts it to float64 before any arithmetic)
+        self.cum = cum
         self.cost = cost  # (F,) float64 cost of each step
         self.seed_index = seed_index
 
@@ -88,7 +130,7 @@ class _Segment:
     )
 
     def __init__(self, seq: int, trial_id: int, worker: int, t_start: float, base: float, written: int,
-                 every_step: bool, milestone_steps: np.ndarray, curve: _Curve):
+                 every_step: bool, milestone_steps: tuple[int, ...], curve: _Curve):
         self.seq = seq
         self.trial_id = trial_id
         self.worker = worker
@@ -97,12 +139,14 @@ class _Segment:
         self.written = written  # last step already in the recorder (the checkpoint before the segment: -1 or r)
         self.event_step = -1
         self.every_step = every_step
-        self.milestone_steps = milestone_steps
+        self.milestone_steps = milestone_steps  # fidelity indices (Python ints, ascending)
         self.milestone_pos = 0
         self.curve = curve
 
     def times(self, first: int, last: int) -> np.ndarray:
-        return self.t_start + (self.curve.cum[first: last + 1] - self.base)
+        out = np.subtract(self.curve.cum[first: last + 1], self.base, dtype=np.float64)
+        out += self.t_start  # in place: the same float64 operations as t_start + (cum - base)
+        return out
 
 
 class SimulatorBackend(Backend):
@@ -155,6 +199,8 @@ class SimulatorBackend(Backend):
         self._last_step = self._n_steps - 1
         self._blackbox_seed = None if blackbox_seed is None else blackbox.seed_index(blackbox_seed)
         self._seed_rng = make_rng(seed, "blackbox-seed")
+        self._seed_draws: list[int] = []  # replicate seed indices drawn ahead, next one last
+        self._seed_block = 8
         self._tabular = isinstance(blackbox, TabularBlackbox)
         self.trial_seeds: list[int] = []
         self._curves: dict[int, _Curve] = {}
@@ -166,7 +212,9 @@ class SimulatorBackend(Backend):
         self._trials: list[TrialRecord] = []
         self._cost_index: int | None = None
         self._track_cost = False
-        self._milestone_cache: dict[tuple, np.ndarray] = {}
+        self._milestone_cache: dict[tuple, tuple[int, ...]] = {}
+        self._valid_clock: np.ndarray | None = None  # see valid_clock_rows; set in bind
+        self._fidelity_list: list[float] = self._fidelities.tolist()  # scalar reads without numpy scalars
         self._t_real0 = time.perf_counter()
         self._bound = False
 
@@ -181,6 +229,8 @@ class SimulatorBackend(Backend):
         self._trials = trials
         self._cost_index = None if cost_objective is None else self.blackbox.objective_index(cost_objective)
         self._track_cost = bool(track_cost)
+        if self._tabular and self.time_is_cumulative:
+            self._valid_clock = valid_clock_rows(self.blackbox, self._time_index, self._n_steps)
         self._t_real0 = time.perf_counter()
 
     @property
@@ -204,8 +254,7 @@ class SimulatorBackend(Backend):
         else:
             if tid != len(self.trial_seeds):
                 raise RuntimeError(f"trials must be created in id order; got {tid} after {len(self.trial_seeds)}")
-            seed_index = self._blackbox_seed if self._blackbox_seed is not None \
-                else int(self._seed_rng.integers(self.blackbox.num_seeds))
+            seed_index = self._blackbox_seed if self._blackbox_seed is not None else self._draw_seed_index()
             self.trial_seeds.append(seed_index)
             curve = self._fetch_curve(trial, seed_index)
             self._curves[tid] = curve
@@ -213,7 +262,7 @@ class SimulatorBackend(Backend):
         if checkpoint >= self._last_step:
             raise RuntimeError(f"trial {tid} already reported its maximum fidelity; it cannot be resumed")
         if milestones is None:
-            every, steps = True, np.empty(0, dtype=np.int64)
+            every, steps = True, ()
         else:
             every, steps = False, self._milestone_steps(milestones)
         base = float(curve.cum[checkpoint]) if checkpoint >= 0 else 0.0
@@ -229,11 +278,10 @@ class SimulatorBackend(Backend):
         seg = self._active[tid]
         row = self._write(seg, step)
         self._now = max(self._now, t)
-        final = step == self._last_step
-        needs = seg.every_step or (seg.milestone_pos < len(seg.milestone_steps)
-                                   and seg.milestone_steps[seg.milestone_pos] == step)
-        return Event("result", tid, seg.worker, t, (t, seq, step), row=row,
-                     fidelity=float(self._fidelities[step]), needs_decision=bool(needs), final=final)
+        pos = seg.milestone_pos
+        needs = seg.every_step or (pos < len(seg.milestone_steps) and seg.milestone_steps[pos] == step)
+        return Event("result", tid, seg.worker, t, (t, seq, step), row, self._fidelity_list[step], needs,
+                     step == self._last_step)
 
     def continue_trial(self, trial_id: int) -> None:
         self._push_next(self._active[trial_id])
@@ -282,7 +330,19 @@ class SimulatorBackend(Backend):
 
     # --- internals ------------------------------------------------------------------------------------------
 
-    def _milestone_steps(self, milestones: Sequence[float]) -> np.ndarray:
+    def _draw_seed_index(self) -> int:
+        draws = self._seed_draws
+        if not draws:
+            # Generator.integers yields the same stream in one vectorised call as in as many scalar calls (PCG64
+            # keeps its spare 32-bit half in the generator's state), so drawing ahead in growing blocks gives
+            # every trial the same replicate seed as one scalar draw per trial, at a fraction of the cost. Only
+            # how far this private stream has advanced differs.
+            block = self._seed_rng.integers(self.blackbox.num_seeds, size=self._seed_block).tolist()
+            draws.extend(reversed(block))
+            self._seed_block = min(2 * self._seed_block, 1024)
+        return draws.pop()
+
+    def _milestone_steps(self, milestones: Sequence[float]) -> tuple[int, ...]:
         try:
             key = tuple(milestones)
             cached = self._milestone_cache.get(key)
@@ -295,15 +355,15 @@ class SimulatorBackend(Backend):
             self._milestone_cache[key] = steps
         return steps
 
-    def _milestone_steps_uncached(self, milestones: Sequence[float]) -> np.ndarray:
+    def _milestone_steps_uncached(self, milestones: Sequence[float]) -> tuple[int, ...]:
         values = np.asarray(list(milestones), dtype=np.float64)
         if values.size == 0:
-            return np.empty(0, dtype=np.int64)
+            return ()
         if np.isnan(values).any():
             raise ValueError(f"milestones must be fidelity values, got {list(milestones)}")
         # A milestone between tabulated fidelities is seen at the first fidelity at or above it.
         steps = np.searchsorted(self._fidelities, values, side="left")
-        return np.unique(steps[steps < self._n_steps]).astype(np.int64)
+        return tuple(np.unique(steps[steps < self._n_steps]).tolist())
 
     def _push_next(self, seg: _Segment) -> None:
         after = seg.written
@@ -312,10 +372,11 @@ class SimulatorBackend(Backend):
         else:
             ms = seg.milestone_steps
             pos = seg.milestone_pos
-            while pos < len(ms) and ms[pos] <= after:
+            n_ms = len(ms)
+            while pos < n_ms and ms[pos] <= after:
                 pos += 1
             seg.milestone_pos = pos
-            step = int(ms[pos]) if pos < len(ms) else self._last_step
+            step = ms[pos] if pos < n_ms else self._last_step
         seg.event_step = step
         t = seg.t_start + (float(seg.curve.cum[step]) - seg.base)
         heapq.heappush(self._heap, (t, seg.seq, step, seg.trial_id))
@@ -323,6 +384,16 @@ class SimulatorBackend(Backend):
     def _write(self, seg: _Segment, last: int) -> int:
         first = seg.written + 1
         curve = seg.curve
+        if first == last:
+            # One result (the common case for methods that stop most trials at their first rung): scalar
+            # writes, the same float64 arithmetic as the block path.
+            seg.written = last
+            return self._recorder.append_one(
+                seg.trial_id, self._fidelity_list[last], curve.objectives[last],
+                seg.t_start + (float(curve.cum[last]) - seg.base), time.perf_counter() - self._t_real0,
+                seg.worker, seg.seq, last, None if curve.cost is None else float(curve.cost[last]),
+                last == self._last_step,
+            )
         row = self._recorder.append_block(
             seg.trial_id, self._fidelities[first: last + 1], curve.objectives[first: last + 1],
             seg.times(first, last), time.perf_counter() - self._t_real0, seg.worker, seg.seq, first,
@@ -334,7 +405,12 @@ class SimulatorBackend(Backend):
     def _fetch_curve(self, trial: TrialRecord, seed_index: int) -> _Curve:
         bb = self.blackbox
         if self._tabular:
-            objectives = bb.objectives[bb.row(trial.config), seed_index, : self._n_steps]
+            row = bb.row(trial.config)
+            objectives = bb.objectives[row, seed_index, : self._n_steps]
+            if self._valid_clock is not None and self._valid_clock[row, seed_index]:
+                # Already a valid clock: the running maximum would return it unchanged, so the column itself
+                # (a view, converted exactly to float64 where it is used) is the cumulative time.
+                return self._make_curve(objectives, objectives[:, self._time_index], seed_index)
         else:
             values = np.asarray(bb.evaluate(trial.config, fidelity=None, seed=seed_index), dtype=np.float64)
             objectives = values.reshape(-1, len(bb.objectives_names))[: self._n_steps]
@@ -344,12 +420,15 @@ class SimulatorBackend(Backend):
                     f"expected {self._n_steps}"
                 )
         cum = self._cumulative_time(objectives[:, self._time_index], trial, seed_index)
+        return self._make_curve(objectives, cum, seed_index)
+
+    def _make_curve(self, objectives: np.ndarray, cum: np.ndarray, seed_index: int) -> _Curve:
         if not self._track_cost:
             cost = None
         elif self._cost_index is None:
-            cost = np.empty_like(cum)
+            cost = np.empty(len(cum), dtype=np.float64)
             cost[0] = cum[0]
-            np.subtract(cum[1:], cum[:-1], out=cost[1:])
+            np.subtract(cum[1:], cum[:-1], out=cost[1:], dtype=np.float64)
         else:
             cost = np.nan_to_num(objectives[:, self._cost_index].astype(np.float64), nan=0.0)
         return _Curve(objectives, cum, cost, seed_index)
@@ -357,8 +436,10 @@ class SimulatorBackend(Backend):
     def _cumulative_time(self, column: np.ndarray, trial: TrialRecord, seed_index: int) -> np.ndarray:
         if self.time_is_cumulative:
             # Running maximum = a decreasing cumulative time counts as no time passing (exact otherwise).
-            # NaN propagates through np.maximum, so one look at the last value detects any NaN.
-            cum = np.maximum.accumulate(column, dtype=np.float64)
+            # NaN propagates through np.maximum, so one look at the last value detects any NaN. The maximum
+            # picks values, so it is taken in the column's own dtype (float32 for tables, no casting loop) and
+            # converted after: float32 -> float64 is exact, the result is the float64 running maximum.
+            cum = np.maximum.accumulate(column).astype(np.float64, copy=False)
             if cum[-1] != cum[-1]:
                 return self._impute_time(column.astype(np.float64), trial, seed_index)
             if cum[0] < 0.0:

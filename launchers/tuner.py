@@ -57,6 +57,8 @@ import pandas as pd
 
 from baselines.scheduler import Decision, Scheduler
 
+_perf_counter = time.perf_counter
+
 DECISION_NAMES = np.array(["continue", "pause", "stop"], dtype=object)
 DECISION_CODE = {Decision.CONTINUE: 0, Decision.PAUSE: 1, Decision.STOP: 2}
 
@@ -116,28 +118,40 @@ class ResultRecorder:
         "final": np.bool_,
     }
 
+    # Columns whose unused rows are kept at zero ("continue", not final, no cost), so appends skip those writes.
+    _ZEROED_COLUMNS: ClassVar[frozenset[str]] = frozenset({"decision", "final", "cost"})
+
     def __init__(self, objectives_names: Sequence[str], capacity: int = 4096):
         self.objectives_names = list(objectives_names)
         self.n = 0
         self._capacity = max(16, int(capacity))
         self.columns: dict[str, np.ndarray] = {
-            name: np.empty(self._capacity, dtype=dtype) for name, dtype in self._SCALAR_COLUMNS.items()
+            name: (np.zeros if name in self._ZEROED_COLUMNS else np.empty)(self._capacity, dtype=dtype)
+            for name, dtype in self._SCALAR_COLUMNS.items()
         }
         self.objectives = np.empty((self._capacity, len(self.objectives_names)), dtype=np.float64)
         self.cost_total = 0.0
+        self._bind_columns()
+
+    def _bind_columns(self) -> None:
+        # Direct references for append_one (one attribute read per column instead of a dict look-up).
+        c = self.columns
+        self._cols_one = (c["trial_id"], c["fidelity"], c["sim_time"], c["real_time"], c["worker"], c["decision"],
+                          c["segment"], c["step"], c["cost"], c["final"])
 
     def _grow(self, needed: int) -> None:
         capacity = self._capacity
         while capacity < needed:
             capacity *= 2
         for name, column in self.columns.items():
-            grown = np.empty(capacity, dtype=column.dtype)
+            grown = (np.zeros if name in self._ZEROED_COLUMNS else np.empty)(capacity, dtype=column.dtype)
             grown[: self.n] = column[: self.n]
             self.columns[name] = grown
         objectives = np.empty((capacity, self.objectives.shape[1]), dtype=np.float64)
         objectives[: self.n] = self.objectives[: self.n]
         self.objectives = objectives
         self._capacity = capacity
+        self._bind_columns()
 
     def append_block(
         self, trial_id: int, fidelities: np.ndarray, objectives: np.ndarray, sim_times: np.ndarray,
@@ -154,11 +168,11 @@ class ResultRecorder:
         c["sim_time"][start:end] = sim_times
         c["real_time"][start:end] = real_time
         c["worker"][start:end] = worker
-        c["decision"][start:end] = 0
+        # decision (0 = continue) and final (False) are already zero in unused rows
         c["segment"][start:end] = segment
         c["step"][start:end] = np.arange(first_step, first_step + k)
-        c["cost"][start:end] = cost
-        c["final"][start:end] = False
+        if not (isinstance(cost, float) and cost == 0.0 and math.copysign(1.0, cost) > 0.0):
+            c["cost"][start:end] = cost  # (unused rows hold +0.0 already)
         if final_last:
             c["final"][end - 1] = True
         self.objectives[start:end] = objectives
@@ -166,6 +180,35 @@ class ResultRecorder:
             self.cost_total += float(np.sum(cost))
         self.n = end
         return end - 1
+
+    def append_one(
+        self, trial_id: int, fidelity: float, objectives: np.ndarray, sim_time: float, real_time: float,
+        worker: int, segment: int, step: int, cost: float | None, final: bool,
+    ) -> int:
+        """Append one result (``append_block`` for a block of one, with scalar writes); returns its row.
+
+        ``cost=None``: the cost is not tracked (recorded as 0).
+        """
+        i = self.n
+        if i >= self._capacity:
+            self._grow(i + 1)
+        trial_ids, fidelities, sim_times, real_times, workers, _, segments, steps, costs, finals = self._cols_one
+        trial_ids[i] = trial_id
+        fidelities[i] = fidelity
+        sim_times[i] = sim_time
+        real_times[i] = real_time
+        workers[i] = worker
+        segments[i] = segment
+        steps[i] = step
+        if cost is not None:
+            costs[i] = cost
+            if cost != 0.0:
+                self.cost_total += cost
+        if final:
+            finals[i] = True
+        self.objectives[i] = objectives
+        self.n = i + 1
+        return i
 
     def add_objective(self, name: str) -> None:
         """A new objective column (NaN for the rows recorded so far); for backends that discover metrics."""
@@ -175,7 +218,9 @@ class ResultRecorder:
         self.objectives = np.hstack([self.objectives, np.full((self.objectives.shape[0], 1), np.nan)])
 
     def set_decision(self, row: int, decision: Decision) -> None:
-        self.columns["decision"][row] = DECISION_CODE[decision]
+        # identity tests first: hashing an Enum member for the dict look-up is a Python-level call
+        code = 2 if decision is Decision.STOP else 1 if decision is Decision.PAUSE else DECISION_CODE[decision]
+        self.columns["decision"][row] = code
 
     def metrics(self, row: int) -> dict[str, float]:
         return dict(zip(self.objectives_names, self.objectives[row].tolist()))
@@ -207,7 +252,7 @@ class TrialRecord:
     error: str = ""
 
 
-@dataclass
+@dataclass(slots=True)  # slots: one is created per result the tuner handles
 class Event:
     """Something the tuner must react to.
 
@@ -409,11 +454,11 @@ class Tuner:
     # --- helpers ---------------------------------------------------------------------------------------------
 
     def _timed(self, fn, *args):
-        t0 = time.perf_counter()
+        t0 = _perf_counter()
         out = fn(*args)
-        spent = time.perf_counter() - t0
+        spent = _perf_counter() - t0
         self._scheduler_seconds += spent
-        if self.backend.charge_scheduler_time:
+        if self._charge_scheduler_time:
             self.backend.add_overhead(spent)
         return out
 
@@ -425,12 +470,21 @@ class Tuner:
 
     def _fill_workers(self) -> bool:
         """Ask the scheduler what each free or waiting worker runs. Returns False if the experiment must end."""
-        candidates = self._free_workers + sorted(self._waiting)
+        if self._waiting:
+            candidates = self._free_workers + sorted(self._waiting)
+            self._waiting = set()
+        else:
+            candidates = self._free_workers
         self._free_workers = []
-        self._waiting = set()
+        suggest = self.scheduler.suggest
         for worker in candidates:
             trial_id = len(self._trials)
-            suggestion = self._timed(self.scheduler.suggest, trial_id)
+            t0 = _perf_counter()  # self._timed inlined (once per trial)
+            suggestion = suggest(trial_id)
+            spent = _perf_counter() - t0
+            self._scheduler_seconds += spent
+            if self._charge_scheduler_time:
+                self.backend.add_overhead(spent)
             kind = suggestion.kind
             if kind == "start":
                 if self.stop.max_trials_started is not None and trial_id >= self.stop.max_trials_started:
@@ -460,7 +514,12 @@ class Tuner:
         return True
 
     def _launch(self, trial: TrialRecord, worker: int, resume: bool) -> None:
-        milestones = self._timed(self.scheduler.milestones, trial.trial_id)
+        t0 = _perf_counter()  # self._timed inlined (once per trial)
+        milestones = self.scheduler.milestones(trial.trial_id)
+        spent = _perf_counter() - t0
+        self._scheduler_seconds += spent
+        if self._charge_scheduler_time:
+            self.backend.add_overhead(spent)
         trial.worker = worker
         trial.status = "running"
         now = self.backend.now()
@@ -525,16 +584,20 @@ class Tuner:
         self._stop_key: EventKey | None = None
         self._end_reason = ""
         self._scheduler_seconds = 0.0
+        self._charge_scheduler_time = bool(backend.charge_scheduler_time)
         n_completed = 0
         stop = self.stop
         deadline = stop.max_wallclock_time
         scheduler = self.scheduler
         recorder = self._recorder
         check_counts = stop.max_evaluations is not None or stop.max_cost is not None
+        fidelity_name = scheduler.fidelity_name
+        next_event = backend.next_event
+        charge = self._charge_scheduler_time
 
         running = self._fill_workers()
         while running:
-            event = backend.next_event(deadline)
+            event = next_event(deadline)
             if event is None:
                 if deadline is not None and backend.now() > deadline:
                     self._end_reason = "max_wallclock_time"
@@ -553,14 +616,23 @@ class Tuner:
             self._current_key = event.key
             trial = self._trials[event.trial_id]
             if event.kind == "result":
-                trial.last_step = int(recorder.columns["step"][event.row])
+                row = event.row
+                trial.last_step = int(recorder.columns["step"][row])
                 trial.last_fidelity = event.fidelity
-                metrics = recorder.metrics(event.row) if (event.needs_decision or event.final) else None
-                if metrics is not None and scheduler.fidelity_name is not None:
-                    metrics[scheduler.fidelity_name] = event.fidelity
+                metrics = recorder.metrics(row) if (event.needs_decision or event.final) else None
+                if metrics is not None and fidelity_name is not None:
+                    metrics[fidelity_name] = event.fidelity
                 decision = Decision.CONTINUE
                 if event.needs_decision:
-                    decision = Decision(self._timed(scheduler.on_result, event.trial_id, event.fidelity, metrics))
+                    # self._timed inlined: this is the most frequent scheduler call
+                    t0 = _perf_counter()
+                    decision = scheduler.on_result(event.trial_id, event.fidelity, metrics)
+                    spent = _perf_counter() - t0
+                    self._scheduler_seconds += spent
+                    if charge:
+                        backend.add_overhead(spent)
+                    if decision.__class__ is not Decision:
+                        decision = Decision(decision)
                 if event.final:
                     # The trial is done whatever was answered; its last result keeps "continue" (schema).
                     self._free(trial, "completed", event.time)
@@ -570,9 +642,9 @@ class Tuner:
                     if stop.max_trials_completed is not None and n_completed >= stop.max_trials_completed:
                         self._end_reason = "max_trials_completed"
                         break
-                elif decision == Decision.CONTINUE:
+                elif decision is Decision.CONTINUE:
                     backend.continue_trial(event.trial_id)
-                elif decision == Decision.PAUSE:
+                elif decision is Decision.PAUSE:
                     recorder.set_decision(event.row, decision)
                     backend.pause_trial(event.trial_id)
                     self._free(trial, "paused", event.time)
@@ -581,7 +653,12 @@ class Tuner:
                     recorder.set_decision(event.row, decision)
                     backend.stop_trial(event.trial_id)
                     self._free(trial, "stopped", event.time)
-                    self._timed(scheduler.on_trial_stopped, event.trial_id)
+                    t0 = _perf_counter()  # self._timed inlined (most trials end here under stopping methods)
+                    scheduler.on_trial_stopped(event.trial_id)
+                    spent = _perf_counter() - t0
+                    self._scheduler_seconds += spent
+                    if charge:
+                        backend.add_overhead(spent)
             elif event.kind == "finished":
                 metrics = recorder.metrics(event.row) if event.row >= 0 else {}
                 if metrics and scheduler.fidelity_name is not None:
@@ -650,14 +727,16 @@ class Tuner:
             stop_time = float(stop.max_wallclock_time)
         elif self._end_reason in ("all trials ended", "scheduler waits, nothing runs"):
             stop_time = max(stop_time, clock_at_end if math.isfinite(clock_at_end) else 0.0)
+        config_names = list(self.scheduler.config_space.names)
+        known = set(config_names)
         for trial in self._trials:
             if trial.status == "running":
                 trial.ended_at = math.nan
-        config_names = list(self.scheduler.config_space.names)
-        for trial in self._trials:
-            for name in trial.config:
-                if name not in config_names:
-                    config_names.append(name)
+            if not known.issuperset(trial.config):  # (a C-level check: most configurations add no name)
+                for name in trial.config:
+                    if name not in known:
+                        config_names.append(name)
+                        known.add(name)
         segments = {
             "trial_id": np.asarray(self._segment_trial, dtype=np.int64),
             "worker": np.asarray(self._segment_worker, dtype=np.int32),
