@@ -44,7 +44,15 @@ def _sweep(args: argparse.Namespace) -> int:
     return run_sweep_cli(args.hydra_args)
 
 
+def _plain_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line read as messages, not as source locations."""
+    return f"warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _plain_warning
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "sweep":
         from launchers.hydra_app import run_sweep_cli

@@ -239,6 +239,31 @@ def _simple_override(argv: Sequence[str], key: str) -> str | None:
     return None
 
 
+def _override_values(argv: Sequence[str], key: str) -> list[str]:
+    """Plain values given to ``key=`` (comma lists split; sweep functions such as glob(...) left out)."""
+    values: list[str] = []
+    for arg in argv:
+        if not arg.startswith(f"{key}="):
+            continue
+        value = arg.split("=", 1)[1].strip()
+        if "(" in value:  # glob(...), choice(...), range(...): Hydra expands and checks these itself
+            continue
+        values += [v.strip().strip("'\"") for v in value.split(",") if v.strip()]
+    return values
+
+
+def check_names(argv: Sequence[str]) -> None:
+    """Fail before anything is written (not even study.json) when a method or benchmark name is unknown."""
+    from baselines.registry import list_methods
+    from benchmark_definitions.registry import all_benchmarks
+    from blackbox_repo.search_space import closest_choices_message
+
+    for key, valid in (("method", list_methods()), ("benchmark", list(all_benchmarks()))):
+        for value in _override_values(argv, key):
+            if value not in valid:
+                raise SystemExit(f"arena sweep: {closest_choices_message(key, value, valid)}")
+
+
 def prepare_study(argv: Sequence[str]) -> list[str]:
     """Resolve the study's master seed and return argv with ``master_seed=<seed>`` set."""
     from launchers.study import ensure_study
@@ -303,6 +328,10 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         sys.argv = ["arena sweep", *argv]
         _hydra_main()
         return 0
+    check_names(argv)
+    if count_sweep_jobs(argv) == 0:
+        raise SystemExit("arena sweep: the sweep holds no experiment: a glob(...) matched no method or benchmark "
+                         "name (see `arena benchmarks list` for benchmark names)")
     argv = prepare_study(argv)
     size = count_sweep_jobs(argv)
     sweep_env = {SWEEP_ID_ENV: f"{os.getpid()}-{time.time_ns()}",
