@@ -26,6 +26,8 @@ explicitly, never passed on as non-monotone times:
 
 * negative durations (a cumulative time that decreases, a negative per-step time) count as 0: the cumulative
   time is replaced by its running maximum (clipped at 0);
+* Missing replicates: a trial whose drawn replicate seed the table lacks for its configuration (time NaN at every
+  step) sees the next replicate the configuration has (cyclically), recorded in ``trial_seeds``.
 * NaN: ``nan_time="raise"`` (default) raises ``SimulationError`` naming the trial, configuration, fidelity and
   replicate seed; ``nan_time="impute"`` replaces each undefined step duration by the median of the trial's
   defined ones (an all-NaN time curve still raises).
@@ -402,10 +404,28 @@ class SimulatorBackend(Backend):
         seg.written = last
         return row
 
+    def _present_seed(self, row: int, seed_index: int) -> int:
+        """``seed_index``, or, when the table lacks that replicate for this configuration (its time column is
+        NaN at every step, e.g. NAS-Bench-201 architectures trained with fewer seeds), the next replicate it
+        has, cyclically. Deterministic, so runs stay reproducible; a table without any replicate of the
+        configuration still raises in ``_cumulative_time``."""
+        times = self.blackbox.objectives[row, :, : self._n_steps, self._time_index]
+        if not np.isnan(times[seed_index]).all():
+            return seed_index
+        n = times.shape[0]
+        for offset in range(1, n):
+            candidate = (seed_index + offset) % n
+            if not np.isnan(times[candidate]).all():
+                return candidate
+        return seed_index
+
     def _fetch_curve(self, trial: TrialRecord, seed_index: int) -> _Curve:
         bb = self.blackbox
         if self._tabular:
             row = bb.row(trial.config)
+            if self._valid_clock is None or not self._valid_clock[row, seed_index]:
+                seed_index = self._present_seed(row, seed_index)
+                self.trial_seeds[trial.trial_id] = seed_index
             objectives = bb.objectives[row, seed_index, : self._n_steps]
             if self._valid_clock is not None and self._valid_clock[row, seed_index]:
                 # Already a valid clock: the running maximum would return it unchanged, so the column itself

@@ -417,3 +417,27 @@ def test_bad_arguments_are_named():
             def suggest(self, trial_id):
                 return Suggestion.resume(0) if trial_id == 1 else super().suggest(trial_id)
         run(BadResume([{"x": 0}]), n_workers=2)
+
+
+def test_a_replicate_missing_for_a_configuration_falls_back_to_the_next_one():
+    # Three replicate seeds; configuration "c0" was trained with seeds 0 and 1 only (seed 2 all NaN), as
+    # NAS-Bench-201 architectures with fewer runs are. A trial drawing seed 2 sees seed 0 (the next present
+    # one, cyclically); one drawing seed 1 keeps it.
+    space = SearchSpace({"x": Categorical(["c0", "c1"])})
+    objectives = np.zeros((2, 3, 2, 2), dtype=np.float32)
+    for s in range(3):
+        objectives[:, s, :, 0] = 10.0 * (s + 1)  # loss identifies the replicate
+        objectives[:, s, :, 1] = [1.0, 2.0]  # cumulative time
+    objectives[0, 2] = np.nan
+    table = TabularBlackbox(pd.DataFrame({"x": ["c0", "c1"]}), objectives, space, ["loss", "time"],
+                            BlackboxMetadata("gaps", "loss", time_objective="time"), "epoch", [1, 2])
+
+    def run(blackbox_seed):
+        scheduler = FIFOScheduler(space, "loss", RandomSearcher(space, "loss", points_to_evaluate=[{"x": "c0"}],
+                                                                restrict_to=[{"x": "c0"}]))
+        backend = SimulatorBackend(table, n_workers=1, seed=0, blackbox_seed=blackbox_seed)
+        frame = Tuner(scheduler, backend, StoppingCriterion(max_evaluations=2)).run().to_frame()
+        return frame["loss"].tolist(), backend.trial_seeds
+
+    assert run(2) == ([10.0, 10.0], [0])
+    assert run(1) == ([20.0, 20.0], [1])
