@@ -1,1 +1,1 @@
-"""hpo-arena package."""
+"""HPO methods: the scheduler/searcher interface, one module per method, and the registry of short names."""

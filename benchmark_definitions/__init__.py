@@ -1,1 +1,1 @@
-"""hpo-arena package."""
+"""Named tuning problems: a blackbox (or training script), a metric and its direction, a budget, workers."""

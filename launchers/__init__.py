@@ -1,1 +1,1 @@
-"""hpo-arena package."""
+"""Running experiments: the tuner loop, simulator and local backends, the Hydra sweep app and launchers."""
