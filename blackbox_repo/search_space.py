@@ -173,7 +173,7 @@ class FiniteDomain(Domain):
 
     def decode(self, u: float) -> Value:
         n = len(self._values)
-        i = min(max(int(math.floor(float(u) * n)), 0), n - 1)
+        i = min(max(math.floor(float(u) * n), 0), n - 1)
         return self._values[i]
 
 
@@ -233,7 +233,7 @@ class FiniteRange(FiniteDomain):
             raw[0], raw[-1] = lower, upper  # exact end points despite exp(log(x)) rounding
         else:
             raw = np.linspace(lower, upper, size)
-        vals: list[Value] = [int(round(float(v))) for v in raw] if cast_int else [float(v) for v in raw]
+        vals: list[Value] = [round(float(v)) for v in raw] if cast_int else [float(v) for v in raw]
         if len(set(vals)) != len(vals):
             raise ValueError(f"finite_range({lower}, {upper}, {size}, cast_int={cast_int}) has repeated values")
         self._values = vals
@@ -304,7 +304,7 @@ class Integer(FiniteDomain):
             lo, hi = math.log(self.lower - 0.5 if self.lower > 1 else self.lower), math.log(self.upper + 0.5)
             return int(min(max(round(math.exp(lo + u * (hi - lo))), self.lower), self.upper))
         n = self.upper - self.lower + 1
-        return self.lower + min(int(math.floor(u * n)), n - 1)
+        return self.lower + min(math.floor(u * n), n - 1)
 
     def params(self) -> dict[str, Any]:
         return {"lower": self.lower, "upper": self.upper, "log": self.log}

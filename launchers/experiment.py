@@ -63,7 +63,7 @@ def _with_step_time(blackbox: str, task: str, root: str | None) -> TabularBlackb
 
     table = _load_task(blackbox, task, root)
     if not isinstance(table, TabularBlackbox):
-        raise ValueError(f"time_objective='steps' needs a tabulated blackbox; {blackbox}/{task} is not one")
+        raise TypeError(f"time_objective='steps' needs a tabulated blackbox; {blackbox}/{task} is not one")
     n, s, f, _ = table.objectives.shape
     steps = np.broadcast_to(np.arange(1, f + 1, dtype=np.float32)[None, None, :, None], (n, s, f, 1))
     objectives = np.concatenate([np.asarray(table.objectives), steps], axis=3)
@@ -92,7 +92,7 @@ def table_configurations(benchmark: SimulatedBenchmark, root: str | None = None)
 
     table = _load_task(benchmark.blackbox, benchmark.task, root)
     if not isinstance(table, TabularBlackbox):
-        raise ValueError(f"{benchmark.name}: restrict_to_table needs a tabulated blackbox")
+        raise TypeError(f"{benchmark.name}: restrict_to_table needs a tabulated blackbox")
     values = np.asarray(table.objectives[:, :, -1, table.objective_index(benchmark.metric)], dtype=np.float64)
     keep = ~np.isnan(values).all(axis=1)
     configs = table.all_configurations()

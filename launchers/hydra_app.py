@@ -234,7 +234,7 @@ def _hydra_main(cfg: DictConfig) -> str:
 
 def _simple_override(argv: Sequence[str], key: str) -> str | None:
     for arg in argv:
-        if arg.startswith(f"{key}=") or arg.startswith(f"+{key}="):
+        if arg.startswith((f"{key}=", f"+{key}=")):
             return arg.split("=", 1)[1]
     return None
 
@@ -283,7 +283,7 @@ def prepare_study(argv: Sequence[str]) -> list[str]:
     except ValueError as err:  # a different seed than the recorded one: would break the pairing
         raise SystemExit(f"arena sweep: {err}") from None
     print(f"[arena] study {tag!r} in {root}: master seed {master}", flush=True)
-    rest = [a for a in argv if not (a.startswith("master_seed=") or a.startswith("+master_seed="))]
+    rest = [a for a in argv if not a.startswith(("master_seed=", "+master_seed="))]
     return [*rest, f"master_seed={master}"]
 
 
