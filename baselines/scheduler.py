@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -41,10 +41,12 @@ class Suggestion:
     kind: str  # "start" | "resume" | "wait" | "done"
     config: dict[str, Any] | None = None
     trial_id: int | None = None
+    # "start" only: the new trial begins from a copy of this trial's checkpoint (PBT's exploit step).
+    checkpoint_from: int | None = None
 
     @staticmethod
-    def start(config: dict[str, Any]) -> Suggestion:
-        return Suggestion("start", config=config)
+    def start(config: dict[str, Any], checkpoint_from: int | None = None) -> Suggestion:
+        return Suggestion("start", config=config, checkpoint_from=checkpoint_from)
 
     @staticmethod
     def resume(trial_id: int) -> Suggestion:
@@ -67,6 +69,11 @@ def check_mode(mode: str) -> str:
 
 class Scheduler(ABC):
     """Base class of every method. Constructor arguments are plain config (Hydra can build and clone them)."""
+
+    #: True for methods that start trials from another trial's checkpoint with other hyperparameters (PBT).
+    #: Only a backend that holds real checkpoints (the local backend) can run them; a simulated table holds
+    #: one curve per configuration and nothing to continue from, so such methods are refused there.
+    transfers_checkpoints: ClassVar[bool] = False
 
     def __init__(
         self,
