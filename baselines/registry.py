@@ -19,6 +19,10 @@ Methods (``list_methods()``, ``describe_methods()``):
 - Determined: ADAPTIVE-ASHA (max_trials 500 by default, Determined's recommended minimum)
 - model-based multi-fidelity: ASHA-BO (GP-BO proposing for stopping ASHA, MOBSTER-like), ASHA-TPE (BOHB-like,
   asynchronous), HB-TPE (BOHB: TPE proposing for synchronous Hyperband)
+- BOHB family (``baselines.kde``): KDE (single-fidelity, FIFO), BOHB (KDE proposing for stopping ASHA),
+  SYNC-BOHB (KDE proposing for synchronous Hyperband); ASHA-BORE (``baselines.asha_bore``)
+- DEHB (``baselines.dehb``): differential evolution inside Hyperband brackets; it makes its own configurations
+  (no searcher), so ``restrict_to`` and ``points_to_evaluate`` go to the scheduler
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ _SEARCHERS: dict[str, tuple[str, str]] = {
     "tpe": ("baselines.tpe", "TPESearcher"),
     "bore": ("baselines.bore", "BORESearcher"),
     "rea": ("baselines.regularized_evolution", "REASearcher"),
+    "kde": ("baselines.kde", "KDESearcher"),
+    "bore-mf": ("baselines.asha_bore", "MultiFidelityBORESearcher"),
 }
 # Arguments the registry fills in itself (never user keyword arguments).
 _SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to"}
@@ -181,18 +187,32 @@ def _adaptive_asha(ctx: _Context, searcher: Searcher, max_trials: int = 500, max
                                   bracket_rungs=bracket_rungs, **ctx.common())
 
 
+def _dehb(ctx: _Context, searcher: None, grace_period: float = 1, reduction_factor: float = 3,
+          mutation_factor: float = 0.5, crossover_prob: float = 0.5, boundary_fix: str = "random",
+          points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+          restrict_to: Sequence[Mapping[str, Any]] | None = None, max_trials: int | None = None) -> Scheduler:
+    from baselines.dehb import DEHB
+
+    return DEHB(grace_period=grace_period, reduction_factor=reduction_factor, mutation_factor=mutation_factor,
+                crossover_prob=crossover_prob, boundary_fix=boundary_fix, points_to_evaluate=points_to_evaluate,
+                restrict_to=restrict_to, max_trials=max_trials, **ctx.common())
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
     description: str
     factory: Callable[..., Scheduler]
-    searcher: str  # key of _SEARCHERS
+    searcher: str | None  # key of _SEARCHERS; None: the method makes its own configurations (factory gets
+    # restrict_to)
 
     def scheduler_kwargs(self) -> list[str]:
         params = inspect.signature(self.factory).parameters
-        return [n for n in params if n not in ("ctx", "searcher")]
+        return [n for n in params if n not in ("ctx", "searcher", "restrict_to")]
 
     def searcher_kwargs(self) -> list[str]:
+        if self.searcher is None:
+            return []
         params = inspect.signature(_searcher_class(self.searcher).__init__).parameters
         return [n for n, p in params.items() if n not in _SEARCHER_FIXED
                 and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
@@ -227,6 +247,16 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("ASHA-TPE", "TPE proposing for stopping ASHA (asynchronous BOHB-like)",
                    _asha_factory("stopping", 1), "tpe"),
         MethodSpec("HB-TPE", "TPE proposing for synchronous Hyperband (BOHB)", _hyperband, "tpe"),
+        MethodSpec("KDE", "BOHB's multivariate kernel density searcher, every trial to the maximum fidelity",
+                   _fifo, "kde"),
+        MethodSpec("BOHB", "BOHB, asynchronous: KDE fitted on the highest rung with enough data proposing for "
+                   "stopping ASHA", _asha_factory("stopping", 1), "kde"),
+        MethodSpec("SYNC-BOHB", "BOHB: KDE fitted on the highest rung with enough data proposing for synchronous "
+                   "Hyperband", _hyperband, "kde"),
+        MethodSpec("ASHA-BORE", "BORE's classifier fitted on the highest rung with enough data proposing for "
+                   "stopping ASHA", _asha_factory("stopping", 1), "bore-mf"),
+        MethodSpec("DEHB", "differential evolution inside Hyperband brackets, asynchronous workers (Awad et al. "
+                   "2021)", _dehb, None),
     )
 }
 
@@ -272,6 +302,9 @@ def make_method(
     searcher_kwargs = {k: v for k, v in kwargs.items() if k not in scheduler_names}
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
+    ctx = _Context(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+    if spec.searcher is None:
+        return spec.factory(ctx, None, restrict_to=restrict_to, **scheduler_kwargs)
     searcher_cls = _searcher_class(spec.searcher)
     if restrict_to is not None:
         if "restrict_to" not in inspect.signature(searcher_cls.__init__).parameters:
@@ -280,7 +313,6 @@ def make_method(
         searcher_kwargs["restrict_to"] = restrict_to
     searcher = searcher_cls(config_space, metric, mode=mode, seed=seed, max_fidelity=max_fidelity,
                             **searcher_kwargs)
-    ctx = _Context(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
     return spec.factory(ctx, searcher, **scheduler_kwargs)
 
 
@@ -292,8 +324,9 @@ def method_defaults(name: str) -> dict[str, Any]:
     """
     spec = method_spec(name)
     out: dict[str, Any] = {}
-    signatures = [inspect.signature(spec.factory).parameters,
-                  inspect.signature(_searcher_class(spec.searcher).__init__).parameters]
+    signatures = [inspect.signature(spec.factory).parameters]
+    if spec.searcher is not None:
+        signatures.append(inspect.signature(_searcher_class(spec.searcher).__init__).parameters)
     allowed = set(spec.scheduler_kwargs()) | set(spec.searcher_kwargs())
     for params in signatures:
         for pname, param in params.items():

@@ -1,0 +1,285 @@
+"""BOHB's multivariate kernel density searcher (KDE; Falkner et al., ICML 2018), as in hpbandster.
+
+This is the model behind the methods ``KDE`` (FIFO), ``BOHB`` (stopping ASHA) and ``SYNC-BOHB`` (synchronous
+Hyperband); the schedulers only decide how long trials run, every new configuration comes from here.
+
+Data and the modelled fidelity. The searcher keeps every result it is shown, per fidelity (a multi-fidelity
+scheduler shows it the results at its rungs and at the maximum). A model can be fitted at a fidelity when
+it holds at least ``min_points_in_model`` results and both density sets below have more points than there
+are hyperparameters (hpbandster's two conditions: a kernel density in ``d`` dimensions needs ``d + 1``
+points). The model used is the one at the *highest* fidelity where this holds, so with enough data at the
+maximum it models final quality, and before that the best-populated lower rung. No fidelity qualifies: the
+configuration is drawn at random.
+
+Good/bad split at that fidelity, with ``n`` results sorted from best to worst (ties keep arrival order):
+``n_good = max(min_points_in_model, floor(top_n_percent * n / 100))`` best results are "good" and the next
+``n_bad = max(min_points_in_model, floor((100 - top_n_percent) * n / 100))`` are "bad".
+
+Densities: a product-kernel density ``l`` over the good points and ``g`` over the bad ones, one coordinate per
+hyperparameter (a vector like ConfigSpace's): categorical hyperparameters as their index with the
+Aitchison-Aitken kernel (``1 - lambda`` on the point's own category, ``lambda / (c - 1)`` on each of the
+``c - 1`` others); every other domain (continuous, integer, ordinal, quantised; hpbandster treats integers as
+continuous and refuses ordinals, here they keep their order) as its unit-interval encoding
+(``Domain.encode``) with a Gaussian kernel. Bandwidths are statsmodels' normal reference rule,
+``1.06 * std * n ** (-1 / (4 + d))`` per coordinate, floored at ``min_bandwidth``; a categorical ``lambda`` is
+also capped at ``(c - 1) / c``, the uniform kernel (statsmodels leaves it uncapped and counts only the
+categories present in the data; we count the domain's categories).
+
+Acquisition (hpbandster's ``get_config``): with probability ``random_fraction`` (and whenever no model exists)
+a uniformly random configuration; otherwise ``num_samples`` candidates are drawn around good points (a good
+point at random; each continuous coordinate from a Gaussian truncated to [0, 1] with its bandwidth times
+``bandwidth_factor``; each categorical kept with probability ``1 - lambda``, else a uniform category) and the
+one minimising ``max(g, 1e-32) / max(l, 1e-32)`` is proposed (the best one not proposed before; ties: the
+earlier draw). Results that are not finite (failed or diverged evaluations) are not modelled.
+
+Running trials are not added to the model (hpbandster does not either; the random draws keep asynchronous
+workers apart). With ``restrict_to``, each candidate is snapped to the nearest allowed configuration not
+proposed yet (in ``baselines.encoding``'s space: a categorical mismatch outweighs any numeric distance) and
+the snapped candidates are scored, so the proposal is always an allowed row.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp, ndtr, ndtri
+
+from baselines.searcher_common import _NO_FIDELITY, LearningSearcher, TrainingSet
+from blackbox_repo.search_space import SearchSpace
+from blackbox_repo.seeding import make_rng
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_FLOOR = math.log(1e-32)  # hpbandster floors both densities at 1e-32 before taking their ratio
+
+
+@dataclass(frozen=True)
+class ProductKDE:
+    """A multivariate product-kernel density over KDE vectors (see the module docstring).
+
+    ``data``: (n, d) points; column ``j`` is continuous in [0, 1] when ``num_categories[j] == 0`` and a
+    category index otherwise. ``bandwidths``: (d,) Gaussian standard deviations or Aitchison-Aitken lambdas.
+    """
+
+    data: np.ndarray
+    bandwidths: np.ndarray
+    num_categories: np.ndarray
+
+    @staticmethod
+    def fit(data: np.ndarray, num_categories: np.ndarray, min_bandwidth: float) -> ProductKDE:
+        data = np.asarray(data, dtype=float)
+        n, d = data.shape
+        # statsmodels' "normal_reference" rule, the one hpbandster uses (population standard deviation).
+        bandwidths = 1.06 * data.std(axis=0) * n ** (-1.0 / (4 + d))
+        bandwidths = np.maximum(bandwidths, min_bandwidth)
+        categorical = num_categories > 0
+        cap = (num_categories[categorical] - 1) / np.maximum(num_categories[categorical], 1)
+        bandwidths[categorical] = np.minimum(bandwidths[categorical], cap)
+        return ProductKDE(data, bandwidths, np.asarray(num_categories, dtype=np.int64))
+
+    def log_pdf(self, X: np.ndarray) -> np.ndarray:
+        """log density at the rows of ``X`` (m, d): the log of the mean over data points of the kernel product."""
+        X = np.asarray(X, dtype=float)
+        log_k = np.zeros((len(X), len(self.data)))
+        for j in range(self.data.shape[1]):
+            h = self.bandwidths[j]
+            c = self.num_categories[j]
+            if c == 0:
+                z = (X[:, j, None] - self.data[None, :, j]) / h
+                log_k += -0.5 * z * z - _LOG_SQRT_2PI - math.log(h)
+            else:
+                same = X[:, j, None] == self.data[None, :, j]
+                off = math.log(h / (c - 1)) if c > 1 else -math.inf
+                log_k += np.where(same, math.log1p(-h) if c > 1 else 0.0, off)
+        return logsumexp(log_k, axis=1) - math.log(len(self.data))
+
+    def sample(self, rng: np.random.Generator, n: int, bandwidth_factor: float) -> np.ndarray:
+        """``n`` draws around data points chosen uniformly (hpbandster's sampling: continuous coordinates from a
+        Gaussian truncated to [0, 1] with the bandwidth widened by ``bandwidth_factor``; categorical ones keep
+        the point's category with probability ``1 - lambda``, else a uniform category)."""
+        centres = self.data[rng.integers(0, len(self.data), size=n)]
+        out = centres.copy()
+        for j in range(self.data.shape[1]):
+            c = self.num_categories[j]
+            u = rng.random(n)
+            if c == 0:
+                mu = centres[:, j]
+                sigma = self.bandwidths[j] * bandwidth_factor
+                lo, hi = ndtr(-mu / sigma), ndtr((1.0 - mu) / sigma)
+                p = np.clip(lo + u * (hi - lo), 1e-15, 1 - 1e-15)
+                out[:, j] = np.clip(mu + sigma * ndtri(p), 0.0, 1.0)
+            else:
+                resample = u >= 1.0 - self.bandwidths[j]
+                out[resample, j] = rng.integers(0, c, size=int(resample.sum()))
+        return out
+
+
+@dataclass(frozen=True)
+class KDEModel:
+    """The good and bad densities fitted at one fidelity."""
+
+    fidelity: float | None  # None: results reported without a fidelity (FIFO)
+    good: ProductKDE
+    bad: ProductKDE
+    good_trial_ids: list[int]
+    bad_trial_ids: list[int]
+
+    def log_ratio(self, X: np.ndarray) -> np.ndarray:
+        """``log(max(l, 1e-32) / max(g, 1e-32))``: larger is better (hpbandster minimises the inverse)."""
+        return np.maximum(self.good.log_pdf(X), _LOG_FLOOR) - np.maximum(self.bad.log_pdf(X), _LOG_FLOOR)
+
+
+class KDESearcher(LearningSearcher):
+    """BOHB's kernel density searcher (see the module docstring)."""
+
+    def __init__(
+        self,
+        config_space: SearchSpace,
+        metric: str,
+        mode: str = "min",
+        seed: int = 0,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        max_fidelity: float | None = None,
+        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        top_n_percent: int = 15,
+        num_samples: int = 64,
+        random_fraction: float = 1 / 3,
+        bandwidth_factor: float = 3.0,
+        min_bandwidth: float = 1e-3,
+        min_points_in_model: int | None = None,
+        allow_duplicates: bool = False,
+    ):
+        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
+                         num_initial_random=0, min_points_per_fidelity=1, allow_duplicates=allow_duplicates)
+        if isinstance(top_n_percent, bool) or not isinstance(top_n_percent, (int, np.integer)) \
+                or not 0 < top_n_percent < 100:
+            raise ValueError(f"top_n_percent must be an integer in 1..99, got {top_n_percent!r}")
+        if not 0.0 <= random_fraction <= 1.0:
+            raise ValueError(f"random_fraction must be in [0, 1], got {random_fraction}")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+        if not bandwidth_factor > 0:
+            raise ValueError(f"bandwidth_factor must be > 0, got {bandwidth_factor}")
+        if not min_bandwidth > 0:
+            raise ValueError(f"min_bandwidth must be > 0, got {min_bandwidth}")
+        self.blocks = self.encoder.blocks
+        self.dim = len(self.blocks)
+        if min_points_in_model is None:
+            min_points_in_model = self.dim + 1
+        if isinstance(min_points_in_model, bool) or not isinstance(min_points_in_model, (int, np.integer)) \
+                or min_points_in_model < 1:
+            raise ValueError(f"min_points_in_model must be a positive integer, got {min_points_in_model!r}")
+        self.top_n_percent = int(top_n_percent)
+        self.num_samples = int(num_samples)
+        self.random_fraction = float(random_fraction)
+        self.bandwidth_factor = float(bandwidth_factor)
+        self.min_bandwidth = float(min_bandwidth)
+        self.min_points_in_model = int(min_points_in_model)
+        self.num_categories = np.array([b.stop - b.start if b.is_categorical else 0 for b in self.blocks],
+                                       dtype=np.int64)
+        self._model_rng = make_rng(seed, "searcher", "kde")
+        #: The model behind the last proposal (None: the last proposal was random). For inspection and tests.
+        self.last_model: KDEModel | None = None
+
+    # ------------------------------------------------------------------------------------------------
+    # KDE vectors: one coordinate per hyperparameter
+    def to_vectors(self, X_encoded: np.ndarray) -> np.ndarray:
+        """Encoder rows (one-hot categoricals) -> KDE vectors (category indices)."""
+        V = np.zeros((len(X_encoded), self.dim))
+        for j, b in enumerate(self.blocks):
+            V[:, j] = np.argmax(X_encoded[:, b.start:b.stop], axis=1) if b.is_categorical else X_encoded[:, b.start]
+        return V
+
+    def to_encoded(self, V: np.ndarray) -> np.ndarray:
+        """KDE vectors -> encoder rows, snapped to members of the space."""
+        X = np.zeros((len(V), self.encoder.dim))
+        for j, b in enumerate(self.blocks):
+            if b.is_categorical:
+                X[np.arange(len(V)), b.start + V[:, j].astype(np.int64)] = 1.0
+            else:
+                X[:, b.start] = V[:, j]
+        return self.encoder.snap(X)
+
+    # ------------------------------------------------------------------------------------------------
+    def split(self, data: TrainingSet) -> tuple[np.ndarray, np.ndarray] | None:
+        """Indices into ``data`` of the good and bad sets, or None if a density cannot be fitted."""
+        n = len(data.y)
+        if n < self.min_points_in_model:
+            return None
+        n_good = max(self.min_points_in_model, (self.top_n_percent * n) // 100)
+        n_bad = max(self.min_points_in_model, ((100 - self.top_n_percent) * n) // 100)
+        order = np.argsort(data.y, kind="stable")
+        good, bad = order[:n_good], order[n_good:n_good + n_bad]
+        if len(good) <= self.dim or len(bad) <= self.dim:
+            return None
+        return good, bad
+
+    def fit_model(self) -> KDEModel | None:
+        """The densities at the highest fidelity with enough data (see the module docstring), or None."""
+        if self.dim == 0:
+            return None
+        for fidelity in sorted(self._fidelities(), reverse=True):
+            data = self._data_at(fidelity)
+            split = self.split(data)
+            if split is None:
+                continue
+            good, bad = split
+            V = self.to_vectors(self.encoder.encode_many(data.configs))
+            return KDEModel(
+                None if fidelity == _NO_FIDELITY else fidelity,
+                ProductKDE.fit(V[good], self.num_categories, self.min_bandwidth),
+                ProductKDE.fit(V[bad], self.num_categories, self.min_bandwidth),
+                [data.trial_ids[i] for i in good],
+                [data.trial_ids[i] for i in bad],
+            )
+        return None
+
+    def _fidelities(self) -> set[float]:
+        return {f for per_fidelity in self.history.values.values() for f in per_fidelity}
+
+    def _data_at(self, fidelity: float) -> TrainingSet:
+        ids = [t for t, per_fidelity in self.history.values.items() if fidelity in per_fidelity]
+        y = np.array([self.history.values[t][fidelity] for t in ids], dtype=float)
+        return TrainingSet(ids, [self.history.configs[t] for t in ids], y, fidelity)
+
+    # ------------------------------------------------------------------------------------------------
+    def _suggest(self, trial_id: int) -> dict[str, Any] | None:
+        if self.pool is not None and not self.pool.available.any():
+            return None
+        model = self.fit_model()
+        # As hpbandster: the random-fraction coin is only thrown once a model exists.
+        if model is None or self._model_rng.random() < self.random_fraction:
+            self.last_model = None
+            return self.random_new_config()
+        config = self._propose_from(model)
+        self.last_model = model if config is not None else None
+        return config if config is not None else self.random_new_config()
+
+    def _propose(self, data: TrainingSet) -> dict[str, Any] | None:  # pragma: no cover - _suggest is overridden
+        model = self.fit_model()
+        return None if model is None else self._propose_from(model)
+
+    def _propose_from(self, model: KDEModel) -> dict[str, Any] | None:
+        V = model.good.sample(self._model_rng, self.num_samples, self.bandwidth_factor)
+        X = self.to_encoded(V)
+        if self.pool is not None:
+            rows = self._nearest_available(X)
+            if len(rows) == 0:
+                return None
+            scores = model.log_ratio(self.to_vectors(self.pool.X[rows]))
+            return dict(self.pool.configs[int(rows[int(np.argmax(scores))])])
+        scores = model.log_ratio(self.to_vectors(X))
+        order = np.argsort(-scores, kind="stable")
+        return self.first_new(self.encoder.decode(X[i]) for i in order)
+
+    def _nearest_available(self, X: np.ndarray) -> np.ndarray:
+        """For each row of ``X``, the index of the nearest allowed configuration not proposed yet."""
+        assert self.pool is not None
+        free = self.pool.available_indices()
+        if len(free) == 0:
+            return free
+        P = self.pool.X[free]
+        d2 = (X * X).sum(1)[:, None] - 2.0 * X @ P.T + (P * P).sum(1)[None, :]
+        return free[np.argmin(d2, axis=1)]
