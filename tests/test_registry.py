@@ -22,9 +22,10 @@ from blackbox_repo.search_space import (
 )
 
 REQUIRED = ["RS", "GRID", "BO", "TPE", "BORE", "REA", "ASHA", "ASHA-PROMOTION", "SH", "HB", "ASYNC-HB", "PASHA",
-            "MSR", "BANDIT", "MEDIAN-STOPPING", "TRUNCATION", "ADAPTIVE-ASHA", "ASHA-BO", "ASHA-TPE", "HB-TPE"]
+            "MSR", "BANDIT", "MEDIAN-STOPPING", "TRUNCATION", "ADAPTIVE-ASHA", "ASHA-BO", "ASHA-TPE", "HB-TPE",
+            "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE", "DEHB"]
 # Model-based searchers are slower per decision: fewer results in the property runs.
-SLOW = {"BO", "BORE", "ASHA-BO"}
+SLOW = {"BO", "BORE", "ASHA-BO", "ASHA-BORE"}
 FIDELITIES = list(range(1, 10))
 SPACE = SearchSpace({"x": Uniform(0.0, 1.0), "n": Integer(1, 5), "c": Categorical(["a", "b", "c"])})
 
@@ -75,7 +76,7 @@ def test_kwargs_reach_the_scheduler_and_the_searcher():
 
 def test_restrict_to_limits_the_configurations():
     table = [{"x": 0.1 * i, "n": 1 + i % 5, "c": "abc"[i % 3]} for i in range(6)]
-    for name in ("RS", "ASHA", "TPE", "HB"):
+    for name in ("RS", "ASHA", "TPE", "HB", "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE", "DEHB"):
         log = drive(build(name, restrict_to=table), FIDELITIES, n_workers=2, max_results=200)
         keys = {tuple(c.values()) for c in log.configs.values()}
         assert keys <= {tuple(c.values()) for c in table}, name
