@@ -353,3 +353,18 @@ def test_method_and_benchmark_overrides_reach_the_experiment(tmp_path):
     # ASHA's rungs are grace_period * reduction_factor^k = 3, 9, 27: no trial is paused or stopped elsewhere.
     decided = results.loc[results["decision"].isin(["pause", "stop"]), "fidelity"]
     assert len(decided) > 0 and set(decided) <= {3, 9, 27}
+
+
+def test_model_based_multi_fidelity_methods_run_in_a_sweep(tmp_path):
+    methods = ("KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE", "DEHB")
+    _ok(_sweep(tmp_path, f"method={','.join(methods)}", f"benchmark={BENCHMARKS[0]}",
+               "benchmark.max_wallclock_time=2", "seed=0", "tag=methods-ii"))
+    for method in methods:
+        folder = _folder(tmp_path, "methods-ii", BENCHMARKS[0], method, 0)
+        meta = _metadata(folder)
+        assert meta is not None and meta["status"] == "complete", method
+        results = pd.read_parquet(folder / "results.parquet")
+        assert len(results) > 0 and results["trial_id"].nunique() > 1, method
+        if method != "KDE":  # multi-fidelity: decisions only at the rungs 1, 3, 9, 27
+            decided = results.loc[results["decision"].isin(["pause", "stop"]), "fidelity"]
+            assert len(decided) > 0 and set(decided) <= {1, 3, 9, 27}, method
