@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import shutil
 import sys
 import tempfile
@@ -77,8 +78,10 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lcbench-ce": (("Fashion-MNIST", "adult", "higgs", "jasmine"), ("adult",)),
     "yahpo-lcbench": (("3945", "7593", "34539"), ("3945",)),
 }
-SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA")
-MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE")
+SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA", "KDE")
+MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE", "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE")
+# The papers' expectations on the time to reach RS's final quality: (method, reference, relation).
+EXPECTED_SOONER = (("BOHB", "ASHA", "sooner than"), ("DEHB", "HB", "at least as soon as"))
 DECISION_CALLS = ("suggest", "on_result", "on_trial_complete")
 BO_PROBE_OBSERVATIONS = 200
 PROBE_BENCHMARK = "lcbench-ce-adult"
@@ -523,6 +526,17 @@ def checks_markdown(plan: Plan, table: RegretTable) -> list[str]:
                      f"{', '.join(beat) or 'none'}; above RS: {', '.join(lost) or 'none'}. Multi-fidelity reaching "
                      f"RS's final quality before the end: {', '.join(fast) or 'none'}; not: "
                      f"{', '.join(slow) or 'none'}.")
+        for method, reference, relation in EXPECTED_SOONER:
+            pair = [stacked(table, members, m) if m in plan.methods else None for m in (method, reference)]
+            if pair[0] is None or pair[1] is None:
+                continue
+            t_method, t_reference = (first_reach(iqm_curve(v), rs_final) for v in pair)
+            a = math.inf if t_method is None else t_method
+            b = math.inf if t_reference is None else t_reference
+            holds = a < b if relation == "sooner than" else a <= b
+            lines.append(f"  - {method} reaches RS's final quality {relation} {reference}: "
+                         f"{'yes' if holds else 'NO'} ({method} {'>1' if t_method is None else f'{a:.2f}'}, "
+                         f"{reference} {'>1' if t_reference is None else f'{b:.2f}'})")
     return lines
 
 

@@ -371,7 +371,7 @@ def test_every_declared_milestone_is_reported_in_both_modes(embedded, name):
     later = {}
     for mode in ("min", "max"):
         # KDE runs every trial to the maximum: the full budget, so that its model has data to act on
-        scheduler, frame, declared, judged = _simulate(embedded, name, mode, 1.0 if name == "KDE" else 0.5)
+        _, frame, declared, judged = _simulate(embedded, name, mode, 1.0 if name == "KDE" else 0.5)
         reached = frame.groupby("trial_id")["fidelity"].max()
         assert len(reached) > (10 if name == "KDE" else 20)  # KDE trains every trial to the maximum
         for trial, top in reached.items():
@@ -385,7 +385,7 @@ def test_every_declared_milestone_is_reported_in_both_modes(embedded, name):
 
 
 def test_bohb_searcher_sees_every_rung_and_moves_up_the_rungs(embedded):
-    scheduler, frame, _, _ = _simulate(embedded, "BOHB", "min")
+    scheduler, _, _, _ = _simulate(embedded, "BOHB", "min")
     kde = scheduler.searcher
     seen = {f for per in kde.history.values.values() for f in per}
     assert seen == {1.0, 3.0, 9.0, 27.0, 64.0}
