@@ -9,11 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from baselines.asha_bore import MultiFidelityBORESearcher
 from baselines.bayesian_optimization import BOSearcher, expected_improvement
 from baselines.bore import BORESearcher
 from baselines.encoding import ConfigEncoder
 from baselines.fifo import FIFOScheduler
 from baselines.grid_search import GridSearcher
+from baselines.kde import KDESearcher
 from baselines.random_search import RandomSearcher
 from baselines.regularized_evolution import REASearcher
 from baselines.searcher_common import ObservationHistory
@@ -180,7 +182,9 @@ def test_pending_points_are_not_reproposed():
     space = SearchSpace({"a": Integer(0, 2), "b": Categorical(["u", "v"])})
     for cls, kw in [(BOSearcher, {"num_initial_random": 2}), (TPESearcher, {"num_initial_random": 2}),
                     (BORESearcher, {"num_initial_random": 2}), (REASearcher, {"population_size": 2,
-                                                                             "sample_size": 1})]:
+                                                                             "sample_size": 1}),
+                    (KDESearcher, {"min_points_in_model": 1}),
+                    (MultiFidelityBORESearcher, {"min_points_per_fidelity": 2})]:
         searcher = cls(space, "loss", seed=1, **kw)
         run_sequential(searcher, lambda c: c["a"] + (c["b"] == "u"), 2)
         rest = [searcher.suggest(10 + i) for i in range(4)]
@@ -194,7 +198,8 @@ def test_restricted_searchers_only_propose_allowed_rows_once():
     allowed = [{"x": float(x), "y": float(y)} for x, y in rng.uniform(-5, 5, size=(25, 2))]
     allowed_keys = {(c["x"], c["y"]) for c in allowed}
     for cls, kw in [(BOSearcher, {}), (TPESearcher, {"num_initial_random": 5}),
-                    (BORESearcher, {"num_initial_random": 5}), (REASearcher, {"population_size": 5, "sample_size": 2})]:
+                    (BORESearcher, {"num_initial_random": 5}), (REASearcher, {"population_size": 5, "sample_size": 2}),
+                    (KDESearcher, {}), (MultiFidelityBORESearcher, {"min_points_per_fidelity": 5})]:
         s = cls(QUADRATIC_SPACE, "loss", seed=0, restrict_to=allowed, **kw)
         values = run_sequential(s, quadratic, 25)
         assert len(values) == 25
@@ -217,6 +222,7 @@ def test_restrict_to_rejects_non_members():
     (TPESearcher, {}),
     (BORESearcher, {}),
     (REASearcher, {"population_size": 10, "sample_size": 3, "mutation": "local"}),
+    (MultiFidelityBORESearcher, {}),
 ])
 def test_model_based_searchers_beat_random_search(cls, kwargs):
     ours, random = [], []
@@ -298,6 +304,9 @@ def searcher_factories():
                                               classifier_kwargs={"n_estimators": 10}),
         "REA": lambda sp, seed: REASearcher(sp, "loss", seed=seed, population_size=3, sample_size=2,
                                             mutation="local" if seed % 2 else "resample"),
+        "KDE": lambda sp, seed: KDESearcher(sp, "loss", seed=seed, min_points_in_model=2, random_fraction=0.2),
+        "ASHA-BORE": lambda sp, seed: MultiFidelityBORESearcher(sp, "loss", seed=seed, min_points_per_fidelity=3,
+                                                                classifier_kwargs={"n_estimators": 10}),
     }
 
 
