@@ -535,8 +535,8 @@ def checks_markdown(plan: Plan, table: RegretTable) -> list[str]:
             b = math.inf if t_reference is None else t_reference
             holds = a < b if relation == "sooner than" else a <= b
             lines.append(f"  - {method} reaches RS's final quality {relation} {reference}: "
-                         f"{'yes' if holds else 'NO'} ({method} {'>1' if t_method is None else f'{a:.2f}'}, "
-                         f"{reference} {'>1' if t_reference is None else f'{b:.2f}'})")
+                         f"{'yes' if holds else 'NO'} ({method} {'>1' if t_method is None else f'{a:.3f}'}, "
+                         f"{reference} {'>1' if t_reference is None else f'{b:.3f}'})")
     return lines
 
 
