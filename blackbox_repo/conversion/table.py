@@ -220,9 +220,9 @@ def _duplicates_message(frame: pd.DataFrame, key: list[str], rows: _Rows, hp_col
     lines = []
     for indices in list(groups.values())[:3]:
         positions = np.flatnonzero(dup)[indices]
-        first = frame.iloc[int(positions[0])]
-        what = {c: _python(first[c]) for c in hp_columns}
-        extra = "".join(f", {c}={_python(first[c])!r}" for c in (seed_column, fidelity) if c is not None)
+        first = int(positions[0])
+        what = {c: _python(frame[c].iloc[first]) for c in hp_columns}
+        extra = "".join(f", {c}={_python(frame[c].iloc[first])!r}" for c in (seed_column, fidelity) if c is not None)
         lines.append(f"  {rows(positions)}: configuration {what}{extra}")
     axes = [c for c in (seed_column, fidelity) if c]
     what = f"(configuration, {', '.join(axes)}) combination(s)" if axes else "configuration(s)"
@@ -311,6 +311,13 @@ def read_table(input_path: str | os.PathLike[str], *, objectives: str | Sequence
     except InputError as err:
         raise InputError(f"{path}: {err}") from None
     configuration_space = SearchSpace(domains)
+    for column, domain in explicit.items():
+        outside = [v for v in pd.unique(frame[column]) if not domain.contains(_python(v))]
+        if outside:
+            first = np.flatnonzero(frame[column].isin(outside).to_numpy())
+            where = ", ".join(f"{_python(frame[column].iloc[i])!r} at {rows([i])}" for i in first[:3])
+            raise InputError(f"{path}: {column} holds {len(first)} value(s) outside the given domain {domain!r}: "
+                             f"{where}")
 
     fidelity_values: list[int | float] | None = None
     fidelity_codes = np.zeros(len(frame), dtype=np.int64)
