@@ -154,6 +154,9 @@ def test_bad_tables_are_refused_with_the_offending_rows_and_nothing_is_written(t
     assert "hyperparameter column 'x' has 1 empty cell(s), first at row 0 (line 2)" in err
     err = _refused(tmp_path, capsys, good, "--objectives", "err", "--fidelity", "err")
     assert "cannot be both the objective and the fidelity column" in err
+    err = _refused(tmp_path, capsys, good.set_index("x").reset_index().rename(columns={"x": "Unnamed: 0"}),
+                   "--objectives", "err", "--seed-column", "seed")
+    assert "['Unnamed: 0'] look like a saved row index" in err
 
 
 def test_command_line_refuses_table_options_elsewhere_and_missing_ones(tables, tmp_path, capsys):
@@ -172,3 +175,12 @@ def test_command_line_refuses_table_options_elsewhere_and_missing_ones(tables, t
     printed = capsys.readouterr().out
     assert "wrote ok" in printed and "12 configurations x 2 seed(s) x 3 fidelities x 3 objective(s)" in printed
     assert "lr: LogUniform(" in printed and "width: Ordinal(values=[16, 64, 256])" in printed
+    # --dry-run validates and prints the space without a repository.
+    with pytest.warns(UserWarning, match="lack the time objective"):
+        assert main(["convert", "table", "--input", str(csv), "--name", "dry", "--objectives", "error,accuracy",
+                     "--fidelity", "epoch", "--seed-column", "seed", "--time-objective", "seconds", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "is valid (nothing written)" in printed and "optimizer: Categorical(values=['adam', 'sgd'])" in printed
+    assert not (tmp_path / "repo" / "dry").exists()
+    assert main(["convert", "table", "--input", str(csv), "--name", "x", "--objectives", "error"]) == 2
+    assert "--out" in capsys.readouterr().err

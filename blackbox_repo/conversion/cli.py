@@ -24,7 +24,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("source", metavar="SOURCE", help=f"one of: {', '.join([*CONVERTERS, 'yahpo'])}")
     parser.add_argument("--input", required=True, metavar="PATH", help="the upstream file or folder")
-    parser.add_argument("--out", required=True, metavar="REPO_URL",
+    parser.add_argument("--out", metavar="REPO_URL",
                         help="repository root: a folder, s3://bucket/prefix or hf://datasets/org/repo")
     parser.add_argument("--name", default=None, help="blackbox name in the repository (default: per source)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing blackbox of that name")
@@ -57,6 +57,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                        "SearchSpace.to_dict(); other columns are inferred")
     table.add_argument("--max-ordinal", metavar="N", type=int, default=None,
                        help="numeric columns with at most N distinct values become ordinal grids (default 10)")
+    table.add_argument("--dry-run", action="store_true",
+                       help="read and validate the table, print the shape and search space, write nothing")
     parser.set_defaults(func=run_convert)
 
 
@@ -126,6 +128,12 @@ def run_convert(args: argparse.Namespace) -> int:
     table_options = _table_options(args)
     if table_options is None:
         return 2
+    if args.dry_run and args.source != "table":
+        print("arena convert: --dry-run applies to the table source only", file=sys.stderr)
+        return 2
+    if args.out is None and not args.dry_run:
+        print("arena convert: give the repository to write to with --out REPO_URL", file=sys.stderr)
+        return 2
     if args.source == "yahpo":
         return run_convert_yahpo(args)
     try:
@@ -147,6 +155,8 @@ def run_convert(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         options["mode"] = args.mode
+    if args.dry_run:
+        return _dry_run(args, options)
     print(f"converting {args.source} from {args.input} ...", file=sys.stderr)
     try:
         report = convert(args.source, args.input, args.out, name=args.name, overwrite=args.overwrite,
@@ -165,9 +175,31 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.source == "table" and report.configuration_space is not None:
         from blackbox_repo.search_space import SearchSpace
 
-        print("search space:")
-        for hp_name, domain in SearchSpace.from_dict(report.configuration_space).items():
-            print(f"  {hp_name}: {domain!r}")
+        _print_space(SearchSpace.from_dict(report.configuration_space))
+    return 0
+
+
+def _print_space(space) -> None:
+    print("search space:")
+    for hp_name, domain in space.items():
+        print(f"  {hp_name}: {domain!r}")
+
+
+def _dry_run(args: argparse.Namespace, options: dict) -> int:
+    """Read and validate a table, say what would be stored, write nothing."""
+    from blackbox_repo.conversion import InputError, read
+
+    try:
+        blackboxes = read(args.source, args.input, name=args.name, **options)
+    except InputError as err:
+        print(f"arena convert: invalid input: {err}", file=sys.stderr)
+        return 1
+    first = next(iter(blackboxes.values()))
+    n, s, f, o = first.objectives.shape
+    print(f"{args.input} is valid (nothing written): {len(blackboxes)} task(s) ({', '.join(list(blackboxes)[:6])}), "
+          f"{n} configurations x {s} seed(s) x {f} fidelit{'y' if f == 1 else 'ies'} x {o} objective(s) "
+          f"{first.objectives_names}")
+    _print_space(first.configuration_space)
     return 0
 
 

@@ -276,7 +276,13 @@ def read_table(input_path: str | os.PathLike[str], *, objectives: str | Sequence
             if column in roles:
                 raise InputError(f"column {column!r} cannot be both the {roles[column]} and the {role} column")
             roles[column] = role
-    hp_columns = _names(hyperparameters, "--hyperparameters") or [c for c in frame.columns if c not in roles]
+    hp_columns = _names(hyperparameters, "--hyperparameters")
+    if not hp_columns:
+        hp_columns = [c for c in frame.columns if c not in roles]
+        saved_index = [c for c in hp_columns if c.startswith("Unnamed: ")]
+        if saved_index:  # pandas' name for a row index written to CSV: as a hyperparameter, every row differs
+            raise InputError(f"{path}: column(s) {saved_index} look like a saved row index, not a hyperparameter; "
+                             "drop them or name the hyperparameter columns with --hyperparameters")
     for column in hp_columns:
         if column in roles:
             raise InputError(f"column {column!r} cannot be both a hyperparameter and the {roles[column]} column")
