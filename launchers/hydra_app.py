@@ -90,7 +90,7 @@ class _GeneratedConfigs(SearchPathPlugin):
     """
 
     folder: Path | None = None
-    user_dirs: tuple[Path, ...] = ()  # $HPO_ARENA_CONFIG_DIR folders (Hydra adds --config-dir ones itself)
+    user_dirs: tuple[Path, ...] = ()  # the user's config folders (--config-dir, $HPO_ARENA_CONFIG_DIR)
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         if _GeneratedConfigs.folder is not None:
@@ -100,15 +100,16 @@ class _GeneratedConfigs(SearchPathPlugin):
 
 
 def user_config_dirs(argv: Sequence[str] = ()) -> list[Path]:
-    """The user's config folders for a sweep: ``--config-dir DIR`` (``--config-dir=DIR``, ``-cd DIR``),
-    ``file://`` entries of ``hydra.searchpath=[...]``, then ``$HPO_ARENA_CONFIG_DIR``; each must exist."""
+    """The user's config folders for a sweep: ``--config-dir DIR`` (``--config-dir=DIR``, ``-cd DIR``; may be
+    repeated), ``file://`` entries of ``hydra.searchpath=[...]``, then ``$HPO_ARENA_CONFIG_DIR``; each must
+    exist."""
     from benchmark_definitions.user import config_dirs
 
     explicit: list[str] = []
     for i, arg in enumerate(argv):
         if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
             explicit.append(argv[i + 1])
-        elif arg.startswith("--config-dir="):
+        elif arg.startswith(("--config-dir=", "-cd=")):
             explicit.append(arg.split("=", 1)[1])
         elif arg.startswith(("hydra.searchpath=", "+hydra.searchpath=", "++hydra.searchpath=")):
             from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -127,14 +128,31 @@ def user_config_dirs(argv: Sequence[str] = ()) -> list[Path]:
     return config_dirs(explicit)
 
 
-def register_configs(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> None:
-    """Make methods, benchmarks (built-in and from ``config_dirs`` and ``$HPO_ARENA_CONFIG_DIR``) and launchers
-    known to Hydra. The plugin is registered once; the generated folder follows the latest call."""
-    global _registered
-    from benchmark_definitions.user import env_config_dirs
+def _without_config_dir_flags(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--config-dir``/``-cd`` flags: the search-path plugin adds every user folder itself
+    (Hydra would keep only the last one, and an option between overrides splits them for its parser)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--config-dir", "-cd"):
+            skip = True
+        elif not arg.startswith(("--config-dir=", "-cd=")):
+            out.append(arg)
+    return out
 
-    _GeneratedConfigs.folder = generated_config_dir(config_dirs)
-    _GeneratedConfigs.user_dirs = tuple(p.resolve() for p in env_config_dirs() if p.is_dir())
+
+def register_configs(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Make methods, benchmarks (built-in and from the user's config folders: ``config_dirs`` and
+    ``$HPO_ARENA_CONFIG_DIR``) and launchers known to Hydra; the user's folders go on Hydra's search path after
+    the generated one. The plugin is registered once; folders follow the latest call."""
+    global _registered
+    from benchmark_definitions.user import config_dirs as resolve_config_dirs
+
+    folders = resolve_config_dirs(config_dirs)
+    _GeneratedConfigs.folder = generated_config_dir(folders)
+    _GeneratedConfigs.user_dirs = tuple(folders)
     if _registered:
         return
     from launchers import hydra_launchers
@@ -381,12 +399,12 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
     """``arena sweep [hydra args]``: register configs, fix the master seed, run Hydra."""
     from benchmark_definitions.user import UserBenchmarkError
 
-    argv = list(argv)
     try:
         config_dirs = user_config_dirs(argv)
         register_configs(config_dirs)
     except UserBenchmarkError as err:
         raise SystemExit(f"arena sweep: {err}") from None
+    argv = _without_config_dir_flags(argv)
     if any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         sys.argv = ["arena sweep", *argv]
         _hydra_main()

@@ -19,7 +19,7 @@ from benchmark_definitions.registry import all_benchmarks
 from benchmark_definitions.user import UserBenchmarkError, load_user_benchmarks
 from blackbox_repo.conversion.cli import main as convert_main
 from launchers.cli import main as arena_main
-from launchers.hydra_app import user_config_dirs
+from launchers.hydra_app import _without_config_dir_flags, user_config_dirs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,6 +144,8 @@ def test_sweep_arguments_name_the_config_folders(tmp_path, monkeypatch):
     argv = ["-m", "method=RS", "--config-dir", str(folders[0]), "-cd", str(folders[1]), f"--config-dir={folders[2]}",
             f"hydra.searchpath=[file://{folders[3]},pkg://somewhere]", "seed=0"]
     assert user_config_dirs(argv) == [f.resolve() for f in folders]
+    # The folders reach Hydra through the search-path plugin; the flags are dropped so overrides stay together.
+    assert _without_config_dir_flags(argv) == ["-m", "method=RS", argv[-2], "seed=0"]
 
 
 def _table(seed: int) -> pd.DataFrame:
