@@ -188,6 +188,9 @@ def _type_problem(annotation: str, value: Any) -> str | None:
         return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
     if base == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok and isinstance(value, str) and _parses_as_float(value):
+            # YAML 1.1 (PyYAML, Hydra) reads 1e3 as text: exponents need a dot and a sign, 1.0e+3.
+            return f"must be a number; YAML reads {value!r} as text, write it as 1.0e+3 or in full"
         return None if ok else "must be a finite number"
     if base.startswith("dict"):
         return None if isinstance(value, dict) else "must be a mapping"
@@ -195,6 +198,14 @@ def _type_problem(annotation: str, value: Any) -> str | None:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return None if ok else "must be a list of strings"
     return None
+
+
+def _parses_as_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_values(path: Path, data: dict[str, Any]) -> None:
