@@ -156,7 +156,7 @@ def infer_domain(column: pd.Series, max_ordinal: int = DEFAULT_MAX_ORDINAL) -> D
     """The domain of one hyperparameter column (rules in the module docstring). No empty cells."""
     dtype = column.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        values = sorted({bool(v) for v in column})
+        values = sorted({bool(v) for v in column.unique()})
         return Constant(values[0]) if len(values) == 1 else Categorical(values)
     if pd.api.types.is_numeric_dtype(dtype):
         unique = np.unique(column.to_numpy())
@@ -173,11 +173,12 @@ def infer_domain(column: pd.Series, max_ordinal: int = DEFAULT_MAX_ORDINAL) -> D
         if len(unique) <= max_ordinal:
             return Ordinal([float(v) for v in unique])
         return LogUniform(float(lo), float(hi)) if log else Uniform(float(lo), float(hi))
-    kinds = {type(v).__name__ for v in column}
+    distinct = list(column.unique())  # type-check the few distinct values, not every row
+    kinds = {type(v).__name__ for v in distinct}
     if kinds != {"str"}:
         raise InputError(f"hyperparameter column {column.name!r} mixes value types {sorted(kinds)}; give it one "
                          "type (all numbers or all strings)")
-    values = sorted(set(column))
+    values = sorted(distinct)
     return Constant(values[0]) if len(values) == 1 else Categorical(values)
 
 
