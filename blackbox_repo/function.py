@@ -30,6 +30,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import itertools
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ class FunctionProblem:
             raise FunctionProblemError(f"{self.name}: give both fidelity_name and fidelity_values, or neither")
         if self.fidelity_values is not None:
             values = tuple(float(v) for v in self.fidelity_values)
-            if not values or any(b <= a for a, b in zip(values, values[1:])):
+            if not values or any(b <= a for a, b in itertools.pairwise(values)):
                 raise FunctionProblemError(f"{self.name}: fidelity_values must be non-empty and strictly "
                                            f"increasing, got {values}")
             object.__setattr__(self, "fidelity_values", values)

@@ -42,8 +42,8 @@ def user_table() -> pd.DataFrame:
     return frame
 
 
-OPTIONS = dict(objectives="error,accuracy", modes="min,max", fidelity="epoch", seed_column="seed",
-               time_objective="seconds")
+OPTIONS = {"objectives": "error,accuracy", "modes": "min,max", "fidelity": "epoch", "seed_column": "seed",
+           "time_objective": "seconds"}
 
 
 @pytest.fixture()
@@ -90,6 +90,7 @@ def test_parquet_and_csv_give_the_same_blackbox(tables, tmp_path):
     _, csv, parquet = tables
     with pytest.warns(UserWarning, match="lack the time objective"):
         a = read("table", csv, name="t", **OPTIONS)["default"]
+    with pytest.warns(UserWarning, match="lack the time objective"):
         b = read("table", parquet, name="t", **OPTIONS)["default"]
     assert a.configuration_space.to_dict() == b.configuration_space.to_dict()
     np.testing.assert_array_equal(a.objectives, b.objectives)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -104,8 +103,8 @@ def test_user_benchmarks_are_loaded_normalised_and_listed(config_dir, tmp_path, 
     ("blackbox: t\ntask: [unclosed\n", "not valid YAML"),
     ("- a\n- b\n", "expected a mapping of keys, got a list"),
     ("", "the file is empty"),
-    (TABLE_YAML.format(blackbox="t") + "n_worker: 3\n", "unknown key 'n_worker' for a simulated benchmark; did "
-                                                         "you mean 'n_workers'?"),
+    (TABLE_YAML.format(blackbox="t") + "n_worker: 3\n",
+     "unknown key 'n_worker' for a simulated benchmark; did you mean 'n_workers'?"),
     ("blackbox: t\ntask: default\nmode: min\nmax_wallclock_time: 10\n", r"missing required key(s) ['metric']"),
     (TABLE_YAML.format(blackbox="t").replace("n_workers: 2", "n_workers: four"),
      "key 'n_workers' must be an integer, got 'four'"),

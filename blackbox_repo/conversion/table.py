@@ -45,7 +45,13 @@ import numpy as np
 import pandas as pd
 
 from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
-from blackbox_repo.conversion.base import InputError, check_configurations, make_tabular, require_path, select_tasks
+from blackbox_repo.conversion.base import (
+    InputError,
+    check_configurations,
+    make_tabular,
+    require_path,
+    select_tasks,
+)
 from blackbox_repo.search_space import (
     Categorical,
     Constant,
@@ -206,7 +212,7 @@ def parse_space(space: str | os.PathLike[str] | Mapping[str, Any] | SearchSpace 
         out = {}
         for name, entry in space.items():
             if not isinstance(entry, Mapping):
-                raise ValueError(f"hyperparameter {name!r}: expected a domain object like "
+                raise TypeError(f"hyperparameter {name!r}: expected a domain object like "
                                  '{"type": "loguniform", "lower": 1e-4, "upper": 1}, got ' + repr(entry))
             out[str(name)] = domain_from_dict(entry)
         return out
@@ -229,7 +235,7 @@ def _duplicates_message(frame: pd.DataFrame, key: list[str], rows: _Rows, hp_col
     what = f"(configuration, {', '.join(axes)}) combination(s)" if axes else "configuration(s)"
     fix = ("" if seed_column else " If they are replicates, name the column telling them apart with "
            "--seed-column.") + (" If they are steps of a curve, give --fidelity." if not fidelity else "")
-    return (f"{rows.path}: {int(len(groups))} {what} appear more than once ({int(dup.sum())} rows):\n"
+    return (f"{rows.path}: {len(groups)} {what} appear more than once ({int(dup.sum())} rows):\n"
             + "\n".join(lines) + f"\nKeep one row per combination.{fix}")
 
 
