@@ -404,7 +404,7 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         register_configs(config_dirs)
     except UserBenchmarkError as err:
         raise SystemExit(f"arena sweep: {err}") from None
-    argv = _without_config_dir_flags(argv)
+    argv = list(argv)
     if any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         sys.argv = ["arena sweep", *argv]
         _hydra_main()
@@ -414,6 +414,8 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         raise SystemExit("arena sweep: the sweep holds no experiment: a glob(...) matched no method or benchmark "
                          "name (see `arena benchmarks list` for benchmark names)")
     argv = prepare_study(argv)
+    # Last, so that every check above sees the folders as given; Hydra gets them from the search-path plugin.
+    argv = _without_config_dir_flags(argv)
     size = count_sweep_jobs(argv)
     sweep_env = {SWEEP_ID_ENV: f"{os.getpid()}-{time.time_ns()}",
                  SWEEP_SIZE_ENV: None if size is None else str(size)}
