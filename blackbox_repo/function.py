@@ -128,8 +128,10 @@ class CallableBlackbox(Blackbox):
         metadata = BlackboxMetadata(
             name=problem.name, default_metric=problem.default_metric, mode=problem.mode,
             objective_modes={**problem.objective_modes, problem.default_metric: problem.mode},
-            time_objective=time_objective, time_is_cumulative=problem.time_is_cumulative if not self._auto_time
-            else True, source=problem.source, description=problem.description,
+            time_objective=time_objective,
+            # the added "time" objective is a cumulative clock
+            time_is_cumulative=True if self._auto_time else problem.time_is_cumulative,
+            source=problem.source, description=problem.description,
             extra={"best_possible": problem.best_possible, "worst_possible": problem.worst_possible},
         )
         super().__init__(problem.configuration_space, names, metadata, problem.fidelity_name,
