@@ -348,9 +348,10 @@ _VALUE_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", 
 
 
 def _insert_override(argv: list[str], override: str) -> list[str]:
-    """``argv`` with ``override`` placed right before its first override: Hydra's argument parser takes the
-    overrides as one run of positional arguments, so one appended after a flag (``... --config-dir DIR``)
-    would be rejected."""
+    """``argv`` with ``override`` placed right after its last override (appended when nothing follows):
+    Hydra's argument parser takes the overrides as one run of positional arguments, so one appended after a
+    flag (``... --config-dir DIR``) would be rejected."""
+    last = None
     skip = False
     for i, arg in enumerate(argv):
         if skip:
@@ -358,8 +359,10 @@ def _insert_override(argv: list[str], override: str) -> list[str]:
         elif arg in _VALUE_FLAGS:
             skip = True
         elif not arg.startswith("-"):
-            return [*argv[:i], override, *argv[i:]]
-    return [*argv, override]
+            last = i
+    if last is None:
+        return [*argv, override]
+    return [*argv[: last + 1], override, *argv[last + 1:]]
 
 
 class _GroupOptions:

@@ -257,8 +257,11 @@ def read_table(input_path: str | os.PathLike[str], *, objectives: str | Sequence
     if frame.empty:
         raise InputError(f"{path}: the table has no rows")
     frame.columns = [str(c) for c in frame.columns]
-    if len(set(frame.columns)) != len(frame.columns):
-        raise InputError(f"{path}: column names repeat: {sorted(c for c in set(frame.columns) if list(frame.columns).count(c) > 1)}")
+    repeated = sorted(c for c in set(frame.columns) if list(frame.columns).count(c) > 1)
+    if repeated:
+        raise InputError(f"{path}: column names repeat: {repeated}; give every column its own name")
+    if isinstance(max_ordinal, bool) or not isinstance(max_ordinal, int) or max_ordinal < 0:
+        raise InputError(f"max_ordinal must be an integer >= 0, got {max_ordinal!r}")
 
     objective_names = _names(objectives, "--objectives")
     if not objective_names:
