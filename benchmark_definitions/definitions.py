@@ -1,8 +1,10 @@
 """Benchmark definitions: a named tuning problem = what to tune, what to optimise, and the budget.
 
 ``SimulatedBenchmark`` runs against a blackbox from the repository (a table or a surrogate);
-``RealBenchmark`` runs a training script for real through the local backend (or SageMaker).
-Both are plain frozen dataclasses: Hydra turns them into config nodes and back.
+``RealBenchmark`` runs a training script for real through the local backend (or SageMaker);
+``FunctionBenchmark`` runs against a Python function (``blackbox_repo.function``): a shipped synthetic
+function by name, or a ``FunctionProblem`` of the user's as ``module.path:attribute`` / ``file.py:attribute``.
+All are plain frozen dataclasses: Hydra turns them into config nodes and back.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class SimulatedBenchmark:
     surrogate: str | None = None  # e.g. "knn"; None: query the table as it is
     surrogate_kwargs: dict[str, Any] = field(default_factory=dict)
     restrict_to_table: bool = False  # methods only propose configurations the table holds
+    repository: str | None = None  # where the blackbox is stored; None: the sweep's blackbox_root / default
     family: str = ""
     description: str = ""
     kind: str = "simulated"
@@ -56,15 +59,49 @@ class RealBenchmark:
         return asdict(self)
 
 
-Benchmark = SimulatedBenchmark | RealBenchmark
+@dataclass(frozen=True)
+class FunctionBenchmark:
+    """A simulated benchmark whose blackbox is a Python function (``blackbox_repo.function.FunctionProblem``).
+
+    ``function`` is a synthetic function's name (``blackbox_repo.synthetic_functions``), or
+    ``module.path:attribute`` / ``path/to/file.py:attribute`` naming a ``FunctionProblem`` or a function
+    returning one (called with ``function_kwargs``). Time comes from the problem's time model.
+    """
+
+    name: str
+    function: str
+    metric: str
+    mode: str
+    max_wallclock_time: float  # simulated seconds
+    n_workers: int = 4
+    function_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_fidelity: float | None = None  # None: the function's largest fidelity
+    max_evaluations: int | None = None  # optional cap on reported results
+    family: str = ""
+    description: str = ""
+    kind: str = "function"
+
+    # What the simulated path of an experiment reads from any simulated benchmark (not settable here).
+    time_objective = None
+    resource_attr = None
+    restrict_to_table = False
+    surrogate = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Benchmark = SimulatedBenchmark | RealBenchmark | FunctionBenchmark
+BENCHMARK_KINDS: dict[str, type] = {"simulated": SimulatedBenchmark, "real": RealBenchmark,
+                                    "function": FunctionBenchmark}
 
 
 def benchmark_from_dict(d: dict[str, Any]) -> Benchmark:
     d = dict(d)
     kind = d.get("kind", "simulated")
-    cls = {"simulated": SimulatedBenchmark, "real": RealBenchmark}.get(kind)
+    cls = BENCHMARK_KINDS.get(kind)
     if cls is None:
-        raise ValueError(f"benchmark kind must be 'simulated' or 'real', got {kind!r}")
+        raise ValueError(f"benchmark kind must be one of {sorted(BENCHMARK_KINDS)}, got {kind!r}")
     known = set(cls.__dataclass_fields__)
     unknown = sorted(set(d) - known)
     if unknown:

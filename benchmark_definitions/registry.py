@@ -10,9 +10,10 @@ simulated second, so the time axis counts epochs or evaluations. The definition 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 
-from benchmark_definitions.definitions import Benchmark, RealBenchmark, SimulatedBenchmark
+from benchmark_definitions.definitions import Benchmark, FunctionBenchmark, RealBenchmark, SimulatedBenchmark
 
 # Time axis in steps (see the module docstring).
 STEPS = "steps"
@@ -176,10 +177,33 @@ def _real() -> Iterable[RealBenchmark]:
         )
 
 
+# (simulated-seconds budget, workers) of the synthetic benchmarks. Single-fidelity functions cost one simulated
+# second per evaluation, so 4 workers and a budget of B seconds make 4 B evaluations (200 for 2-3 dimensions,
+# 400 for 4-6); a full evaluation of a multi-fidelity function costs 10 s (see blackbox_repo.synthetic_functions),
+# so 4 workers and 500 s make 200 full-fidelity equivalents.
+SYNTHETIC_BUDGETS = {
+    "branin": 50.0, "hartmann3": 50.0, "hartmann6": 100.0, "rosenbrock": 100.0, "ackley": 100.0,
+    "mf-branin": 500.0, "mf-hartmann3": 500.0, "mf-hartmann6": 1000.0,
+}
+
+
+def _synthetic() -> Iterable[FunctionBenchmark]:
+    from blackbox_repo.synthetic_functions import SYNTHETIC_FUNCTIONS
+
+    for key, budget in SYNTHETIC_BUDGETS.items():
+        problem = SYNTHETIC_FUNCTIONS[key]()
+        yield FunctionBenchmark(
+            name=f"synthetic-{key}", function=key, metric=problem.default_metric, mode=problem.mode,
+            max_wallclock_time=budget, n_workers=4, family="synthetic",
+            description=f"{problem.description} (known minimum {problem.best_possible:g})",
+        )
+
+
 @functools.lru_cache(maxsize=1)
-def all_benchmarks() -> dict[str, Benchmark]:
+def builtin_benchmarks() -> dict[str, Benchmark]:
+    """The benchmarks defined in the package."""
     out: dict[str, Benchmark] = {}
-    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml, _real):
+    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml, _synthetic, _real):
         for bench in family():
             if bench.name in out:
                 raise ValueError(f"benchmark name {bench.name!r} is defined twice")
@@ -187,10 +211,19 @@ def all_benchmarks() -> dict[str, Benchmark]:
     return out
 
 
-def get_benchmark(name: str) -> Benchmark:
+def all_benchmarks(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Benchmark]:
+    """The built-in benchmarks, then the user's: ``DIR/benchmark/*.yaml`` of every folder in ``config_dirs``
+    and in ``$HPO_ARENA_CONFIG_DIR`` (``benchmark_definitions.user``). A bad user file raises
+    ``UserBenchmarkError`` naming the file and the problem."""
+    from benchmark_definitions.user import user_benchmarks
+
+    return {**builtin_benchmarks(), **user_benchmarks(config_dirs)}
+
+
+def get_benchmark(name: str, config_dirs: Sequence[str | os.PathLike[str]] = ()) -> Benchmark:
     from blackbox_repo.search_space import closest_choices_message
 
-    benchmarks = all_benchmarks()
+    benchmarks = all_benchmarks(config_dirs)
     try:
         return benchmarks[name]
     except KeyError:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmark_definitions.definitions import Benchmark, RealBenchmark, SimulatedBenchmark
+from benchmark_definitions.definitions import Benchmark, FunctionBenchmark, RealBenchmark, SimulatedBenchmark
 from blackbox_repo.blackbox import Blackbox, TabularBlackbox
 from blackbox_repo.seeding import derive_seed
 from launchers.study import experiment_path, is_complete
@@ -76,7 +76,31 @@ def _with_step_time(blackbox: str, task: str, root: str | None) -> TabularBlackb
     )
 
 
-def benchmark_blackbox(benchmark: SimulatedBenchmark, root: str | None = None) -> Blackbox:
+@functools.lru_cache(maxsize=8)
+def _load_function(function: str, kwargs_json: str) -> Blackbox:
+    """A function benchmark's blackbox, built once per process (a definition's kwargs as sorted JSON)."""
+    import json
+
+    from blackbox_repo.function import load_problem
+
+    return load_problem(function, json.loads(kwargs_json)).blackbox()
+
+
+def _function_blackbox(benchmark: FunctionBenchmark) -> Blackbox:
+    import json
+
+    return _load_function(benchmark.function, json.dumps(benchmark.function_kwargs, sort_keys=True))
+
+
+def blackbox_root(benchmark: Benchmark, root: str | None) -> str | None:
+    """Where a benchmark's blackbox is stored: its own ``repository`` if it names one, else ``root``."""
+    return getattr(benchmark, "repository", None) or root
+
+
+def benchmark_blackbox(benchmark: SimulatedBenchmark | FunctionBenchmark, root: str | None = None) -> Blackbox:
+    if isinstance(benchmark, FunctionBenchmark):
+        return _function_blackbox(benchmark)
+    root = blackbox_root(benchmark, root)
     if benchmark.surrogate:
         key = tuple(sorted(benchmark.surrogate_kwargs.items()))
         return _with_surrogate(benchmark.blackbox, benchmark.task, root, benchmark.surrogate, key)
@@ -90,7 +114,7 @@ def table_configurations(benchmark: SimulatedBenchmark, root: str | None = None)
     across tasks and leave the other tasks' rows NaN)."""
     import numpy as np
 
-    table = _load_task(benchmark.blackbox, benchmark.task, root)
+    table = _load_task(benchmark.blackbox, benchmark.task, blackbox_root(benchmark, root))
     if not isinstance(table, TabularBlackbox):
         raise TypeError(f"{benchmark.name}: restrict_to_table needs a tabulated blackbox")
     values = np.asarray(table.objectives[:, :, -1, table.objective_index(benchmark.metric)], dtype=np.float64)
@@ -246,14 +270,20 @@ def _fidelities(blackbox: Blackbox, max_fidelity: float | None):
     return values.tolist()
 
 
-def _metric_range(bench: SimulatedBenchmark, root: str | None,
+def _metric_range(bench: SimulatedBenchmark | FunctionBenchmark, root: str | None,
                   max_fidelity: float | None) -> tuple[float | None, float | None]:
     """Best and worst value of the metric anywhere in the table (any configuration, seed and fidelity up to
     the benchmark's maximum), i.e. the extremes a best-so-far curve can reach: normalised regret against
-    them lies in [0, 1]. None for surrogates, whose range is not known in advance."""
+    them lies in [0, 1]. None for surrogates, whose range is not known in advance. For a function, the
+    problem's known best (and worst) value of its default metric, None where unknown."""
     import numpy as np
 
-    table = _load_task(bench.blackbox, bench.task, root)
+    if isinstance(bench, FunctionBenchmark):
+        problem = _function_blackbox(bench).problem  # type: ignore[attr-defined]
+        if bench.metric != problem.default_metric or bench.mode != problem.mode:
+            return None, None  # the known optimum is that of the default metric in its own direction
+        return problem.best_possible, problem.worst_possible
+    table = _load_task(bench.blackbox, bench.task, blackbox_root(bench, root))
     if not isinstance(table, TabularBlackbox):
         return None, None
     values = table.objectives[..., table.objective_index(bench.metric)]

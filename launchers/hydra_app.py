@@ -7,6 +7,10 @@ Config groups:
 - ``hydra/launcher``: Hydra's ``basic`` (sequential, default), ``joblib`` (processes on one machine),
   ``submitit_local`` / ``submitit_slurm`` (Slurm), ``ray`` (a Ray cluster) and ``sagemaker``.
 
+User config folders (``--config-dir DIR``, ``hydra.searchpath=[file://DIR]``, ``$HPO_ARENA_CONFIG_DIR``; see
+``user_config_dirs``) add benchmarks from ``DIR/benchmark/NAME.yaml``: they are validated before Hydra starts
+and written, normalised, into the generated folder with the built-in ones.
+
 ``run_sweep_cli`` prepares the study before Hydra starts any job: it reads or draws the master seed (printed
 and recorded in ``<results_root>/<tag>/study.json``) and passes it to every job as ``master_seed=...``.
 """
@@ -38,7 +42,7 @@ SWEEP_SIZE_ENV = "HPO_ARENA_SWEEP_SIZE"  # how many jobs this invocation runs, w
 JOB_STATS_ENV = "HPO_ARENA_JOB_STATS"
 
 
-def generated_config_dir() -> Path:
+def generated_config_dir(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> Path:
     """Write one YAML file per method and per benchmark into a content-addressed folder; return it.
 
     Hydra reads group options from files lazily; registering ~200 structured nodes in the ConfigStore instead
@@ -55,7 +59,7 @@ def generated_config_dir() -> Path:
 
     groups = {
         "method": {name: {"name": name, **method_defaults(name)} for name in list_methods()},
-        "benchmark": {name: bench.to_dict() for name, bench in all_benchmarks().items()},
+        "benchmark": {name: bench.to_dict() for name, bench in all_benchmarks(config_dirs).items()},
     }
     digest = hashlib.sha256(json.dumps(groups, sort_keys=True, default=str).encode()).hexdigest()[:16]
     from blackbox_repo.repository import default_cache_dir
@@ -86,20 +90,73 @@ class _GeneratedConfigs(SearchPathPlugin):
     """
 
     folder: Path | None = None
+    user_dirs: tuple[Path, ...] = ()  # the user's config folders (--config-dir, $HPO_ARENA_CONFIG_DIR)
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         if _GeneratedConfigs.folder is not None:
             search_path.append(provider="hpo-arena", path=f"file://{_GeneratedConfigs.folder}")
+        for folder in _GeneratedConfigs.user_dirs:
+            search_path.append(provider="hpo-arena-user", path=f"file://{folder}")
 
 
-def register_configs() -> None:
-    """Make methods, benchmarks and launchers known to Hydra (idempotent)."""
+def user_config_dirs(argv: Sequence[str] = ()) -> list[Path]:
+    """The user's config folders for a sweep: ``--config-dir DIR`` (``--config-dir=DIR``, ``-cd DIR``; may be
+    repeated), ``file://`` entries of ``hydra.searchpath=[...]``, then ``$HPO_ARENA_CONFIG_DIR``; each must
+    exist."""
+    from benchmark_definitions.user import config_dirs
+
+    explicit: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
+            explicit.append(argv[i + 1])
+        elif arg.startswith(("--config-dir=", "-cd=")):
+            explicit.append(arg.split("=", 1)[1])
+        elif arg.startswith(("hydra.searchpath=", "+hydra.searchpath=", "++hydra.searchpath=")):
+            from hydra.core.override_parser.overrides_parser import OverridesParser
+            from hydra.errors import HydraException
+
+            try:
+                entries = OverridesParser.create().parse_override(arg.lstrip("+")).value()
+            except HydraException:
+                continue  # Hydra reports a malformed override itself
+            for entry in entries if isinstance(entries, list) else [entries]:
+                entry = str(entry)
+                if entry.startswith("file://"):
+                    explicit.append(entry.removeprefix("file://"))
+                elif "://" not in entry:
+                    explicit.append(entry)
+    return config_dirs(explicit)
+
+
+def _without_config_dir_flags(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--config-dir``/``-cd`` flags: the search-path plugin adds every user folder itself
+    (Hydra would keep only the last one, and an option between overrides splits them for its parser)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--config-dir", "-cd"):
+            skip = True
+        elif not arg.startswith(("--config-dir=", "-cd=")):
+            out.append(arg)
+    return out
+
+
+def register_configs(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Make methods, benchmarks (built-in and from the user's config folders: ``config_dirs`` and
+    ``$HPO_ARENA_CONFIG_DIR``) and launchers known to Hydra; the user's folders go on Hydra's search path after
+    the generated one. The plugin is registered once; folders follow the latest call."""
     global _registered
+    from benchmark_definitions.user import config_dirs as resolve_config_dirs
+
+    folders = resolve_config_dirs(config_dirs)
+    _GeneratedConfigs.folder = generated_config_dir(folders)
+    _GeneratedConfigs.user_dirs = tuple(folders)
     if _registered:
         return
     from launchers import hydra_launchers
 
-    _GeneratedConfigs.folder = generated_config_dir()
     Plugins.instance().register(_GeneratedConfigs)
     hydra_launchers.register()
     _registered = True
@@ -252,13 +309,13 @@ def _override_values(argv: Sequence[str], key: str) -> list[str]:
     return values
 
 
-def check_names(argv: Sequence[str]) -> None:
+def check_names(argv: Sequence[str], config_dirs: Sequence[str | os.PathLike[str]] = ()) -> None:
     """Fail before anything is written (not even study.json) when a method or benchmark name is unknown."""
     from baselines.registry import list_methods
     from benchmark_definitions.registry import all_benchmarks
     from blackbox_repo.search_space import closest_choices_message
 
-    for key, valid in (("method", list_methods()), ("benchmark", list(all_benchmarks()))):
+    for key, valid in (("method", list_methods()), ("benchmark", list(all_benchmarks(config_dirs)))):
         for value in _override_values(argv, key):
             if value not in valid:
                 raise SystemExit(f"arena sweep: {closest_choices_message(key, value, valid)}")
@@ -284,7 +341,28 @@ def prepare_study(argv: Sequence[str]) -> list[str]:
         raise SystemExit(f"arena sweep: {err}") from None
     print(f"[arena] study {tag!r} in {root}: master seed {master}", flush=True)
     rest = [a for a in argv if not a.startswith(("master_seed=", "+master_seed="))]
-    return [*rest, f"master_seed={master}"]
+    return _insert_override(rest, f"master_seed={master}")
+
+
+_VALUE_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn", "--experimental-rerun")
+
+
+def _insert_override(argv: list[str], override: str) -> list[str]:
+    """``argv`` with ``override`` placed right after its last override (appended when nothing follows):
+    Hydra's argument parser takes the overrides as one run of positional arguments, so one appended after a
+    flag (``... --config-dir DIR``) would be rejected."""
+    last = None
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg in _VALUE_FLAGS:
+            skip = True
+        elif not arg.startswith("-"):
+            last = i
+    if last is None:
+        return [*argv, override]
+    return [*argv[: last + 1], override, *argv[last + 1:]]
 
 
 class _GroupOptions:
@@ -322,17 +400,25 @@ def count_sweep_jobs(argv: Sequence[str]) -> int | None:
 
 def run_sweep_cli(argv: Sequence[str]) -> int:
     """``arena sweep [hydra args]``: register configs, fix the master seed, run Hydra."""
-    register_configs()
+    from benchmark_definitions.user import UserBenchmarkError
+
+    try:
+        config_dirs = user_config_dirs(argv)
+        register_configs(config_dirs)
+    except UserBenchmarkError as err:
+        raise SystemExit(f"arena sweep: {err}") from None
     argv = list(argv)
     if any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         sys.argv = ["arena sweep", *argv]
         _hydra_main()
         return 0
-    check_names(argv)
+    check_names(argv, config_dirs)
     if count_sweep_jobs(argv) == 0:
         raise SystemExit("arena sweep: the sweep holds no experiment: a glob(...) matched no method or benchmark "
                          "name (see `arena benchmarks list` for benchmark names)")
     argv = prepare_study(argv)
+    # Last, so that every check above sees the folders as given; Hydra gets them from the search-path plugin.
+    argv = _without_config_dir_flags(argv)
     size = count_sweep_jobs(argv)
     sweep_env = {SWEEP_ID_ENV: f"{os.getpid()}-{time.time_ns()}",
                  SWEEP_SIZE_ENV: None if size is None else str(size)}

@@ -70,6 +70,10 @@ CONVERTERS: dict[str, Converter] = {c.source: c for c in (
               "one blackbox folder of a Syne Tune repository (hyperparameters.parquet, "
               "objectives_evaluations.npy, ...); the blackbox keeps the folder's name",
               "https://huggingface.co/datasets/synetune/blackbox-repository"),
+    Converter("table", "", _C + "table", "read_table",
+              "your own CSV or Parquet table, one row per evaluation; name its columns with --objectives "
+              "(and --fidelity, --seed-column, --task-column, --hyperparameters, --time-objective); needs --name",
+              "your own experiments"),
 )}
 
 
@@ -94,6 +98,7 @@ class ConversionReport:
     shape: tuple[int, int, int, int]  # (configs, seeds, fidelities, objectives) per task
     read_seconds: float
     write_seconds: float
+    configuration_space: dict[str, Any] | None = None  # SearchSpace.to_dict() of what was stored
 
 
 def convert(source: str, input_path: str | os.PathLike[str], root: str | os.PathLike[str], *,
@@ -108,8 +113,10 @@ def convert(source: str, input_path: str | os.PathLike[str], root: str | os.Path
     converter = get_converter(source)
     set_progress(progress)
     try:
-        if source == "syne-tune" and name is not None:
+        if source in ("syne-tune", "table") and name is not None:
             options.setdefault("name", name)
+        if source == "table" and not name:
+            raise InputError("a converted table needs a blackbox name: give --name NAME (name=...)")
         planned = name or converter.default_name or os.path.basename(os.path.normpath(str(input_path)))
         _refuse_existing(root, planned, overwrite)
         start = time.perf_counter()
@@ -126,7 +133,7 @@ def convert(source: str, input_path: str | os.PathLike[str], root: str | os.Path
         set_progress(None)
     first = next(iter(blackboxes.values()))
     return ConversionReport(source, target, location, list(blackboxes), tuple(first.objectives.shape),
-                            read_seconds, write_seconds)
+                            read_seconds, write_seconds, first.configuration_space.to_dict())
 
 
 def _refuse_existing(root: str | os.PathLike[str], name: str, overwrite: bool) -> None:
