@@ -409,11 +409,7 @@ SWEEP_SCRIPT = '''
 '''
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
-def test_a_stopped_sweep_leaves_no_training_process(tmp_path, token, how):
-    script = write_script(tmp_path, SWEEP_SCRIPT)
-    marks = tmp_path / "marks"
-    marks.mkdir()
+def start_sweep(tmp_path: Path, script: Path, token: str, marks: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env.update({TOKEN_ENV: token, "SWEEP_MARKS": str(marks), "HPO_ARENA_RESULTS": str(tmp_path / "results"),
                 "HPO_ARENA_HYDRA_DIR": str(tmp_path / "hydra"),
@@ -423,21 +419,44 @@ def test_a_stopped_sweep_leaves_no_training_process(tmp_path, token, how):
     command = [sys.executable, "-m", "launchers.cli", "sweep", "-m", "method=RS", "benchmark=real-mlp-digits",
                f"benchmark.script='{script}'", "benchmark.n_workers=2", "benchmark.max_wallclock_time=300",
                "benchmark.trial_timeout=300", "tag=stopped"]
-    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_a_sweep_stopped_by_sigint_sigterm_or_sigkill_leaves_no_training_process(tmp_path):
+    """Three sweeps at once (one per signal, each with its own token) to keep the test short."""
+    script = write_script(tmp_path, SWEEP_SCRIPT)
+    cases = {}
+    for how in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        folder = tmp_path / how.name
+        (folder / "marks").mkdir(parents=True)
+        token = uuid.uuid4().hex
+        cases[how] = (token, folder / "marks", start_sweep(folder, script, token, folder / "marks"))
     try:
-        deadline = time.monotonic() + 60
-        while len(list(marks.iterdir())) < 2:
-            assert sweep.poll() is None, sweep.stdout.read().decode(errors="replace")
-            assert time.monotonic() < deadline, "the sweep's trials did not start"
+        deadline = time.monotonic() + 90
+        waiting = dict(cases)
+        while waiting:  # signal each sweep as soon as both its trials train (each has started a helper)
+            for how, (token, marks, sweep) in list(waiting.items()):
+                assert sweep.poll() is None, sweep.stdout.read().decode(errors="replace")
+                if len(list(marks.iterdir())) == 2:
+                    trial_pids = {int(p.read_text()) for p in marks.iterdir()}
+                    assert trial_pids <= {pid for pid, _ in processes_with(token)}
+                    sweep.send_signal(how)
+                    del waiting[how]
+            assert time.monotonic() < deadline, f"the trials of the sweeps {sorted(s.name for s in waiting)} did not start"
             time.sleep(0.1)
-        trial_pids = {int(p.read_text()) for p in marks.iterdir()}
-        assert trial_pids <= {pid for pid, _ in processes_with(token)}  # they run, with their helpers
-        sweep.send_signal(how)
-        sweep.wait(timeout=30)
+        for how, (token, _, sweep) in cases.items():
+            sweep.wait(timeout=30)
+            output = sweep.stdout.read().decode(errors="replace")
+            left = wait_until_gone(token, 5.0)
+            assert not left, f"processes left after {how.name}: {left}\n{output[-2000:]}"
+            if how is not signal.SIGINT:
+                assert sweep.returncode == -how, (how, sweep.returncode)  # it still ends as the signal would
+            else:
+                assert sweep.returncode != 0 and "KeyboardInterrupt" in output
     finally:
-        if sweep.poll() is None:
-            sweep.kill()
-            sweep.wait()
-    output = sweep.stdout.read().decode(errors="replace")
-    left = wait_until_gone(token, 5.0)
-    assert not left, f"processes left after {how.name}: {left}\n{output[-2000:]}"
+        for token, _, sweep in cases.values():
+            if sweep.poll() is None:
+                sweep.kill()
+                sweep.wait()
+            for pid, _ in processes_with(token):
+                os.kill(pid, signal.SIGKILL)
