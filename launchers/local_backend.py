@@ -37,6 +37,12 @@ folder, then terminates the process as usual; Ctrl-C (KeyboardInterrupt) and any
 the terminal's foreground group, so Ctrl-C reaches only the tuner. Limit: a process that leaves the group
 (``setsid``, a daemonising double fork with a new session) escapes all of this.
 
+Under ``arena sweep`` with a launcher that runs jobs in worker processes (joblib, submitit-local, a local
+Ray), the job process outlives a killed sweep process (the workers only notice between jobs). The sweep
+therefore names its process in ``HPO_ARENA_SWEEP_PID``; when that process is an ancestor of the experiment's
+process, the backend watches it (a pidfd on Linux, the parent pid elsewhere) and, once it is gone, kills every
+trial's group, removes the work folder (unless kept) and ends the orphaned job process with SIGKILL.
+
 Failures: a non-zero exit or death by a signal (named in the error), an exit without any result, a malformed
 report or a run longer than ``trial_timeout`` seconds (per start/resume) marks the trial failed; the last
 ``stderr_tail_chars`` characters of its stderr are kept (in ``trials.parquet`` ``error``) and the tuner goes
@@ -56,6 +62,7 @@ import json
 import math
 import os
 import queue
+import select
 import selectors
 import shutil
 import signal
@@ -75,6 +82,8 @@ from launchers import report as report_protocol
 from launchers.tuner import Backend, Event, ResultRecorder, TrialRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Set by `arena sweep` (launchers.hydra_app) for its jobs: the process id of the sweep itself.
+SWEEP_PID_ENV = "HPO_ARENA_SWEEP_PID"
 
 # The sentinel: block on the lifeline (its stdin) until the tuner's process is gone, then kill the group.
 _SENTINEL_SCRIPT = "read -r _; kill -KILL 0"
@@ -182,6 +191,7 @@ class LocalBackend(Backend):
         self._lifeline: tuple[int, int] | None = None  # (read end for the sentinels, our write end)
         self._previous_sigterm: Any = None
         self._sigterm_installed = False
+        self._sweep_watch_stop: int | None = None  # write end of the pipe that ends the sweep watcher
 
     # --- Backend interface ----------------------------------------------------------------------------------
 
@@ -201,6 +211,7 @@ class LocalBackend(Backend):
         if self._lifeline is None:
             self._lifeline = os.pipe()  # not inheritable: only the sentinels get the read end, as their stdin
         self._install_sigterm_handler()
+        self._watch_sweep()
         self._t0 = time.perf_counter()
 
     def now(self) -> float:
@@ -466,8 +477,49 @@ class LocalBackend(Backend):
                 os.close(fd)
             self._lifeline = None
         self._restore_sigterm_handler()
+        if self._sweep_watch_stop is not None:
+            os.close(self._sweep_watch_stop)  # the watcher sees the end of its stop pipe and returns
+            self._sweep_watch_stop = None
         if not self.keep_workdir and self.workdir.exists():
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- internals: the sweep process ----------------------------------------------------------------------
+
+    def _watch_sweep(self) -> None:
+        """In a job process started by `arena sweep`'s launcher, end everything once the sweep is gone."""
+        value = os.environ.get(SWEEP_PID_ENV, "")
+        if self._sweep_watch_stop is not None or not value.isdigit():
+            return
+        sweep_pid = int(value)
+        if sweep_pid == os.getpid() or not _is_ancestor(sweep_pid):
+            return  # the sweep runs this experiment itself (its SIGTERM handler and lifeline suffice)
+        parent = os.getppid()
+        pidfd = _pidfd(sweep_pid)
+        stop_read, stop_write = os.pipe()
+        self._sweep_watch_stop = stop_write
+        threading.Thread(target=self._sweep_watcher, args=(sweep_pid, pidfd, parent, stop_read), daemon=True,
+                         name="hpo-arena-sweep-watch").start()
+
+    def _sweep_watcher(self, sweep_pid: int, pidfd: int | None, parent: int, stop_read: int) -> None:
+        watched = [stop_read] if pidfd is None else [stop_read, pidfd]
+        try:
+            while True:
+                ready, _, _ = select.select(watched, [], [], None if pidfd is not None else 0.5)
+                if stop_read in ready:
+                    return  # the experiment ended normally
+                if pidfd in ready or (pidfd is None and os.getppid() != parent):
+                    break
+        finally:
+            os.close(stop_read)
+            if pidfd is not None:
+                os.close(pidfd)
+        print(f"hpo-arena: the sweep (process {sweep_pid}) that started this experiment is gone: killing its "
+              f"trials and this job process ({os.getpid()})", file=sys.stderr, flush=True)
+        for run in self._live.copy().values():  # (copy: atomic, the main thread may be changing it)
+            _signal_group(run.pgid, signal.SIGKILL)
+        if not self.keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     # --- internals: SIGTERM ---------------------------------------------------------------------------------
 
@@ -623,6 +675,22 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass  # every member is gone already
+
+
+def _is_ancestor(pid: int) -> bool:
+    """Whether ``pid`` is this process's parent, grandparent, ... (beyond the parent: Linux ``/proc`` only)."""
+    current = os.getppid()
+    for _ in range(64):
+        if current == pid:
+            return True
+        if current <= 1:
+            return False
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            return False
+        current = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent's pid
+    return False
 
 
 def _pidfd(pid: int) -> int | None:

@@ -404,57 +404,67 @@ SWEEP_SCRIPT = '''
     trial = trial_context()
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # e.g. a data-loader worker
     report(epoch=1, val_error=0.5)
-    Path(os.environ["SWEEP_MARKS"], f"trial-{trial.trial_id}").write_text(str(os.getpid()))
+    Path(os.environ["SWEEP_MARKS"], f"trial-{trial.trial_id}-{os.getpid()}").write_text(str(os.getpid()))
     time.sleep(600)  # a long epoch: the sweep is stopped while it trains
 '''
 
 
-def start_sweep(tmp_path: Path, script: Path, token: str, marks: Path) -> subprocess.Popen:
+def start_sweep(tmp_path: Path, script: Path, token: str, marks: Path, *overrides: str) -> subprocess.Popen:
     env = dict(os.environ)
     env.update({TOKEN_ENV: token, "SWEEP_MARKS": str(marks), "HPO_ARENA_RESULTS": str(tmp_path / "results"),
                 "HPO_ARENA_HYDRA_DIR": str(tmp_path / "hydra"),
                 "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
-    for key in ("HPO_ARENA_JOB_STATS", "HPO_ARENA_SWEEP_ID", "HPO_ARENA_SWEEP_SIZE"):
+    for key in ("HPO_ARENA_JOB_STATS", "HPO_ARENA_SWEEP_ID", "HPO_ARENA_SWEEP_SIZE", "HPO_ARENA_SWEEP_PID"):
         env.pop(key, None)
-    command = [sys.executable, "-m", "launchers.cli", "sweep", "-m", "method=RS", "benchmark=real-mlp-digits",
+    command = [sys.executable, "-m", "launchers.cli", "sweep", "-m", "benchmark=real-mlp-digits",
                f"benchmark.script='{script}'", "benchmark.n_workers=2", "benchmark.max_wallclock_time=300",
-               "benchmark.trial_timeout=300", "tag=stopped"]
+               "benchmark.trial_timeout=300", "tag=stopped", *overrides]
     return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+SWEEP_CASES = {  # label: (signal sent to the `arena sweep` process, overrides, trials that run at once)
+    "basic-SIGINT": (signal.SIGINT, ("method=RS",), 2),
+    "basic-SIGTERM": (signal.SIGTERM, ("method=RS",), 2),
+    "basic-SIGKILL": (signal.SIGKILL, ("method=RS",), 2),
+    # two jobs in joblib worker processes, which outlive the killed sweep process
+    "joblib-SIGKILL": (signal.SIGKILL, ("method=RS,ASHA", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"), 4),
+}
+
+
 def test_a_sweep_stopped_by_sigint_sigterm_or_sigkill_leaves_no_training_process(tmp_path):
-    """Three sweeps at once (one per signal, each with its own token) to keep the test short."""
+    """Several sweeps at once (one per case, each with its own token) to keep the test short."""
     script = write_script(tmp_path, SWEEP_SCRIPT)
     cases = {}
-    for how in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        folder = tmp_path / how.name
+    for label, (how, overrides, n_trials) in SWEEP_CASES.items():
+        folder = tmp_path / label
         (folder / "marks").mkdir(parents=True)
         token = uuid.uuid4().hex
-        cases[how] = (token, folder / "marks", start_sweep(folder, script, token, folder / "marks"))
+        cases[label] = (how, n_trials, token, folder / "marks",
+                        start_sweep(folder, script, token, folder / "marks", *overrides))
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 60
         waiting = dict(cases)
-        while waiting:  # signal each sweep as soon as both its trials train (each has started a helper)
-            for how, (token, marks, sweep) in list(waiting.items()):
+        while waiting:  # signal each sweep as soon as all its trials train (each has started a helper)
+            for label, (how, n_trials, token, marks, sweep) in list(waiting.items()):
                 assert sweep.poll() is None, sweep.stdout.read().decode(errors="replace")
-                if len(list(marks.iterdir())) == 2:
+                if len(list(marks.iterdir())) == n_trials:
                     trial_pids = {int(p.read_text()) for p in marks.iterdir()}
                     assert trial_pids <= {pid for pid, _ in processes_with(token)}
                     sweep.send_signal(how)
-                    del waiting[how]
-            assert time.monotonic() < deadline, f"the trials of the sweeps {sorted(s.name for s in waiting)} did not start"
+                    del waiting[label]
+            assert time.monotonic() < deadline, f"the trials of the sweeps {sorted(waiting)} did not start"
             time.sleep(0.1)
-        for how, (token, _, sweep) in cases.items():
+        for label, (how, _, token, _, sweep) in cases.items():
             sweep.wait(timeout=30)
             output = sweep.stdout.read().decode(errors="replace")
-            left = wait_until_gone(token, 5.0)
-            assert not left, f"processes left after {how.name}: {left}\n{output[-2000:]}"
+            left = wait_until_gone(token, 10.0)
+            assert not left, f"processes left after {label}: {left}\n{output[-2000:]}"
             if how is not signal.SIGINT:
-                assert sweep.returncode == -how, (how, sweep.returncode)  # it still ends as the signal would
+                assert sweep.returncode == -how, (label, sweep.returncode)  # it still ends as the signal would
             else:
                 assert sweep.returncode != 0 and "KeyboardInterrupt" in output
     finally:
-        for token, _, sweep in cases.values():
+        for _, _, token, _, sweep in cases.values():
             if sweep.poll() is None:
                 sweep.kill()
                 sweep.wait()
