@@ -38,7 +38,7 @@ the terminal's foreground group, so Ctrl-C reaches only the tuner. Limit: a proc
 (``setsid``, a daemonising double fork with a new session) escapes all of this.
 
 Under ``arena sweep`` with a launcher that runs jobs in worker processes (joblib, submitit-local, a local
-Ray), the job process outlives a killed sweep process (the workers only notice between jobs). The sweep
+Ray), the job process outlives a killed sweep process (a worker runs its current job to its end). The sweep
 therefore names its process in ``HPO_ARENA_SWEEP_PID``; when that process is an ancestor of the experiment's
 process, the backend watches it (a pidfd on Linux, the parent pid elsewhere) and, once it is gone, kills every
 trial's group, removes the work folder (unless kept) and ends the orphaned job process with SIGKILL.
@@ -72,7 +72,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines.registry import make_method
 from baselines.scheduler import Decision, Scheduler, Suggestion
 from benchmark_definitions.definitions import RealBenchmark
 from blackbox_repo.search_space import SearchSpace, Uniform
@@ -90,8 +89,8 @@ def write_script(tmp_path: Path, body: str, name: str = "train.py") -> Path:
 
 
 def local_backend(script: Path, tmp_path: Path, token: str, **kwargs) -> LocalBackend:
-    options = dict(n_workers=1, fidelity_name="epoch", max_fidelity=3, objectives_names=["loss"],
-                   workdir=tmp_path / "work", grace_period=1.0, trial_timeout=20.0, env={TOKEN_ENV: token})
+    options = {"n_workers": 1, "fidelity_name": "epoch", "max_fidelity": 3, "objectives_names": ["loss"],
+               "workdir": tmp_path / "work", "grace_period": 1.0, "trial_timeout": 20.0, "env": {TOKEN_ENV: token}}
     options.update(kwargs)
     return LocalBackend(script, **options)
 
@@ -122,8 +121,9 @@ class InOrder(Scheduler):
 
 
 def real_benchmark(script: Path, **kwargs) -> RealBenchmark:
-    options = dict(name="test-real", script=str(script), config_space=SPACE.to_dict(), metric="loss", mode="min",
-                   resource_attr="epoch", max_fidelity=3, max_wallclock_time=3.0, n_workers=1, trial_timeout=20.0)
+    options = {"name": "test-real", "script": str(script), "config_space": SPACE.to_dict(), "metric": "loss",
+               "mode": "min", "resource_attr": "epoch", "max_fidelity": 3, "max_wallclock_time": 3.0, "n_workers": 1,
+               "trial_timeout": 20.0}
     options.update(kwargs)
     return RealBenchmark(**options)
 
@@ -419,7 +419,8 @@ def start_sweep(tmp_path: Path, script: Path, token: str, marks: Path, *override
     command = [sys.executable, "-m", "launchers.cli", "sweep", "-m", "benchmark=real-mlp-digits",
                f"benchmark.script='{script}'", "benchmark.n_workers=2", "benchmark.max_wallclock_time=300",
                "benchmark.trial_timeout=300", "tag=stopped", *overrides]
-    return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with open(tmp_path / "sweep.log", "wb") as log:  # a file: processes left behind cannot block reading it
+        return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 SWEEP_CASES = {  # label: (signal sent to the `arena sweep` process, overrides, trials that run at once)
@@ -446,7 +447,7 @@ def test_a_sweep_stopped_by_sigint_sigterm_or_sigkill_leaves_no_training_process
         waiting = dict(cases)
         while waiting:  # signal each sweep as soon as all its trials train (each has started a helper)
             for label, (how, n_trials, token, marks, sweep) in list(waiting.items()):
-                assert sweep.poll() is None, sweep.stdout.read().decode(errors="replace")
+                assert sweep.poll() is None, (marks.parent / "sweep.log").read_text(errors="replace")
                 if len(list(marks.iterdir())) == n_trials:
                     trial_pids = {int(p.read_text()) for p in marks.iterdir()}
                     assert trial_pids <= {pid for pid, _ in processes_with(token)}
@@ -454,9 +455,9 @@ def test_a_sweep_stopped_by_sigint_sigterm_or_sigkill_leaves_no_training_process
                     del waiting[label]
             assert time.monotonic() < deadline, f"the trials of the sweeps {sorted(waiting)} did not start"
             time.sleep(0.1)
-        for label, (how, _, token, _, sweep) in cases.items():
+        for label, (how, _, token, marks, sweep) in cases.items():
             sweep.wait(timeout=30)
-            output = sweep.stdout.read().decode(errors="replace")
+            output = (marks.parent / "sweep.log").read_text(errors="replace")
             left = wait_until_gone(token, 10.0)
             assert not left, f"processes left after {label}: {left}\n{output[-2000:]}"
             if how is not signal.SIGINT:
