@@ -19,8 +19,8 @@ only logged (bytes as they come: partial lines, binary data, text that looks lik
 
 Metrics: with ``objectives_names`` the columns are fixed; without, every numeric metric the script reports
 becomes a column, in order of appearance. ``metric`` (the one the method optimises) is a column from the
-start, and a report without a numeric value for it (NaN is a numeric value) fails its trial with an error
-naming the keys it had. Results whose fidelity is not above the trial's last reported one (a script that
+start, and a report without a numeric value for it fails its trial with an error naming the keys it had
+(NaN is a value, and so is ``None``, recorded as NaN). Results whose fidelity is not above the trial's last reported one (a script that
 restarts from scratch) are acknowledged but not recorded, so each fidelity is reported once.
 
 Processes
@@ -581,10 +581,11 @@ class LocalBackend(Backend):
         if fidelity is None or not math.isfinite(fidelity):
             return self._fail_run(run, now, f"report without a finite numeric {self.fidelity_name!r}: "
                                             f"{payload.strip()[:200]}")
-        if self.metric is not None and _number(metrics.get(self.metric)) is None:
+        if self.metric is not None and (self.metric not in metrics or (
+                metrics[self.metric] is not None and _number(metrics[self.metric]) is None)):
             return self._fail_run(
-                run, now, f"report lacks the metric {self.metric!r} (a number; NaN is allowed) that the method "
-                          f"optimises; it has {sorted(metrics)}")
+                run, now, f"report lacks the metric {self.metric!r} (a number; NaN or None when there is none) "
+                          f"that the method optimises; it has {sorted(metrics)}")
         if not math.isnan(trial.last_fidelity) and fidelity <= trial.last_fidelity:
             self._answer(run, "continue")  # a restart from scratch re-reports old steps: not recorded twice
             return None

@@ -211,14 +211,22 @@ def test_nan_results_reach_the_scheduler_as_nan(tmp_path, token):
 
 def test_a_report_without_the_metric_fails_the_trial_with_a_clear_error(tmp_path, token):
     script = write_script(tmp_path, '''
-        from launchers.report import report
-        report(epoch=1, accuracy=0.9)
+        from launchers.report import report, trial_context
+        if trial_context().trial_id == 0:
+            report(epoch=1, loss=None)  # no value this time: recorded as NaN
+            report(epoch=2, accuracy=0.9)
+        else:
+            report(epoch=1, loss="low")
     ''')
     be = local_backend(script, tmp_path, token, objectives_names=None, metric="loss")
-    results = Tuner(InOrder(1), be, StoppingCriterion()).run()
+    scheduler = InOrder(2)
+    results = Tuner(scheduler, be, StoppingCriterion()).run()
     trials = results.trials_frame()
-    assert trials.status.tolist() == ["failed"]
-    assert "lacks the metric 'loss'" in trials.error[0] and "accuracy" in trials.error[0]
+    assert trials.status.tolist() == ["failed", "failed"]
+    assert "lacks the metric 'loss'" in trials.error[0] and "['accuracy', 'epoch']" in trials.error[0]
+    assert "lacks the metric 'loss'" in trials.error[1]
+    assert math.isnan(results.to_frame().loss.tolist()[0]) and results.n_results == 1
+    assert scheduler.log[0][:3] == ("result", 0, 1.0) and math.isnan(scheduler.log[0][3])
 
 
 # ------------------------------------------------------------------------------------------------------------
