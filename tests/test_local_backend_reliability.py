@@ -300,7 +300,11 @@ def test_an_interrupted_tuner_kills_every_trial_and_its_children(tmp_path, token
 # 4. a child process that outlives the script
 # ------------------------------------------------------------------------------------------------------------
 
-def test_a_script_that_leaves_a_child_holding_stdout_completes_and_the_child_is_killed(tmp_path, token):
+@pytest.mark.parametrize("exit_detection", ["pidfd", "polling"])
+def test_a_script_that_leaves_a_child_holding_stdout_completes_and_the_child_is_killed(tmp_path, token,
+                                                                                       exit_detection, monkeypatch):
+    if exit_detection == "polling":  # what systems without pidfd_open (macOS) do
+        monkeypatch.setattr("launchers.local_backend._pidfd", lambda pid: None)
     script = write_script(tmp_path, '''
         import subprocess, sys
         from launchers.report import report
@@ -471,7 +475,7 @@ def test_a_sweep_stopped_by_sigint_sigterm_or_sigkill_leaves_no_training_process
             if how is not signal.SIGINT:
                 assert sweep.returncode == -how, (label, sweep.returncode)  # it still ends as the signal would
             else:
-                assert sweep.returncode != 0 and "KeyboardInterrupt" in output
+                assert sweep.returncode != 0, output[-2000:]  # interrupted, not a clean end
     finally:
         for _, _, token, _, sweep in cases.values():
             if sweep.poll() is None:
