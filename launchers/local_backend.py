@@ -515,8 +515,14 @@ class LocalBackend(Backend):
                 os.close(pidfd)
         print(f"hpo-arena: the sweep (process {sweep_pid}) that started this experiment is gone: killing its "
               f"trials and this job process ({os.getpid()})", file=sys.stderr, flush=True)
-        for run in self._live.copy().values():  # (copy: atomic, the main thread may be changing it)
+        live = list(self._live.copy().values())  # (copy: atomic, the main thread may be changing it)
+        for run in live:
             _signal_group(run.pgid, signal.SIGKILL)
+        for run in live:  # dead before their folders go (a dying script may still be writing a checkpoint)
+            try:
+                run.process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                pass
         if not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -424,8 +424,9 @@ SWEEP_SCRIPT = '''
 def start_sweep(tmp_path: Path, script: Path, token: str, marks: Path, *overrides: str) -> subprocess.Popen:
     env = dict(os.environ)
     env.update({TOKEN_ENV: token, "SWEEP_MARKS": str(marks), "HPO_ARENA_RESULTS": str(tmp_path / "results"),
-                "HPO_ARENA_HYDRA_DIR": str(tmp_path / "hydra"),
+                "HPO_ARENA_HYDRA_DIR": str(tmp_path / "hydra"), "TMPDIR": str(tmp_path / "tmp"),
                 "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
+    (tmp_path / "tmp").mkdir()
     for key in ("HPO_ARENA_JOB_STATS", "HPO_ARENA_SWEEP_ID", "HPO_ARENA_SWEEP_SIZE", "HPO_ARENA_SWEEP_PID"):
         env.pop(key, None)
     command = [sys.executable, "-m", "launchers.cli", "sweep", "-m", "benchmark=real-mlp-digits",
@@ -476,6 +477,11 @@ def test_a_sweep_stopped_by_sigint_sigterm_or_sigkill_leaves_no_training_process
                 assert sweep.returncode == -how, (label, sweep.returncode)  # it still ends as the signal would
             else:
                 assert sweep.returncode != 0, output[-2000:]  # interrupted, not a clean end
+            work_folders = list((marks.parent / "tmp").glob("hpo-arena-local-*"))
+            if label == "basic-SIGKILL":  # nothing of the killed process runs: its work folder stays behind
+                assert len(work_folders) == 1
+            else:  # removed by the SIGTERM handler, the tuner's abort or the sweep watcher
+                assert work_folders == [], label
     finally:
         for _, _, token, _, sweep in cases.values():
             if sweep.poll() is None:
