@@ -192,6 +192,8 @@ class LocalBackend(Backend):
         self._previous_sigterm: Any = None
         self._sigterm_installed = False
         self._sweep_watch_stop: int | None = None  # write end of the pipe that ends the sweep watcher
+        # Held by launch() and, for good, by the sweep watcher once the sweep is gone: no trial starts after it.
+        self._launch_lock = threading.Lock()
 
     # --- Backend interface ----------------------------------------------------------------------------------
 
@@ -223,6 +225,10 @@ class LocalBackend(Backend):
     def launch(self, trial: TrialRecord, worker: int, milestones: Sequence[float] | None, resume: bool) -> None:
         if self._lifeline is None:
             raise RuntimeError("LocalBackend.launch before bind: run trials through Tuner.run")
+        with self._launch_lock:
+            self._launch(trial, worker, milestones)
+
+    def _launch(self, trial: TrialRecord, worker: int, milestones: Sequence[float] | None) -> None:
         folder = self.trial_dir(trial.trial_id)
         checkpoint = folder / "checkpoint"
         checkpoint.mkdir(parents=True, exist_ok=True)
@@ -515,6 +521,7 @@ class LocalBackend(Backend):
                 os.close(pidfd)
         print(f"hpo-arena: the sweep (process {sweep_pid}) that started this experiment is gone: killing its "
               f"trials and this job process ({os.getpid()})", file=sys.stderr, flush=True)
+        self._launch_lock.acquire()  # never released: the tuner starts no trial any more
         live = list(self._live.copy().values())  # (copy: atomic, the main thread may be changing it)
         for run in live:
             _signal_group(run.pgid, signal.SIGKILL)
