@@ -116,8 +116,11 @@ class _Channel:
 
     def send(self, line: bytes) -> None:
         view = memoryview(line)
-        while view:  # a pipe write of more than PIPE_BUF bytes may be partial
-            view = view[os.write(self.report_fd, view):]
+        try:
+            while view:  # a pipe write of more than PIPE_BUF bytes may be partial
+                view = view[os.write(self.report_fd, view):]
+        except BrokenPipeError:
+            raise SystemExit(0) from None  # the tuner is gone: nobody will read this result
 
     def receive(self) -> str:
         while b"\n" not in self.pending:
@@ -130,6 +133,19 @@ class _Channel:
 
 
 _channel: _Channel | None = None
+
+
+def _keep_tuner_pipes_private() -> None:
+    """At import: the tuner's pipe ends are not inherited by programs the script runs before its first report."""
+    for name in (ENV_REPORT_FD, ENV_ANSWER_FD):
+        try:
+            os.set_inheritable(int(os.environ[name]), False)
+        except (KeyError, ValueError, OSError):
+            pass  # not under the tuner (or not a descriptor of ours): nothing to protect
+
+
+if os.environ.get(ENV_PROTOCOL) == PROTOCOL_VERSION:
+    _keep_tuner_pipes_private()
 
 
 def _tuner_channel() -> _Channel | None:
