@@ -371,7 +371,11 @@ class LocalBackend(Backend):
             selector.register(run.pidfd, selectors.EVENT_READ, "exit")
         pending = bytearray()
         try:
-            with open(log_path, "ab") as log:
+            log = open(log_path, "ab")  # noqa: SIM115 (closed in the finally clause)
+        except OSError:  # the folder went away (the experiment was aborted): pump all the same
+            log = open(os.devnull, "wb")  # noqa: SIM115
+        try:
+            with log:
                 exited = False
                 while not exited:
                     for key, _ in selector.select(None if run.pidfd is not None else 0.1):
@@ -389,8 +393,6 @@ class LocalBackend(Backend):
                         break
                     for key, _ in ready:
                         self._pump_read(run, selector, key, log, pending)
-        except (OSError, ValueError):
-            pass  # the log folder went away (the experiment was aborted)
         finally:
             selector.close()
             for closer in (run.process.stdout.close, lambda: os.close(run.report_fd)):
@@ -409,8 +411,11 @@ class LocalBackend(Backend):
             selector.unregister(key.fd)
             return
         if key.data == "stdout":
-            log.write(chunk)
-            log.flush()
+            try:
+                log.write(chunk)
+                log.flush()
+            except OSError:
+                pass  # e.g. a full disk: the output is lost, the trial goes on
             return
         pending += chunk
         while True:
