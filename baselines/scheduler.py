@@ -15,6 +15,12 @@ A scheduler decides which trials run and for how long. The tuner loop calls:
 ``metrics`` always maps every objective name to a float (and holds the fidelity under ``fidelity_name``).
 Schedulers compare on ``self.metric`` in direction ``self.mode``; ``self._sign`` turns any metric into one
 to minimise (``sign * value``).
+
+NaN (a diverged or broken training run; a real script may report ``loss=float("nan")``) is a valid value
+and counts as the worst there is: schedulers that rank results (rungs, stopping rules) treat it as +inf
+after the sign, below every finite result; model-based searchers leave non-finite values out of their
+training data (as they do +-inf) and never propose that configuration again. A run is therefore decided
+exactly as if the NaN were the worst infinity (``tests/test_nan_results.py`` checks every registered method).
 """
 from __future__ import annotations
 

@@ -50,6 +50,9 @@ class RealBenchmark:
     n_workers: int = 2
     trial_timeout: float = 600.0  # seconds per trial before it is killed and marked failed
     script_args: list[str] = field(default_factory=list)  # extra command-line arguments of the script
+    # Keep the trials' work folder (checkpoints, stdout/stderr logs) after the experiment; its path is recorded
+    # in metadata.json ``workdir``. By default it is removed (stderr tails of failed trials are in trials.parquet).
+    keep_workdir: bool = False
     sagemaker_instance_type: str = "ml.m5.large"
     family: str = ""
     description: str = ""

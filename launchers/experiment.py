@@ -13,12 +13,15 @@ import platform
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark_definitions.definitions import Benchmark, FunctionBenchmark, RealBenchmark, SimulatedBenchmark
 from blackbox_repo.blackbox import Blackbox, TabularBlackbox
 from blackbox_repo.seeding import derive_seed
 from launchers.study import experiment_path, is_complete
+
+if TYPE_CHECKING:
+    from launchers.tuner import Results
 
 
 @dataclass(frozen=True)
@@ -201,9 +204,12 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         backend = LocalBackend(
             resolve_script(bench.script), n_workers=bench.n_workers, trial_timeout=bench.trial_timeout,
             fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, script_args=bench.script_args,
+            metric=bench.metric, keep_workdir=bench.keep_workdir,
         )
         stop = StoppingCriterion(max_wallclock_time=bench.max_wallclock_time)
         extra: dict[str, Any] = {"simulated": False, "script": bench.script}
+        if bench.keep_workdir:
+            extra["workdir"] = str(backend.workdir)
         objectives = None
         fidelity_name, max_fidelity, time_objective = bench.resource_attr, bench.max_fidelity, None
         best = worst = None
@@ -239,6 +245,16 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
     except Exception as err:
         mark_status(spec, started_at, status="failed", error=f"{type(err).__name__}: {err}")
         raise
+    if results.n_results == 0:
+        # Nothing to compare: record why (with every trial's error in trials.parquet) instead of a complete,
+        # empty experiment; a rerun redoes it.
+        from launchers.results_writer import write_trials
+
+        error = no_result_error(results)
+        write_trials(path, results)
+        mark_status(spec, started_at, status="failed", error=error, n_trials=results.n_trials, n_results=0,
+                    end_reason=results.end_reason, **extra)
+        raise ExperimentFailed(f"{bench.name} / {spec.method} / seed {spec.seed}: {error}")
     metadata = {
         "format_version": 1,
         "tag": spec.tag, "benchmark": bench.name, "method": spec.method, "seed": spec.seed,
@@ -259,6 +275,22 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         **extra,
     }
     return results.write(path, metadata)
+
+
+class ExperimentFailed(RuntimeError):
+    """The experiment ran but produced nothing usable; its metadata.json says ``failed`` and why."""
+
+
+def no_result_error(results: Results) -> str:
+    """Why an experiment has no result, naming the first failed trial's cause and stderr tail."""
+    failed = [t for t in results.trials if t.status == "failed"]
+    text = (f"no trial reported a result ({results.n_trials} trial(s) started, {len(failed)} failed; "
+            f"the experiment ended by {results.end_reason or 'stopping'})")
+    if failed:
+        first = failed[0]
+        cause, _, tail = first.error.partition("\n")
+        text += f"; trial {first.trial_id}: {cause}; stderr of trial {first.trial_id}: {tail.strip() or '(empty)'}"
+    return text
 
 
 def _fidelities(blackbox: Blackbox, max_fidelity: float | None):

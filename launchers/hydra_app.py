@@ -420,8 +420,11 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
     # Last, so that every check above sees the folders as given; Hydra gets them from the search-path plugin.
     argv = _without_config_dir_flags(argv)
     size = count_sweep_jobs(argv)
+    from launchers.local_backend import SWEEP_PID_ENV
+
     sweep_env = {SWEEP_ID_ENV: f"{os.getpid()}-{time.time_ns()}",
-                 SWEEP_SIZE_ENV: None if size is None else str(size)}
+                 SWEEP_SIZE_ENV: None if size is None else str(size),
+                 SWEEP_PID_ENV: str(os.getpid())}  # jobs in worker processes end with a killed sweep
     previous = {key: os.environ.get(key) for key in sweep_env}
     _set_env(sweep_env)  # read by the jobs, in this process or in the launcher's child processes
     try:

@@ -13,16 +13,20 @@ hand, it falls back to ``--config-json '{...}' --checkpoint-dir DIR --trial-id N
         save_checkpoint(state)                            # FIRST the checkpoint of this epoch,
         report(epoch=epoch, val_error=err)                # THEN its result
 
-Protocol (under the tuner, ``HPO_ARENA_PROTOCOL=1``): ``report`` writes one line ``@@hpo-arena@@ {json}`` to
-stdout and waits for the tuner's answer on stdin: ``continue`` returns; ``pause`` and ``stop`` end the
-process at once (exit code 0). A script therefore never runs ahead of a decision, and the checkpoint saved
-just before a report is exactly the one a paused trial resumes from. Without the tuner, ``report`` only prints.
+Protocol (under the tuner, ``HPO_ARENA_PROTOCOL=2``): the tuner hands the script two pipe ends of its own,
+named by ``HPO_ARENA_REPORT_FD`` (write) and ``HPO_ARENA_ANSWER_FD`` (read). ``report`` writes one JSON object
+per line to the report pipe (NaN and infinities as the JSON extensions ``NaN`` / ``Infinity``, so they arrive
+as such) and waits for the tuner's answer on the answer pipe: ``continue`` returns; ``pause`` and ``stop`` end
+the process at once (exit code 0), and so does the end of the answer pipe (the tuner went away). A script
+therefore never runs ahead of a decision, and the checkpoint saved just before a report is exactly the one a
+paused trial resumes from. stdout, stderr and stdin stay the script's own: nothing it prints or reads can be
+taken for a report or swallow an answer. Without the tuner, ``report`` only prints the line
+``@@hpo-arena@@ {json}`` to stdout.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import pickle
 import sys
@@ -37,6 +41,9 @@ ENV_CHECKPOINT_DIR = "HPO_ARENA_CHECKPOINT_DIR"
 ENV_MAX_FIDELITY = "HPO_ARENA_MAX_FIDELITY"
 ENV_FIDELITY_NAME = "HPO_ARENA_FIDELITY_NAME"
 ENV_PROTOCOL = "HPO_ARENA_PROTOCOL"
+ENV_REPORT_FD = "HPO_ARENA_REPORT_FD"
+ENV_ANSWER_FD = "HPO_ARENA_ANSWER_FD"
+PROTOCOL_VERSION = "2"
 CHECKPOINT_FILE = "checkpoint.pkl"
 
 
@@ -75,24 +82,106 @@ def trial_context(argv: list[str] | None = None) -> TrialContext:
                         args.max_fidelity, None)
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else value
-    return value
+def _payload(metrics: dict[str, Any]) -> str:
+    plain = {}
+    for name, value in metrics.items():
+        if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+            value = value.item()
+        plain[name] = value  # float NaN and infinities included: they travel as such
+    try:
+        return json.dumps(plain, allow_nan=True)
+    except TypeError as error:
+        bad = [n for n, v in plain.items() if not _serialisable(v)]
+        raise TypeError(f"report(): values of {bad} cannot be sent ({error}); report numbers or strings") from None
+
+
+def _serialisable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except TypeError:
+        return False
+    return True
+
+
+class _Channel:
+    """The script's ends of the tuner's two pipes (opened once, on the first report)."""
+
+    def __init__(self, report_fd: int, answer_fd: int):
+        # Not handed down to processes the script starts (they would hold the pipes open).
+        os.set_inheritable(report_fd, False)
+        os.set_inheritable(answer_fd, False)
+        self.report_fd = report_fd
+        self.answers = os.fdopen(answer_fd, "rb", buffering=0)
+        self.pending = b""
+
+    def send(self, line: bytes) -> None:
+        view = memoryview(line)
+        try:
+            while view:  # a pipe write of more than PIPE_BUF bytes may be partial
+                view = view[os.write(self.report_fd, view):]
+        except BrokenPipeError:
+            raise SystemExit(0) from None  # the tuner is gone: nobody will read this result
+
+    def receive(self) -> str:
+        while b"\n" not in self.pending:
+            chunk = self.answers.read(64)
+            if not chunk:
+                return ""  # the tuner is gone
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line.decode("ascii", errors="replace").strip()
+
+
+_channel: _Channel | None = None
+
+
+def _keep_tuner_pipes_private() -> None:
+    """At import: the tuner's pipe ends are not inherited by programs the script runs before its first report."""
+    for name in (ENV_REPORT_FD, ENV_ANSWER_FD):
+        try:
+            os.set_inheritable(int(os.environ[name]), False)
+        except (KeyError, ValueError, OSError):
+            pass  # not under the tuner (or not a descriptor of ours): nothing to protect
+
+
+if os.environ.get(ENV_PROTOCOL) == PROTOCOL_VERSION:
+    _keep_tuner_pipes_private()
+
+
+def _tuner_channel() -> _Channel | None:
+    """The pipes to the tuner, or ``None`` when the script runs by hand."""
+    global _channel
+    if _channel is not None:
+        return _channel
+    if os.environ.get(ENV_PROTOCOL) != PROTOCOL_VERSION:
+        return None
+    try:
+        report_fd, answer_fd = int(os.environ[ENV_REPORT_FD]), int(os.environ[ENV_ANSWER_FD])
+        _channel = _Channel(report_fd, answer_fd)
+    except (KeyError, ValueError, OSError) as error:
+        raise RuntimeError(
+            f"{ENV_PROTOCOL}={PROTOCOL_VERSION} but the tuner's pipes ({ENV_REPORT_FD}, {ENV_ANSWER_FD}) are not "
+            f"usable ({error}); run the script through LocalBackend, or without {ENV_PROTOCOL} to only print"
+        ) from None
+    return _channel
 
 
 def report(**metrics: Any) -> None:
-    """Report one result (must include the fidelity, e.g. ``epoch=3``); under the tuner, wait for its answer."""
+    """Report one result (must include the fidelity, e.g. ``epoch=3``); under the tuner, wait for its answer.
+
+    Values are numbers (NaN and infinities allowed: a diverged run reports ``loss=float("nan")``) or strings
+    (recorded nowhere, for the log only).
+    """
     if not metrics:
         raise ValueError("report() needs at least the fidelity and one metric, e.g. report(epoch=1, loss=0.3)")
-    line = REPORT_PREFIX + json.dumps({k: _plain(v) for k, v in metrics.items()}, allow_nan=True)
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-    if os.environ.get(ENV_PROTOCOL) != "1":
+    payload = _payload(metrics)
+    channel = _tuner_channel()
+    if channel is None:
+        sys.stdout.write(REPORT_PREFIX + payload + "\n")
+        sys.stdout.flush()
         return
-    answer = sys.stdin.readline().strip()
+    channel.send(payload.encode("utf-8") + b"\n")
+    answer = channel.receive()
     if answer == "continue":
         return
     # "pause", "stop", or end of input (the tuner went away): end now; the checkpoint is already saved.

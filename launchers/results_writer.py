@@ -86,6 +86,13 @@ def write_metadata(path: str, metadata: Mapping[str, Any]) -> None:
     _write_bytes_atomically(fs, posixpath.join(folder, "metadata.json"), payload)
 
 
+def write_trials(path: str, results: Results) -> None:
+    """Write ``trials.parquet`` alone (an experiment that failed keeps its trials' statuses and errors)."""
+    fs, folder = fsspec.core.url_to_fs(path)
+    fs.makedirs(folder, exist_ok=True)
+    _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _parquet_bytes(results.trials_frame()))
+
+
 def write_experiment(path: str, results: Results, metadata: Mapping[str, Any]) -> str:
     """Write ``results`` into the folder ``path``; ``metadata`` supplies the study fields.
 

@@ -341,6 +341,11 @@ class Backend(ABC):
     def finish(self) -> None:
         """The experiment ends: record pending results (simulator) or terminate running processes (local)."""
 
+    def abort(self) -> None:
+        """The run was interrupted (Ctrl-C) or raised: end whatever runs outside this process, at once.
+
+        Nothing to do for a backend that runs nothing outside the tuner's process (the simulator)."""
+
 
 # ------------------------------------------------------------------------------------------------------------
 # Results
@@ -564,9 +569,18 @@ class Tuner:
     # --- main loop ------------------------------------------------------------------------------------------
 
     def run(self) -> Results:
+        """Run the experiment to its end; if anything interrupts it (an exception, Ctrl-C), the backend's
+        ``abort`` ends its running trials before the exception propagates."""
         if self._ran:
             raise RuntimeError("a Tuner runs once; build a new scheduler, backend and Tuner for another run")
         self._ran = True
+        try:
+            return self._run()
+        except BaseException:
+            self.backend.abort()
+            raise
+
+    def _run(self) -> Results:
         t_real0 = time.perf_counter()
         backend = self.backend
         self._recorder = ResultRecorder(backend.objectives_names)
