@@ -19,6 +19,8 @@ Methods (``list_methods()``, ``describe_methods()``):
 - Determined: ADAPTIVE-ASHA (max_trials 500 by default, Determined's recommended minimum)
 - model-based multi-fidelity: ASHA-BO (GP-BO proposing for stopping ASHA, MOBSTER-like), ASHA-TPE (BOHB-like,
   asynchronous), HB-TPE (BOHB: TPE proposing for synchronous Hyperband)
+- population-based training: PBT (exploit/explore between trials' checkpoints; real training only, refused on
+  simulated tables: ``method_transfers_checkpoints``)
 """
 from __future__ import annotations
 
@@ -181,12 +183,26 @@ def _adaptive_asha(ctx: _Context, searcher: Searcher, max_trials: int = 500, max
                                   bracket_rungs=bracket_rungs, **ctx.common())
 
 
+def _pbt(ctx: _Context, searcher: Searcher, population_size: int = 8, perturbation_interval: float = 10,
+         quantile_fraction: float = 0.25, resample_probability: float = 0.25,
+         perturbation_factors: Sequence[float] = (0.8, 1.2)) -> Scheduler:
+    from baselines.pbt import PopulationBasedTraining
+
+    return PopulationBasedTraining(searcher=searcher, population_size=population_size,
+                                   perturbation_interval=perturbation_interval, quantile_fraction=quantile_fraction,
+                                   resample_probability=resample_probability,
+                                   perturbation_factors=perturbation_factors, **ctx.common())
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
     description: str
     factory: Callable[..., Scheduler]
     searcher: str  # key of _SEARCHERS
+    #: the method starts trials from other trials' checkpoints (its scheduler's ``transfers_checkpoints``):
+    #: it needs real checkpoints, so simulated benchmarks refuse it before any job starts
+    transfers_checkpoints: bool = False
 
     def scheduler_kwargs(self) -> list[str]:
         params = inspect.signature(self.factory).parameters
@@ -227,6 +243,8 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("ASHA-TPE", "TPE proposing for stopping ASHA (asynchronous BOHB-like)",
                    _asha_factory("stopping", 1), "tpe"),
         MethodSpec("HB-TPE", "TPE proposing for synchronous Hyperband (BOHB)", _hyperband, "tpe"),
+        MethodSpec("PBT", "population-based training: exploit better members' checkpoints, explore their "
+                   "hyperparameters (real training only)", _pbt, "random", transfers_checkpoints=True),
     )
 }
 
@@ -237,6 +255,12 @@ def list_methods() -> list[str]:
 
 def describe_methods() -> dict[str, str]:
     return {name: spec.description for name, spec in _METHODS.items()}
+
+
+def method_transfers_checkpoints(name: str) -> bool:
+    """Whether method ``name`` starts trials from other trials' checkpoints (PBT): only a backend with real
+    checkpoints can run it."""
+    return method_spec(name).transfers_checkpoints
 
 
 def method_spec(name: str) -> MethodSpec:
@@ -273,6 +297,9 @@ def make_method(
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
     searcher_cls = _searcher_class(spec.searcher)
+    if restrict_to is not None and spec.transfers_checkpoints:
+        raise ValueError(f"method {spec.name} cannot be restricted to a list of configurations: its explore step "
+                         "perturbs hyperparameters to values outside any list (and tables cannot run it)")
     if restrict_to is not None:
         if "restrict_to" not in inspect.signature(searcher_cls.__init__).parameters:
             raise ValueError(f"method {spec.name}'s searcher {searcher_cls.__name__} cannot be restricted to a "
