@@ -33,5 +33,5 @@ def check_method_fits_benchmark(method: str, benchmark: Benchmark, transfers_che
             f"method {method} cannot run on the simulated benchmark {benchmark.name}: it starts trials from copies "
             "of other trials' checkpoints with other hyperparameters, and a table holds one learning curve per "
             "configuration, no checkpoint to continue from. Run it on a real benchmark (local training, e.g. "
-            "benchmark=real-pbt-logistic)"
+            "benchmark=real-pbt-regression)"
         )
