@@ -375,3 +375,23 @@ def test_short_pbt_study_on_two_workers(tmp_path):
                                                    "seed": 0, "metric": "val_loss", "mode": "min"})
     stored = pd.read_parquet(Path(path) / "trials.parquet")
     assert stored.checkpoint_from.dropna().astype(int).tolist() == clones.checkpoint_from.astype(int).tolist()
+
+
+def test_arena_sweep_runs_pbt_on_the_real_benchmark(tmp_path):
+    proc = _sweep(tmp_path, "method=PBT", "benchmark=real-pbt-regression", "method.population_size=4",
+                  "method.perturbation_interval=5", "method.perturbation_factors=[0.5,2.0]",
+                  "method.resample_probability=0",
+                  "benchmark.max_fidelity=15", "tag=real")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    folder = tmp_path / "results" / "real" / "real-pbt-regression" / "PBT" / "0"
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["status"] == "complete" and meta["method_kwargs"]["perturbation_factors"] == [0.5, 2.0]
+    trials = pd.read_parquet(folder / "trials.parquet")
+    results = pd.read_parquet(folder / "results.parquet")
+    assert len(results) == 4 * 15 and (trials.status == "completed").sum() == 4
+    clones = trials[trials.checkpoint_from.notna()]
+    assert len(clones) == 2  # one per ranking (steps 5 and 10)
+    for _, clone in clones.iterrows():
+        donor_lr = trials.loc[trials.trial_id == clone.checkpoint_from, "config.lr"].item()
+        lr = clone["config.lr"]  # the donor's, times 0.5 or 2, clipped into [0.003, 1]
+        assert lr in (pytest.approx(min(donor_lr * 2, 1.0)), pytest.approx(max(donor_lr / 2, 0.003)))
