@@ -123,7 +123,7 @@ def perturb_value(domain: Domain, value: Any, rng: np.random.Generator, resample
         return domain.sample(rng)
     if isinstance(domain, Integer):
         factor = float(perturbation_factors[int(rng.integers(len(perturbation_factors)))])
-        new = min(max(int(round(float(value) * factor)), domain.lower), domain.upper)
+        new = min(max(round(float(value) * factor), domain.lower), domain.upper)
         if new == int(value) and factor != 1.0:
             step = 1 if factor > 1.0 else -1
             new = min(max(int(value) + step, domain.lower), domain.upper)

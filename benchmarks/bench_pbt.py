@@ -76,15 +76,15 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {"PBT": [], "RS": []}
     with tempfile.TemporaryDirectory(prefix="bench-pbt-") as tmp:
         for seed in range(args.seeds):
-            for method in rows:
-                rows[method].append(run_one(method, seed, args.population_size, args.interval, args.workers,
-                                            Path(tmp)))
-                r = rows[method][-1]
+            for method, runs in rows.items():
+                runs.append(run_one(method, seed, args.population_size, args.interval, args.workers, Path(tmp)))
+                r = runs[-1]
                 print(f"seed {seed} {method:>3}: final {r['final']:.4f}  anywhere {r['anywhere']:.4f}  "
                       f"({int(r['steps'])} steps, {int(r['trials'])} trials, {r['seconds']:.1f} s)", flush=True)
-    lines = [f"PBT (population {args.population_size}, interval {args.interval:g}) vs RS on {BENCHMARK}, "
+    title = (f"PBT (population {args.population_size}, interval {args.interval:g}) vs RS on {BENCHMARK}, "
              f"{args.workers} workers, budget {args.population_size * 100} steps each; excess validation loss "
-             "(lower is better)", "",
+             "(lower is better)")
+    lines = [title, "",
              "| seed | PBT final | RS final | PBT anywhere | RS anywhere |", "|---|---|---|---|---|"]
     for seed in range(args.seeds):
         p, r = rows["PBT"][seed], rows["RS"][seed]
@@ -93,9 +93,10 @@ def main() -> None:
         cells = [float(statistic(np.array([row[key] for row in rows[m]])))
                  for key in ("final", "anywhere") for m in ("PBT", "RS")]
         lines.append(f"| {name} | {cells[0]:.4f} | {cells[1]:.4f} | {cells[2]:.4f} | {cells[3]:.4f} |")
+    lines.append("")
     for key in ("final", "anywhere"):
         wins = sum(p[key] < r[key] for p, r in zip(rows["PBT"], rows["RS"]))
-        lines.append(f"\nPBT better than RS ({key}) on {wins} of {args.seeds} seeds")
+        lines.append(f"PBT better than RS ({key}) on {wins} of {args.seeds} seeds")
     text = "\n".join(lines)
     print("\n" + text)
     if args.out is not None:

@@ -16,12 +16,14 @@ start/resume) marks the trial failed; the last ``stderr_tail_chars`` characters 
 trial at its last result.
 
 Starting from another trial's checkpoint (PBT's exploit step, ``trial.checkpoint_from``): when the scheduler
-transfers checkpoints, the backend copies each trial's checkpoint folder to ``checkpoint_snapshot/`` at every
-result the scheduler sees (the script saved its checkpoint before that report and is blocked in ``report``
-waiting for the answer, so the copy is consistent). A trial started from donor ``d`` gets a copy of ``d``'s
-snapshot as its own checkpoint folder before its script starts: the state as of ``d``'s last result the
-scheduler saw, whether ``d`` is running on, paused, stopped or completed by then. The script resumes from it as
-from a pause and reports the steps after it (fidelities continue from the donor's).
+transfers checkpoints (the tuner calls ``enable_checkpoint_transfer``), the backend copies each trial's
+checkpoint folder to ``checkpoint_snapshot/`` at every milestone result, i.e. every result the scheduler
+decides on (the script saved its checkpoint before that report and is blocked in ``report`` waiting for the
+answer, so the copy is consistent). A trial started from donor ``d`` gets a copy of ``d``'s snapshot as its own
+checkpoint folder before its script starts: ``d``'s state as of its last milestone result, whether ``d`` is
+still running (possibly writing a newer checkpoint), paused, stopped or completed by then. The script resumes
+from it as from a pause and reports the steps after it (fidelities continue from the donor's). A donor without
+a snapshot (no milestone result yet) or with an empty checkpoint folder is an error naming the fix.
 
 Times: ``sim_time`` = ``real_time`` = wall-clock seconds since the experiment started.
 Files: ``<workdir>/trial_<id>/checkpoint/`` (and ``checkpoint_snapshot/``) and ``stdout.log`` / ``stderr.log``

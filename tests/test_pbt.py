@@ -395,3 +395,14 @@ def test_arena_sweep_runs_pbt_on_the_real_benchmark(tmp_path):
         donor_lr = trials.loc[trials.trial_id == clone.checkpoint_from, "config.lr"].item()
         lr = clone["config.lr"]  # the donor's, times 0.5 or 2, clipped into [0.003, 1]
         assert lr in (pytest.approx(min(donor_lr * 2, 1.0)), pytest.approx(max(donor_lr / 2, 0.003)))
+
+
+def test_a_donor_whose_script_saves_no_checkpoint_is_an_error_naming_the_fix(tmp_path):
+    script = tmp_path / "no_checkpoint.py"
+    script.write_text("from launchers.report import report, trial_context\n"
+                      "trial = trial_context()\n"
+                      "for step in range(1, int(trial.max_fidelity) + 1):\n"
+                      "    report(step=step, val_loss=1.0 / step)\n")
+    backend = LocalBackend(script, n_workers=2, fidelity_name="step", max_fidelity=6, workdir=tmp_path / "w")
+    with pytest.raises(ValueError, match=r"no_checkpoint.py must save one before each report"):
+        Tuner(_CloneOnce(), backend, StoppingCriterion()).run()
