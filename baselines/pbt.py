@@ -62,7 +62,6 @@ from blackbox_repo.search_space import (
     QNormal,
     QUniform,
     SearchSpace,
-    _quantise,
 )
 
 _FIDELITY_TOL = 1e-9
@@ -139,11 +138,11 @@ def perturb_value(domain: Domain, value: Any, rng: np.random.Generator, resample
         return values[index + step]
     factor = float(perturbation_factors[int(rng.integers(len(perturbation_factors)))])
     raw = float(value) * factor
-    if isinstance(domain, (QUniform, QLogUniform)):
-        low, high = float(_quantise(domain.lower, domain.q)), float(_quantise(domain.upper, domain.q))
-        return min(max(float(_quantise(raw, domain.q)), low), high)
+    if isinstance(domain, (QUniform, QLogUniform)):  # the domains' own bounds: round(bound / q) * q
+        low, high = _quantised(domain.lower, domain.q), _quantised(domain.upper, domain.q)
+        return min(max(_quantised(raw, domain.q), low), high)
     if isinstance(domain, (QNormal, QLogNormal)):
-        return float(_quantise(raw, domain.q))
+        return _quantised(raw, domain.q)
     if isinstance(domain, (Normal, LogNormal)):
         return raw
     # Uniform, LogUniform: clip into the bounds
@@ -333,6 +332,11 @@ class PopulationBasedTraining(Scheduler):
         if not self._ranked_once and not self._searcher_exhausted:
             self._open_slots.append(member.slot)  # before the first ranking: a fresh member takes the slot
         self._complete_generation_if_ready()  # the generation may have waited only for this member
+
+
+def _quantised(value: float, q: float) -> float:
+    """HyperDrive's quantisation, as the q-domains apply it: ``round(value / q) * q`` (half to even)."""
+    return float(np.round(value / q) * q)
 
 
 def _plain(value: float) -> int | float:
