@@ -23,6 +23,8 @@ Methods (``list_methods()``, ``describe_methods()``):
   SYNC-BOHB (KDE proposing for synchronous Hyperband); ASHA-BORE (``baselines.asha_bore``)
 - DEHB (``baselines.dehb``): differential evolution inside Hyperband brackets; it makes its own configurations
   (no searcher), so ``restrict_to`` and ``points_to_evaluate`` go to the scheduler
+- population-based training: PBT (exploit/explore between trials' checkpoints; real training only, refused on
+  simulated tables: ``method_transfers_checkpoints``)
 """
 from __future__ import annotations
 
@@ -196,6 +198,15 @@ def _dehb(ctx: _Context, searcher: None, grace_period: float = 1, reduction_fact
     return DEHB(grace_period=grace_period, reduction_factor=reduction_factor, mutation_factor=mutation_factor,
                 crossover_prob=crossover_prob, boundary_fix=boundary_fix, points_to_evaluate=points_to_evaluate,
                 restrict_to=restrict_to, max_trials=max_trials, **ctx.common())
+def _pbt(ctx: _Context, searcher: Searcher, population_size: int = 8, perturbation_interval: float = 10,
+         quantile_fraction: float = 0.25, resample_probability: float = 0.25,
+         perturbation_factors: Sequence[float] = (0.8, 1.2)) -> Scheduler:
+    from baselines.pbt import PopulationBasedTraining
+
+    return PopulationBasedTraining(searcher=searcher, population_size=population_size,
+                                   perturbation_interval=perturbation_interval, quantile_fraction=quantile_fraction,
+                                   resample_probability=resample_probability,
+                                   perturbation_factors=perturbation_factors, **ctx.common())
 
 
 @dataclass(frozen=True)
@@ -205,6 +216,9 @@ class MethodSpec:
     factory: Callable[..., Scheduler]
     searcher: str | None  # key of _SEARCHERS; None: the method makes its own configurations (factory gets
     # restrict_to)
+    #: the method starts trials from other trials' checkpoints (its scheduler's ``transfers_checkpoints``):
+    #: it needs real checkpoints, so simulated benchmarks refuse it before any job starts
+    transfers_checkpoints: bool = False
 
     def scheduler_kwargs(self) -> list[str]:
         params = inspect.signature(self.factory).parameters
@@ -257,6 +271,8 @@ _METHODS: dict[str, MethodSpec] = {
                    "stopping ASHA", _asha_factory("stopping", 1), "bore-mf"),
         MethodSpec("DEHB", "differential evolution inside Hyperband brackets, asynchronous workers (Awad et al. "
                    "2021)", _dehb, None),
+        MethodSpec("PBT", "population-based training: exploit better members' checkpoints, explore their "
+                   "hyperparameters (real training only)", _pbt, "random", transfers_checkpoints=True),
     )
 }
 
@@ -267,6 +283,12 @@ def list_methods() -> list[str]:
 
 def describe_methods() -> dict[str, str]:
     return {name: spec.description for name, spec in _METHODS.items()}
+
+
+def method_transfers_checkpoints(name: str) -> bool:
+    """Whether method ``name`` starts trials from other trials' checkpoints (PBT): only a backend with real
+    checkpoints can run it."""
+    return method_spec(name).transfers_checkpoints
 
 
 def method_spec(name: str) -> MethodSpec:
@@ -306,6 +328,9 @@ def make_method(
     if spec.searcher is None:
         return spec.factory(ctx, None, restrict_to=restrict_to, **scheduler_kwargs)
     searcher_cls = _searcher_class(spec.searcher)
+    if restrict_to is not None and spec.transfers_checkpoints:
+        raise ValueError(f"method {spec.name} cannot be restricted to a list of configurations: its explore step "
+                         "perturbs hyperparameters to values outside any list (and tables cannot run it)")
     if restrict_to is not None:
         if "restrict_to" not in inspect.signature(searcher_cls.__init__).parameters:
             raise ValueError(f"method {spec.name}'s searcher {searcher_cls.__name__} cannot be restricted to a "

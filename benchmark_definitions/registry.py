@@ -175,6 +175,14 @@ def _real() -> Iterable[RealBenchmark]:
             n_workers=2, trial_timeout=120.0, family="real-mlp",
             description=f"scikit-learn MLP trained for real on {task}, epoch by epoch (partial_fit)",
         )
+    yield RealBenchmark(
+        name="real-pbt-regression", script="launchers/examples/train_pbt_toy.py",
+        config_space=SearchSpace({"lr": LogUniform(0.003, 1.0)}).to_dict(), metric="val_loss", mode="min",
+        resource_attr="step", max_fidelity=100, max_wallclock_time=120.0, n_workers=2, trial_timeout=60.0,
+        family="real-pbt",
+        description="linear regression trained by SGD on an ill-conditioned noisy stream, where a decaying "
+                    "learning rate beats every constant one (the example for PBT; 100 steps of ~1 ms)",
+    )
 
 
 # (simulated-seconds budget, workers) of the synthetic benchmarks. Single-fidelity functions cost one simulated

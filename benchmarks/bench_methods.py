@@ -60,7 +60,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from baselines.registry import list_methods  # noqa: E402
+from baselines.registry import list_methods, method_transfers_checkpoints  # noqa: E402
 from benchmark_definitions.definitions import SimulatedBenchmark  # noqa: E402
 from benchmark_definitions.registry import get_benchmark  # noqa: E402
 from launchers.experiment import ExperimentSpec  # noqa: E402
@@ -646,11 +646,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "deleted at the end)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown to this file")
     args = parser.parse_args(argv)
-    valid = list_methods()
+    # Methods that start trials from other trials' checkpoints (PBT) cannot run on tables (bench_pbt.py runs PBT).
+    valid = [m for m in list_methods() if not method_transfers_checkpoints(m)]
     methods = args.methods or valid
     unknown = [m for m in methods if m.upper() not in valid]
     if unknown:
-        parser.error(f"unknown methods {unknown}; valid: {valid}")
+        parser.error(f"unknown methods {unknown}, or methods that cannot run on simulated tables; valid: {valid}")
     args.methods = [m.upper() for m in methods]
     if "RS" not in args.methods:
         args.methods.insert(0, "RS")  # the reference of every comparison

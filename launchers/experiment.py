@@ -183,12 +183,14 @@ def seeds_for(spec: ExperimentSpec) -> tuple[int, int]:
 def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: bool = False) -> str:
     """Run (or skip, if already complete) one experiment; returns its folder."""
     from baselines.registry import make_method
+    from launchers.method_checks import check_method_fits_benchmark
     from launchers.tuner import StoppingCriterion, Tuner
 
     path = spec.path
     if skip_complete and is_complete(path):
         return path
     bench = spec.benchmark
+    check_method_fits_benchmark(spec.method, bench)  # before anything is loaded or written
     backend_seed, method_seed = seeds_for(spec)
     started_at = datetime.now(UTC).isoformat()
     t0 = time.perf_counter()
@@ -228,6 +230,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
             max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
             **method_kwargs,
         )
+        check_method_fits_benchmark(spec.method, bench, transfers_checkpoints=scheduler.transfers_checkpoints)
         backend = SimulatorBackend(
             blackbox, n_workers=bench.n_workers, seed=backend_seed,
             time_objective=None if bench.time_objective == STEPS else bench.time_objective,

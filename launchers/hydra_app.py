@@ -319,6 +319,28 @@ def check_names(argv: Sequence[str], config_dirs: Sequence[str | os.PathLike[str
         for value in _override_values(argv, key):
             if value not in valid:
                 raise SystemExit(f"arena sweep: {closest_choices_message(key, value, valid)}")
+    _check_pairs(argv)
+
+
+def _check_pairs(argv: Sequence[str]) -> None:
+    """Fail before anything is written when a named method cannot run on a named benchmark (PBT on a table)."""
+    from benchmark_definitions.registry import all_benchmarks
+    from launchers.method_checks import MethodBenchmarkMismatch, check_method_fits_benchmark
+
+    benchmarks = all_benchmarks()
+    defaults = {k: v for d in OmegaConf.load(Path(CONF_DIR) / "config.yaml").defaults
+                if isinstance(d, DictConfig) for k, v in d.items()}
+
+    def values(key: str) -> list[str]:  # the names a sweep uses for key (its default when not given)
+        given = any(a.startswith((f"{key}=", f"+{key}=")) for a in argv)
+        return _override_values(argv, key) if given else [str(defaults[key])]
+
+    for method in values("method"):
+        for name in values("benchmark"):
+            try:
+                check_method_fits_benchmark(method, benchmarks[name])
+            except MethodBenchmarkMismatch as err:
+                raise SystemExit(f"arena sweep: {err}") from None
 
 
 def prepare_study(argv: Sequence[str]) -> list[str]:

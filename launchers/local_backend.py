@@ -50,8 +50,19 @@ on. A clean exit before the maximum fidelity completes the trial at its last res
 or when the experiment ends, a script that does not exit gets SIGTERM (its group), then SIGKILL, each after
 ``grace_period`` seconds.
 
+Starting from another trial's checkpoint (PBT's exploit step, ``trial.checkpoint_from``): when the scheduler
+transfers checkpoints (the tuner calls ``enable_checkpoint_transfer``), the backend copies each trial's
+checkpoint folder to ``checkpoint_snapshot/`` at every milestone result, i.e. every result the scheduler
+decides on (the script saved its checkpoint before that report and is blocked in ``report`` waiting for the
+answer, so the copy is consistent). A trial started from donor ``d`` gets a copy of ``d``'s snapshot as its own
+checkpoint folder before its script starts: ``d``'s state as of its last milestone result, whether ``d`` is
+still running (possibly writing a newer checkpoint), paused, stopped or completed by then. The script resumes
+from it as from a pause and reports the steps after it (fidelities continue from the donor's). A donor without
+a snapshot (no milestone result yet) or with an empty checkpoint folder is an error naming the fix.
+
 Times: ``sim_time`` = ``real_time`` = wall-clock seconds since the experiment started.
-Files: ``<workdir>/trial_<id>/checkpoint/`` and ``stdout.log`` / ``stderr.log`` (appended across restarts).
+Files: ``<workdir>/trial_<id>/checkpoint/`` (and ``checkpoint_snapshot/``) and ``stdout.log`` / ``stderr.log``
+(appended across restarts).
 A work folder the backend made itself (``workdir=None``: ``$TMPDIR/hpo-arena-local-*``) is removed when the
 experiment ends, one the caller named is kept; ``keep_workdir`` overrides both. Checkpoints stay in place
 while the experiment runs (a paused trial resumes from its own, and PBT copies another trial's).
@@ -122,6 +133,8 @@ class _Run:
 
 class LocalBackend(Backend):
     """Runs a training script locally for each trial (see the module docstring)."""
+
+    supports_checkpoint_transfer = True
 
     def __init__(
         self,
@@ -194,6 +207,7 @@ class LocalBackend(Backend):
         self._sweep_watch_stop: int | None = None  # write end of the pipe that ends the sweep watcher
         # Held by launch() and, for good, by the sweep watcher once the sweep is gone: no trial starts after it.
         self._launch_lock = threading.Lock()
+        self._snapshot_checkpoints = False  # set by enable_checkpoint_transfer
 
     # --- Backend interface ----------------------------------------------------------------------------------
 
@@ -219,6 +233,9 @@ class LocalBackend(Backend):
     def now(self) -> float:
         return time.perf_counter() - self._t0
 
+    def enable_checkpoint_transfer(self) -> None:
+        self._snapshot_checkpoints = True
+
     def trial_dir(self, trial_id: int) -> Path:
         return self.workdir / f"trial_{trial_id}"
 
@@ -226,11 +243,13 @@ class LocalBackend(Backend):
         if self._lifeline is None:
             raise RuntimeError("LocalBackend.launch before bind: run trials through Tuner.run")
         with self._launch_lock:
-            self._launch(trial, worker, milestones)
+            self._launch(trial, worker, milestones, resume)
 
-    def _launch(self, trial: TrialRecord, worker: int, milestones: Sequence[float] | None) -> None:
+    def _launch(self, trial: TrialRecord, worker: int, milestones: Sequence[float] | None, resume: bool) -> None:
         folder = self.trial_dir(trial.trial_id)
         checkpoint = folder / "checkpoint"
+        if trial.checkpoint_from is not None and not resume:
+            self._copy_donor_checkpoint(trial.checkpoint_from, checkpoint)
         checkpoint.mkdir(parents=True, exist_ok=True)
         report_read, report_write = os.pipe()
         answer_read, answer_write = os.pipe()
@@ -642,8 +661,35 @@ class LocalBackend(Backend):
         if not needs and not final:
             self._answer(run, "continue")
             return None
+        if needs and self._snapshot_checkpoints:
+            self._snapshot_checkpoint(trial.trial_id)
         return Event("result", trial.trial_id, run.worker, now, (now, run.seq, step), row=row,
                      fidelity=fidelity, needs_decision=needs, final=final)
+
+    def _snapshot_checkpoint(self, trial_id: int) -> None:
+        """Copy the trial's checkpoint folder as of the result just reported (its script waits for the answer)."""
+        folder = self.trial_dir(trial_id)
+        target, temporary = folder / "checkpoint_snapshot", folder / ".checkpoint_snapshot.tmp"
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.copytree(folder / "checkpoint", temporary)
+        shutil.rmtree(target, ignore_errors=True)
+        temporary.rename(target)
+
+    def _copy_donor_checkpoint(self, donor: int, checkpoint: Path) -> None:
+        snapshot = self.trial_dir(donor) / "checkpoint_snapshot"
+        if not self._snapshot_checkpoints:
+            raise ValueError(f"a trial was asked to start from trial {donor}'s checkpoint, but checkpoint transfer "
+                             "is not enabled (the Tuner enables it for schedulers with transfers_checkpoints)")
+        if not snapshot.is_dir():
+            raise ValueError(f"trial {donor} has no checkpoint snapshot to start from: a donor must have reported "
+                             "a result the scheduler saw (one of its milestones)")
+        if not any(snapshot.iterdir()):
+            raise ValueError(f"trial {donor}'s checkpoint folder was empty at its last reported result: to start "
+                             f"trials from checkpoints, {self.script.name} must save one before each report "
+                             "(launchers.report.save_checkpoint)")
+        if checkpoint.exists():
+            shutil.rmtree(checkpoint)
+        shutil.copytree(snapshot, checkpoint)
 
     def _fail_run(self, run: _Run, now: float, message: str) -> Event:
         trial_id = run.trial.trial_id

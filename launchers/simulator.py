@@ -151,6 +151,14 @@ class _Segment:
         return out
 
 
+#: Why a simulated table cannot run a method that starts trials from other trials' checkpoints (PBT).
+CHECKPOINT_TRANSFER_REFUSAL = (
+    "the simulator cannot start a trial from another trial's checkpoint: a table holds one learning curve per "
+    "configuration, and no checkpoint to continue from with other hyperparameters. Run such a method on real "
+    "training (the local backend, e.g. a real-* benchmark)"
+)
+
+
 class SimulatorBackend(Backend):
     """Simulated workers on a ``Blackbox`` (fast path for ``TabularBlackbox``)."""
 
@@ -222,6 +230,9 @@ class SimulatorBackend(Backend):
 
     # --- Backend interface ----------------------------------------------------------------------------------
 
+    def enable_checkpoint_transfer(self) -> None:
+        raise ValueError(CHECKPOINT_TRANSFER_REFUSAL)
+
     def bind(self, recorder: ResultRecorder, trials: list[TrialRecord], cost_objective: str | None,
              track_cost: bool = True) -> None:
         if self._bound:
@@ -251,6 +262,9 @@ class SimulatorBackend(Backend):
 
     def launch(self, trial: TrialRecord, worker: int, milestones: Sequence[float] | None, resume: bool) -> None:
         tid = trial.trial_id
+        if trial.checkpoint_from is not None and not resume:
+            raise ValueError(f"trial {tid} was asked to start from trial {trial.checkpoint_from}'s checkpoint: "
+                             + CHECKPOINT_TRANSFER_REFUSAL)
         if resume:
             curve = self._curves[tid]
         else:

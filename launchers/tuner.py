@@ -250,6 +250,8 @@ class TrialRecord:
     last_fidelity: float = math.nan
     worker: int = -1
     error: str = ""
+    #: the trial started from a copy of this trial's checkpoint (PBT's exploit step); None: from scratch
+    checkpoint_from: int | None = None
 
 
 @dataclass(slots=True)  # slots: one is created per result the tuner handles
@@ -279,6 +281,13 @@ class Backend(ABC):
     n_workers: int
     #: whether the backend's clock may be advanced by the measured time of scheduler calls
     charge_scheduler_time: bool = False
+    #: whether ``launch`` can start a trial from a copy of another trial's checkpoint (``trial.checkpoint_from``)
+    supports_checkpoint_transfer: ClassVar[bool] = False
+
+    def enable_checkpoint_transfer(self) -> None:
+        """The scheduler starts trials from other trials' checkpoints (called before ``bind``): keep what that
+        needs. Only backends with ``supports_checkpoint_transfer`` override this."""
+        raise ValueError(f"{type(self).__name__} cannot start a trial from another trial's checkpoint")
 
     @abstractmethod
     def bind(self, recorder: ResultRecorder, trials: list[TrialRecord], cost_objective: str | None,
@@ -420,6 +429,8 @@ class Results:
             "ended_at": np.array([t.ended_at for t in self.trials], dtype=np.float64),
             "n_results": counts.astype(np.int64),
             "error": pd.array([t.error for t in self.trials], dtype="string"),
+            # the trial whose checkpoint this one started from (PBT's lineage); <NA>: it started from scratch
+            "checkpoint_from": pd.array([t.checkpoint_from for t in self.trials], dtype="Int64"),
         }
         data.update(self._config_columns(np.arange(self.n_trials)))
         return pd.DataFrame(data)
@@ -445,6 +456,14 @@ class Tuner:
                  cost_objective: str | None = None):
         if not isinstance(stop, StoppingCriterion):
             raise TypeError(f"stop must be a StoppingCriterion, got {type(stop).__name__}")
+        if scheduler.transfers_checkpoints and not backend.supports_checkpoint_transfer:
+            try:
+                backend.enable_checkpoint_transfer()  # raises, naming the backend's reason
+            except ValueError as err:
+                raise ValueError(f"{type(scheduler).__name__} starts trials from copies of other trials' "
+                                 f"checkpoints: {err}") from None
+            raise ValueError(f"{type(scheduler).__name__} starts trials from copies of other trials' checkpoints, "
+                             f"which {type(backend).__name__} cannot do")
         if cost_objective is not None and backend.objectives_names \
                 and cost_objective not in backend.objectives_names:
             raise ValueError(
@@ -499,6 +518,8 @@ class Tuner:
                 if suggestion.config is None:
                     raise ValueError("Suggestion.start needs a configuration")
                 trial = TrialRecord(trial_id, dict(suggestion.config))
+                if suggestion.checkpoint_from is not None:
+                    trial.checkpoint_from = self._checked_donor(suggestion.checkpoint_from)
                 self._trials.append(trial)
                 self._launch(trial, worker, resume=False)
             elif kind == "resume":
@@ -517,6 +538,22 @@ class Tuner:
             else:
                 raise ValueError(f"unknown suggestion kind {kind!r} (expected start, resume, wait or done)")
         return True
+
+    def _checked_donor(self, donor: Any) -> int:
+        """The trial id a new trial copies its checkpoint from, after checking it can be copied."""
+        name = type(self.scheduler).__name__
+        if not self.scheduler.transfers_checkpoints:
+            raise ValueError(f"scheduler {name} asked to start from trial {donor}'s checkpoint but does not declare "
+                             "transfers_checkpoints = True (which lets backends that cannot copy checkpoints "
+                             "refuse it before the experiment starts)")
+        if isinstance(donor, bool) or not isinstance(donor, (int, np.integer)) \
+                or not 0 <= donor < len(self._trials):
+            raise ValueError(f"scheduler {name} asked to start from the checkpoint of trial {donor!r}, which does "
+                             f"not exist ({len(self._trials)} trials so far)")
+        if self._trials[donor].last_step < 0:
+            raise ValueError(f"scheduler {name} asked to start from the checkpoint of trial {donor}, which has not "
+                             "reported any result (it has no checkpoint yet)")
+        return int(donor)
 
     def _launch(self, trial: TrialRecord, worker: int, resume: bool) -> None:
         t0 = _perf_counter()  # self._timed inlined (once per trial)
@@ -585,6 +622,8 @@ class Tuner:
         backend = self.backend
         self._recorder = ResultRecorder(backend.objectives_names)
         self._trials: list[TrialRecord] = []
+        if self.scheduler.transfers_checkpoints:
+            backend.enable_checkpoint_transfer()
         backend.bind(self._recorder, self._trials, self.cost_objective, track_cost=self.stop.max_cost is not None)
         self._free_workers: list[int] = list(range(backend.n_workers))
         self._waiting: set[int] = set()

@@ -68,7 +68,11 @@ def drive(
                 next_id += 1
                 log.configs[tid] = dict(s.config)
                 position[tid] = -1
-                log.events.append(("start", tid, dict(s.config)))
+                if s.checkpoint_from is not None:  # continues from the donor's last reported fidelity
+                    assert s.checkpoint_from in position, f"checkpoint_from names unknown trial {s.checkpoint_from}"
+                    position[tid] = position[s.checkpoint_from]
+                log.events.append(("start", tid, dict(s.config)) if s.checkpoint_from is None
+                                  else ("start", tid, dict(s.config), s.checkpoint_from))
             elif s.kind == "resume":
                 tid = s.trial_id
                 assert tid in paused, f"resume of trial {tid}, which is not paused"

@@ -23,7 +23,7 @@ from blackbox_repo.search_space import (
 
 REQUIRED = ["RS", "GRID", "BO", "TPE", "BORE", "REA", "ASHA", "ASHA-PROMOTION", "SH", "HB", "ASYNC-HB", "PASHA",
             "MSR", "BANDIT", "MEDIAN-STOPPING", "TRUNCATION", "ADAPTIVE-ASHA", "ASHA-BO", "ASHA-TPE", "HB-TPE",
-            "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE", "DEHB"]
+            "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE", "DEHB", "PBT"]
 # Model-based searchers are slower per decision: fewer results in the property runs.
 SLOW = {"BO", "BORE", "ASHA-BO", "ASHA-BORE"}
 FIDELITIES = list(range(1, 10))
@@ -33,6 +33,9 @@ SPACE = SearchSpace({"x": Uniform(0.0, 1.0), "n": Integer(1, 5), "c": Categorica
 def build(name, space=SPACE, mode="min", seed=0, **kwargs):
     if name == "GRID" and any(not d.is_finite for d in space.values()):
         kwargs.setdefault("num_points", 3)
+    if name == "PBT":  # its default interval (10) is longer than these runs (9 epochs)
+        kwargs.setdefault("perturbation_interval", 2)
+        kwargs.setdefault("population_size", 4)
     return make_method(name, space, "loss", mode, "epoch", 9, seed, fidelity_values=FIDELITIES, **kwargs)
 
 

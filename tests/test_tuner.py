@@ -144,7 +144,8 @@ def test_written_folder_matches_the_schema(tmp_path):
     assert types["decision"] in ("string", "large_string") and types["sim_time"] == "double"
     trials = pd.read_parquet(os.path.join(path, "trials.parquet"))
     assert list(trials.columns) == ["trial_id", "status", "started_at", "ended_at", "n_results", "error",
-                                    "config.lr", "config.opt"]
+                                    "checkpoint_from", "config.lr", "config.opt"]
+    assert trials.checkpoint_from.isna().all() and str(trials.checkpoint_from.dtype) == "Int64"
     assert trials.n_results.sum() == 9
     frame = pd.read_parquet(os.path.join(path, "results.parquet"))
     pd.testing.assert_series_equal(frame["config.lr"], results.to_frame()["config.lr"])
