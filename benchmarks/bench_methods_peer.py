@@ -362,32 +362,41 @@ def regret_markdown(entries: list[Entry], table: bm.RegretTable, groups: list[tu
 
 def work_and_time_markdown(entries: list[Entry], records: list[bm.RunRecord], results_root: Path,
                            sides: str) -> list[str]:
+    import pandas as pd
+
     counts: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if r.error:
             continue
-        meta = json.loads((Path(results_root) / bm.TAG / r.benchmark / r.method / str(r.seed) /
-                           "metadata.json").read_text())
-        summary = decision_summary(r.calls, int(meta["n_trials"]))
+        folder = Path(results_root) / bm.TAG / r.benchmark / r.method / str(r.seed)
+        # Both sides counted the same way: trials with a result within the budget, and those results.
+        results = pd.read_parquet(folder / "results.parquet", columns=["trial_id"])
+        trials = int(results["trial_id"].nunique())
+        summary = decision_summary(r.calls, trials)
         counts[r.method]["suggest"].append(summary.suggest_median)
         counts[r.method]["per_trial"].append(summary.seconds_per_trial)
-        counts[r.method]["trials"].append(meta["n_trials"])
-        counts[r.method]["results"].append(meta["n_results"])
+        counts[r.method]["trials"].append(trials)
+        counts[r.method]["results"].append(len(results))
         counts[r.method]["calls"].append(summary.suggest_calls)
+        peer = json.loads((folder / "metadata.json").read_text()).get("peer", {})
+        if peer.get("distinct_rows_evaluated") is not None:
+            counts[r.method]["rows"].append(peer["distinct_rows_evaluated"])
 
     def med(name: str, key: str) -> float:
         values = counts.get(name, {}).get(key)
         return float(np.median(values)) if values else math.nan
 
     lines = ["Decision time and work per run (medians over runs): median `suggest` call (ms); all timed scheduler "
-             "calls (`suggest`, result and completion callbacks) per started trial (ms); ratio = peer / ours "
-             "(target >= 5); trials started, results reported and `suggest` calls per run within the budget:", "",
+             "calls (`suggest`, result and completion callbacks) per trial (ms); ratio = peer / ours (target >= 5); "
+             "trials with a result within the budget, results reported within it and `suggest` calls, per run; "
+             "distinct table rows the peer evaluated under the nearest-row protocol (several proposals can land on one "
+             "row; ours picks table rows, random search without replacement):", "",
              "| method | suggest ours | suggest peer | ratio | per trial ours | per trial peer | ratio | "
-             "trials ours / peer | results ours / peer | suggest calls ours / peer |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "trials ours / peer | results ours / peer | suggest calls ours / peer | peer distinct rows |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(x: float) -> str:
-        return "n/a" if not np.isfinite(x) else f"{1e3 * x:.2f}"
+        return "n/a" if not np.isfinite(x) else f"{1e3 * x:.3g}"
 
     def rt(x: float) -> str:
         return "n/a" if not np.isfinite(x) else f"{x:.1f}x"
@@ -403,7 +412,7 @@ def work_and_time_markdown(entries: list[Entry], records: list[bm.RunRecord], re
             f"{rt(ratio(med(p, 'suggest'), med(o, 'suggest')))} | {ms(med(o, 'per_trial'))} | "
             f"{ms(med(p, 'per_trial'))} | {rt(ratio(med(p, 'per_trial'), med(o, 'per_trial')))} | "
             f"{count(o, 'trials')} / {count(p, 'trials')} | {count(o, 'results')} / {count(p, 'results')} | "
-            f"{count(o, 'calls')} / {count(p, 'calls')} |")
+            f"{count(o, 'calls')} / {count(p, 'calls')} | {count(p, 'rows') if e.peer.restrict is False else '-'} |")
     return lines
 
 

@@ -24,6 +24,8 @@ How the simulation is set up, and why:
   outside the backend (scheduler decisions, the tuner loop) to the simulated clock; that is switched off here
   (``SimulatedTimeKeeper.real_time_since_last_recent_exit`` returns 0), so a slow scheduler is not charged
   budget by one side only and the result does not depend on the host. Decision times are measured separately.
+* The peer's simulator adds 0.05 s of simulated overhead to every trial start, stop and result; these delays
+  are set to 0, as ours has none.
 * The peer's tuner loop advances the simulated clock by ``tuner_sleep_time`` per iteration (5 s by default)
   and its backend forces at least 0.01 time units per reported step. The spec gives a tick small against the
   table's step durations and a ``time_scale`` that multiplies every elapsed time (and the budget) so the
@@ -178,7 +180,13 @@ def make_backend(repository: Path, meta: dict, spec: dict, rows: pd.DataFrame | 
                 config = {**config, **row_records[row]}
             return super().config_objectives(config, seed)
 
+    from syne_tune.backend.simulator_backend.simulator_backend import SimulatorConfig
+
+    # No simulated overheads: the peer adds 0.05 s per start, stop and result by default, ours none.
+    no_delays = SimulatorConfig(delay_on_trial_result=0.0, delay_complete_after_final_report=0.0,
+                                delay_complete_after_stop=0.0, delay_start=0.0, delay_stop=0.0)
     backend = LocalRepositoryBackend(
+        simulator_config=no_delays,
         blackbox_name=meta["benchmark"],
         dataset=meta["task"],
         elapsed_time_attr=meta["time_objective"],
