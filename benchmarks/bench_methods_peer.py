@@ -20,8 +20,8 @@ What is compared, per method of ``PEER_METHODS`` (ours -> peer version, class, a
   ``BlackboxRepositoryBackend`` and ``SimulatorCallback``; ``suggest``, ``on_trial_result`` and
   ``on_trial_complete`` of the peer's scheduler are timed the same way;
 * configurations: ours are restricted to the table's rows; so is the peer where its searcher accepts
-  ``restrict_configurations`` (0.13's random and Gaussian-process searchers); otherwise (0.16, KDE, DEHB,
-  BORE) the peer's proposal is evaluated at the nearest table row (the peer's own protocol for LCBench);
+  ``restrict_configurations`` (0.13's random, Gaussian-process and BORE searchers); otherwise (0.16, KDE,
+  DEHB) the peer's proposal is evaluated at the nearest table row (the peer's own protocol for LCBench);
   the table says which, per method;
 * the peer's results are stored in our results layout (method ``ST<version>-<METHOD>``) and go through the
   same normalised-regret code as ours (``bench_methods.regret_curves``): regret is computed from every
@@ -34,7 +34,6 @@ ratios; trials and results per run on both sides (so a ratio never rewards doing
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -55,8 +54,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import bench_methods as bm  # noqa: E402
-from comparison_helpers import (  # noqa: E402
+import bench_methods as bm
+from comparison_helpers import (
     PeerClock,
     decision_summary,
     parse_method,
@@ -65,7 +64,7 @@ from comparison_helpers import (  # noqa: E402
     regret_intervals,
 )
 
-from benchmark_definitions.definitions import SimulatedBenchmark  # noqa: E402
+from benchmark_definitions.definitions import SimulatedBenchmark
 
 DRIVER = HERE / "peer_driver.py"
 DONE_PREFIX = "ARENA_PEER_DONE "
@@ -80,8 +79,10 @@ PYTHON_OPTION = {"0.16": "--peer16-python", "0.13": "--peer13-python"}
 INSTALL = {
     "0.16": "python3 -m venv ENV && ENV/bin/pip install 'syne-tune==0.16.0' pandas pyarrow scikit-learn "
             "huggingface_hub fastparquet h5py",
-    "0.13": "python3 -m venv ENV && ENV/bin/pip install 'syne-tune[gpsearchers,kde]==0.13.0' pandas pyarrow "
-            "scikit-learn huggingface_hub fastparquet h5py",
+    # xgboost for ASHA-BORE: the peer's ``bore`` extra pins GPy==1.12.0, which PyPI does not have for Python
+    # 3.11; BORE's default classifier only needs xgboost.
+    "0.13": "python3 -m venv ENV && ENV/bin/pip install 'syne-tune[gpsearchers,kde]==0.13.0' xgboost pandas "
+            "pyarrow scikit-learn huggingface_hub fastparquet h5py",
 }
 
 
@@ -89,7 +90,7 @@ INSTALL = {
 class PeerMethod:
     """One method of the peer: ``syne_tune.optimizer.baselines.<cls>(**kwargs)`` in a given version.
 
-    ``restrict``: its searcher accepts ``restrict_configurations`` (only 0.13's random and GP searchers);
+    ``restrict``: its searcher accepts ``restrict_configurations`` (only 0.13's random, GP and BORE searchers);
     otherwise proposals are evaluated at the nearest table row. ``brackets="all"`` in kwargs becomes the
     number of brackets Hyperband has for the benchmark's fidelities.
     """
@@ -115,7 +116,7 @@ PEER_METHODS: dict[str, dict[str, PeerMethod]] = {
     "BOHB": {"0.16": PeerMethod("0.16", "BOHB", dict(_ASHA)),
              "0.13": PeerMethod("0.13", "BOHB", dict(_ASHA_13))},
     "ASHA-BORE": {"0.16": PeerMethod("0.16", "ASHABORE", dict(_ASHA)),
-                  "0.13": PeerMethod("0.13", "ASHABORE", dict(_ASHA_13))},
+                  "0.13": PeerMethod("0.13", "ASHABORE", dict(_ASHA_13), restrict=True)},
     "SYNC-BOHB": {"0.13": PeerMethod("0.13", "SyncBOHB", dict(_SYNC_13))},
     "MOBSTER": {"0.13": PeerMethod("0.13", "MOBSTER", dict(_ASHA_13), restrict=True)},
     "SYNC-MOBSTER": {"0.13": PeerMethod("0.13", "SyncMOBSTER", dict(_SYNC_13), restrict=True)},
@@ -160,8 +161,6 @@ class Export:
 
 def export_table(bench: SimulatedBenchmark, repository: Path, out: Path) -> Export:
     """The table's rows holding the metric for this task, the metric and the (scaled) elapsed time."""
-    import pandas as pd
-
     from blackbox_repo.blackbox import TabularBlackbox
     from launchers.experiment import STEPS, benchmark_blackbox
 
@@ -183,17 +182,15 @@ def export_table(bench: SimulatedBenchmark, repository: Path, out: Path) -> Expo
     table.hyperparameters[keep].reset_index(drop=True).to_parquet(folder / "hyperparameters.parquet", index=False)
     stacked = np.stack([metric, elapsed * clock.time_scale], axis=-1).astype(np.float64)
     np.save(folder / "objectives.npy", stacked)
-    space = table.configuration_space
+    space_dict = table.configuration_space.to_dict()
     meta = {
         "benchmark": bench.name, "task": bench.task, "metric": bench.metric, "mode": bench.mode,
         "objectives": [bench.metric, PEER_TIME], "time_objective": PEER_TIME,
         "fidelity_name": table.fidelity_name, "fidelity_values": table.fidelity_values.tolist(),
-        "space": space.to_dict(), "space_names": list(space.to_dict()["hyperparameters"][i]["name"]
-                                                       for i in range(len(space.to_dict()["hyperparameters"]))),
+        "space": space_dict, "space_names": [hp["name"] for hp in space_dict["hyperparameters"]],
         "time_scale": clock.time_scale,
     }
     (folder / "meta.json").write_text(json.dumps(meta))
-    pd.read_parquet(folder / "hyperparameters.parquet")  # fail here, not in the peer, if unreadable
     return Export(bench, folder, clock, int(keep.sum()))
 
 
@@ -209,8 +206,12 @@ def peer_python(version: str, args: argparse.Namespace) -> str:
     return given
 
 
-def call_driver(python: str, *args: str) -> dict:
-    done = subprocess.run([python, str(DRIVER), *args], capture_output=True, text=True, check=False)
+def call_driver(python: str, *args: str, timeout: float | None = None) -> dict:
+    try:
+        done = subprocess.run([python, str(DRIVER), *args], capture_output=True, text=True, check=False,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"peer driver {' '.join(args)} exceeded --peer-timeout ({timeout:g} s)") from None
     lines = [line for line in done.stdout.splitlines() if line.startswith(DONE_PREFIX)]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"peer driver {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
@@ -222,7 +223,7 @@ def call_driver(python: str, *args: str) -> dict:
 # ---------------------------------------------------------------------------------------------------------
 
 def n_brackets(fidelities: Sequence[float], grace_period: float, reduction_factor: float) -> int:
-    return 1 + int(math.floor(math.log(max(fidelities) / grace_period) / math.log(reduction_factor) + 1e-9))
+    return 1 + math.floor(math.log(max(fidelities) / grace_period) / math.log(reduction_factor) + 1e-9)
 
 
 def peer_spec(entry: Entry, export: Export, repository: Path, seed: int, out: Path) -> dict[str, Any]:
@@ -289,16 +290,16 @@ def store_peer_run(spec: dict[str, Any], output: dict[str, Any], export: Export,
 
 
 def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: Path, seed: int, python: str,
-                 scratch: Path) -> bm.RunRecord:
+                 scratch: Path, timeout: float | None) -> bm.RunRecord:
     out = scratch / f"{export.benchmark.name}-{entry.label}-{seed}.json"
     spec = peer_spec(entry, export, repository, seed, out)
     spec_path = out.with_suffix(".spec.json")
     spec_path.write_text(json.dumps(spec))
     t0 = time.perf_counter()
     try:
-        call_driver(python, "run", str(spec_path))
+        call_driver(python, "run", str(spec_path), timeout=timeout)
         output = json.loads(out.read_text())
-        trials, _ = store_peer_run(spec, output, export, results_root, entry.label)
+        store_peer_run(spec, output, export, results_root, entry.label)
     except Exception as err:  # noqa: BLE001 - a crashing peer run is reported, not fatal to the others
         return bm.RunRecord(export.benchmark.name, entry.label, seed, time.perf_counter() - t0, {},
                             np.empty(0, dtype=np.int64), error=f"{type(err).__name__}: {err}")
@@ -312,7 +313,8 @@ def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: P
 
 
 def run_peers(entries: list[Entry], exports: list[Export], repository: Path, results_root: Path,
-              seeds: list[int], pythons: dict[str, str], n_jobs: int, scratch: Path) -> list[bm.RunRecord]:
+              seeds: list[int], pythons: dict[str, str], n_jobs: int, scratch: Path,
+              timeout: float | None) -> list[bm.RunRecord]:
     from joblib import Parallel, delayed
 
     jobs = [(e, x, s) for x in exports for e in entries for s in seeds]
@@ -322,7 +324,7 @@ def run_peers(entries: list[Entry], exports: list[Export], repository: Path, res
     t0 = time.perf_counter()
     parallel = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator_unordered")
     for i, record in enumerate(parallel(delayed(run_peer_one)(e, x, repository, results_root, s, pythons[e.version],
-                                                               scratch) for e, x, s in jobs), start=1):
+                                                               scratch, timeout) for e, x, s in jobs), start=1):
         records.append(record)
         status = "FAILED: " + record.error.splitlines()[0] if record.error else "ok"
         print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} ({record.benchmark} {record.method} seed "
@@ -344,8 +346,8 @@ def _interval_cell(per_task: list[np.ndarray] | None) -> list[str]:
 
 def regret_markdown(entries: list[Entry], table: bm.RegretTable, groups: list[tuple[str, list[str]]],
                     sides: str) -> list[str]:
-    lines = ["IQM normalised regret over seeds x tasks at 25% / 50% / 100% of the budget, 95% stratified-bootstrap "
-             f"intervals ({N_BOOT} resamples of the seeds within each task); lower is better:", ""]
+    lines = [("IQM normalised regret over seeds x tasks at 25% / 50% / 100% of the budget, 95% stratified-bootstrap "
+             f"intervals ({N_BOOT} resamples of the seeds within each task); lower is better:"), ""]
     for group, members in groups:
         lines += [f"**{group}** ({len(members)} task{'s' if len(members) > 1 else ''}):", "",
                   "| method | side | 25% | 50% | 100% |", "|---|---|---|---|---|"]
@@ -386,17 +388,20 @@ def work_and_time_markdown(entries: list[Entry], records: list[bm.RunRecord], re
         values = counts.get(name, {}).get(key)
         return float(np.median(values)) if values else math.nan
 
-    lines = ["Decision time and work per run (medians over runs): median `suggest` call (ms); all timed scheduler "
+    lines = [("Decision time and work per run (medians over runs): median `suggest` call (ms); all timed scheduler "
              "calls (`suggest`, result and completion callbacks) per trial (ms); ratio = peer / ours (target >= 5); "
              "trials with a result within the budget, results reported within it and `suggest` calls, per run; "
              "distinct table rows the peer evaluated under the nearest-row protocol (several proposals can land on one "
-             "row; ours picks table rows, random search without replacement):", "",
-             "| method | suggest ours | suggest peer | ratio | per trial ours | per trial peer | ratio | "
-             "trials ours / peer | results ours / peer | suggest calls ours / peer | peer distinct rows |",
+             "row; ours picks table rows, random search without replacement):"), "",
+             ("| method | suggest ours | suggest peer | ratio | per trial ours | per trial peer | ratio | "
+             "trials ours / peer | results ours / peer | suggest calls ours / peer | peer distinct rows |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(x: float) -> str:
-        return "n/a" if not np.isfinite(x) else f"{1e3 * x:.3g}"
+        if not np.isfinite(x):
+            return "n/a"
+        x *= 1e3
+        return f"{x:.3g}" if x < 100 else f"{x:,.0f}"
 
     def rt(x: float) -> str:
         return "n/a" if not np.isfinite(x) else f"{x:.1f}x"
@@ -423,8 +428,8 @@ def settings_markdown(entries: list[Entry], exports: list[Export]) -> list[str]:
         where = ("table rows (`restrict_configurations`)" if e.peer.restrict else
                  "anywhere in the space, evaluated at the nearest table row")
         lines.append(f"| {e.method} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} |")
-    lines += ["", "| benchmark | rows | metric (mode) | budget (simulated s) | workers | peer tick (s) | "
-              "peer time scale |", "|---|---|---|---|---|---|---|"]
+    lines += ["", ("| benchmark | rows | metric (mode) | budget (simulated s) | workers | peer tick (s) | "
+              "peer time scale |"), "|---|---|---|---|---|---|---|"]
     for x in exports:
         b = x.benchmark
         lines.append(f"| {b.name} | {x.n_rows} | {b.metric} ({b.mode}) | {b.max_wallclock_time:g} | {b.n_workers} | "
@@ -444,9 +449,9 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
     if len(groups) > 1:
         groups.append(("all", [n for _, m in groups for n in m]))
     lines = [f"## Our methods next to the peer's ({'quick' if args.quick else 'full'} mode)", "",
-             f"Seeds {plan.seeds[0]}..{plan.seeds[-1]} ({len(plan.seeds)} per benchmark), master seed {bm.MASTER_SEED}, "
+             (f"Seeds {plan.seeds[0]}..{plan.seeds[-1]} ({len(plan.seeds)} per benchmark), master seed {bm.MASTER_SEED}, "
              f"{args.n_jobs} processes, sides: {args.sides}. Command: `python benchmarks/bench_methods_peer.py "
-             f"{' '.join(args.argv)}`.", ""]
+             f"{' '.join(args.argv)}`."), ""]
     lines += settings_markdown(entries, exports) + [""]
     lines += regret_markdown(entries, table, groups, args.sides)
     lines += work_and_time_markdown(entries, records, results_root, args.sides) + [""]
@@ -476,6 +481,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="run both implementations (default), or only ours / only the peer's")
     parser.add_argument("--peer16-python", default=None, help=f"Syne Tune 0.16 interpreter ({PYTHON_ENV['0.16']})")
     parser.add_argument("--peer13-python", default=None, help=f"Syne Tune 0.13 interpreter ({PYTHON_ENV['0.13']})")
+    parser.add_argument("--peer-timeout", type=float, default=None,
+                        help="real seconds after which a peer run is killed and reported as failed (default: none; "
+                             "the peer's GP methods take minutes per run at full budget)")
     parser.add_argument("--data", type=Path, default=bm.DEFAULT_DATA, help="real data folder")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep exports, converted tables and results here (default: a temporary folder)")
@@ -505,6 +513,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--seeds must be at least 1")
     if args.n_jobs < 1:
         parser.error("--n-jobs must be at least 1")
+    if args.peer_timeout is not None and args.peer_timeout <= 0:
+        parser.error("--peer-timeout must be positive")
     return args
 
 
@@ -519,11 +529,9 @@ def select_tasks(plan: bm.Plan, tasks: Sequence[str] | None) -> None:
 
 
 def full_plan(args: argparse.Namespace) -> bm.Plan:
+    # --tasks chooses among all tasks of the families (the quick subset would hide some).
     plan = bm.make_plan(args.families, [], args.seeds, args.quick and args.tasks is None, args.budget_scale)
-    if args.tasks is not None:
-        # --tasks chooses among all tasks of the families (the quick subset would hide some).
-        plan = bm.make_plan(args.families, [], args.seeds, False, args.budget_scale)
-        select_tasks(plan, args.tasks)
+    select_tasks(plan, args.tasks)
     plan.methods = list(dict.fromkeys(e.method for e in args.entries))
     return plan
 
@@ -561,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for version in pythons:
                 chosen = [e for e in args.entries if e.version == version]
                 records += run_peers(chosen, exports, work / f"peer-{version}", results_root, plan.seeds,
-                                     pythons, args.n_jobs, scratch)
+                                     pythons, args.n_jobs, scratch, args.peer_timeout)
         text = report(args, plan, args.entries, exports, records, results_root, repository,
                       time.perf_counter() - t0)
     finally:

@@ -30,8 +30,8 @@ How the simulation is set up, and why:
   and its backend forces at least 0.01 time units per reported step. The spec gives a tick small against the
   table's step durations and a ``time_scale`` that multiplies every elapsed time (and the budget) so the
   0.01 floor never binds; results are divided back, so times are in the table's own seconds.
-* Configurations: methods whose searcher accepts ``restrict_configurations`` (0.13's random and Gaussian-process
-  searchers) draw from the table's rows, exactly like ours. The others propose anywhere in the space; the
+* Configurations: methods whose searcher accepts ``restrict_configurations`` (0.13's random, Gaussian-process
+  and BORE searchers) draw from the table's rows, exactly like ours. The others propose anywhere in the space; the
   backend then evaluates the nearest table row (Euclidean distance on the unit-cube encoding: log scale
   for log domains, one-hot for categorical values), which is the protocol of the peer's own LCBench
   benchmarks (a 1-nearest-neighbour surrogate) but keeps the per-trial replicate seed of the table.
@@ -164,8 +164,6 @@ def make_backend(repository: Path, meta: dict, spec: dict, rows: pd.DataFrame | 
     row_records = None if rows is None else rows.to_dict("records")
 
     class LocalRepositoryBackend(BlackboxRepositoryBackend):
-        evaluated_rows: list[int] = []
-
         @property
         def blackbox(self):
             if self._blackbox is None:
@@ -322,7 +320,7 @@ def run(spec_path: Path) -> None:
         "suggest_kinds": dict(kinds),
         "configs": configs,
         "evaluated_rows": len(set(backend.evaluated_rows)) if not spec["restrict"] else None,
-        "ticks": int(math.ceil(spec["budget"] / spec["tick"])),
+        "ticks": math.ceil(spec["budget"] / spec["tick"]),
     }
     Path(spec["out"]).write_text(json.dumps(out))
     shutil.rmtree(folder, ignore_errors=True)

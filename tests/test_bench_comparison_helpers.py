@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from comparison_helpers import (  # noqa: E402
+from comparison_helpers import (
     decision_summary,
     parse_method,
     peer_clock,
