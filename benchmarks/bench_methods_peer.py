@@ -351,10 +351,12 @@ def regret_markdown(entries: list[Entry], table: bm.RegretTable, groups: list[tu
     for group, members in groups:
         lines += [f"**{group}** ({len(members)} task{'s' if len(members) > 1 else ''}):", "",
                   "| method | side | 25% | 50% | 100% |", "|---|---|---|---|---|"]
+        shown: set[str] = set()
         for entry in entries:
             for side, name in (("ours", entry.method), (f"peer {entry.version}", entry.label)):
-                if (side == "ours" and sides == "peer") or (side != "ours" and sides == "ours"):
-                    continue
+                if (side == "ours" and sides == "peer") or (side != "ours" and sides == "ours") or name in shown:
+                    continue  # ours appears once even when compared with both peer versions
+                shown.add(name)
                 parts = [table.values.get((b, name)) for b in members]
                 cells = _interval_cell(None if any(p is None for p in parts) else parts)
                 lines.append(f"| {entry.method} | {side} | " + " | ".join(cells) + " |")

@@ -206,6 +206,9 @@ def make_scheduler(spec: dict, meta: dict, config_space: dict, restrict: list[di
     fidelity, max_fidelity = meta["fidelity_name"], int(meta["fidelity_values"][-1])
     multi_fidelity = spec["multi_fidelity"]
     if peer_version() >= (0, 14):
+        if restrict is not None:
+            raise SystemExit("Syne Tune 0.14+ searchers take no restrict_configurations; use the nearest-row "
+                             "protocol (restrict false) for this version")
         # 0.14+: single-fidelity schedulers take ``metrics`` (RandomSearch) or ``metric``; direction as
         # ``do_minimize``; multi-fidelity ones ``time_attr`` and ``max_t``. No restriction to a list.
         common: dict[str, Any] = {"do_minimize": mode == "min", "random_seed": seed}
