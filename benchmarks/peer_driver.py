@@ -1,0 +1,344 @@
+"""Runs the peer (Syne Tune 0.13 or 0.16) on a table exported by ``bench_methods_peer.py``.
+
+This script runs inside the peer's own virtual environment and imports nothing from hpo-arena (the peer's
+environment does not have it). Two commands:
+
+    PEER_PYTHON benchmarks/peer_driver.py serialize EXPORT_DIR REPOSITORY_DIR
+    PEER_PYTHON benchmarks/peer_driver.py run SPEC.json
+
+``serialize`` reads one benchmark exported in a neutral form (``hyperparameters.parquet``, ``objectives.npy``
+of shape (configs, seeds, fidelities, objectives), ``meta.json``) and writes it with the peer's own
+``blackbox_tabular.serialize`` into ``REPOSITORY_DIR/<benchmark>/``: the peer's on-disk blackbox format.
+
+``run`` simulates one (method, seed) on such a blackbox with the peer's ``BlackboxRepositoryBackend`` and
+``SimulatorCallback`` and writes every result the scheduler saw (trial, fidelity, metric value, simulated
+time), the trials' configurations and the real duration of every ``suggest`` / ``on_trial_result`` /
+``on_trial_complete`` call into the JSON file named in the spec. It prints one line starting with
+``ARENA_PEER_DONE``.
+
+How the simulation is set up, and why:
+
+* The backend is ``BlackboxRepositoryBackend`` with its loader pointed at the local repository folder: the
+  peer's ``load_blackbox`` only knows the names of its hub and always contacts the Hugging Face hub.
+* Simulated time only counts training time, as ours does. The peer's simulator adds the real host time spent
+  outside the backend (scheduler decisions, the tuner loop) to the simulated clock; that is switched off here
+  (``SimulatedTimeKeeper.real_time_since_last_recent_exit`` returns 0), so a slow scheduler is not charged
+  budget by one side only and the result does not depend on the host. Decision times are measured separately.
+* The peer's simulator adds 0.05 s of simulated overhead to every trial start, stop and result; these delays
+  are set to 0, as ours has none.
+* The peer's tuner loop advances the simulated clock by ``tuner_sleep_time`` per iteration (5 s by default)
+  and its backend forces at least 0.01 time units per reported step. The spec gives a tick small against the
+  table's step durations and a ``time_scale`` that multiplies every elapsed time (and the budget) so the
+  0.01 floor never binds; results are divided back, so times are in the table's own seconds.
+* Configurations: methods whose searcher accepts ``restrict_configurations`` (0.13's random, Gaussian-process
+  and BORE searchers) draw from the table's rows, exactly like ours. The others propose anywhere in the space; the
+  backend then evaluates the nearest table row (Euclidean distance on the unit-cube encoding: log scale
+  for log domains, one-hot for categorical values), which is the protocol of the peer's own LCBench
+  benchmarks (a 1-nearest-neighbour surrogate) but keeps the per-trial replicate seed of the table.
+* Table replicate seeds are drawn from numpy's global generator by the peer; it is seeded with the spec's
+  ``backend_seed`` first.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DONE_PREFIX = "ARENA_PEER_DONE "
+TIMED_CALLS = ("suggest", "on_trial_result", "on_trial_complete")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Search space: hpo-arena's SearchSpace.to_dict() -> the peer's domains, and a unit-cube encoding
+# ---------------------------------------------------------------------------------------------------------
+
+def peer_config_space(space: dict[str, Any]) -> dict[str, Any]:
+    from syne_tune import config_space as cs
+
+    out: dict[str, Any] = {}
+    for hp in space["hyperparameters"]:
+        name, kind = hp["name"], hp["type"]
+        if kind == "uniform":
+            out[name] = cs.uniform(hp["lower"], hp["upper"])
+        elif kind == "loguniform":
+            out[name] = cs.loguniform(hp["lower"], hp["upper"])
+        elif kind == "integer":
+            out[name] = (cs.lograndint if hp.get("log") else cs.randint)(int(hp["lower"]), int(hp["upper"]))
+        elif kind == "categorical":
+            out[name] = cs.choice(list(hp["values"]))
+        elif kind == "ordinal":
+            out[name] = cs.ordinal(list(hp["values"]))
+        elif kind == "finite_range":
+            make = cs.logfinrange if hp.get("log") else cs.finrange
+            out[name] = make(hp["lower"], hp["upper"], int(hp["size"]), cast_int=bool(hp.get("cast_int", False)))
+        elif kind == "constant":
+            out[name] = hp["value"]
+        else:
+            raise SystemExit(f"hyperparameter {name!r} has type {kind!r}, which the peer driver does not map; "
+                             "supported: uniform, loguniform, integer, categorical, ordinal, finite_range, constant")
+    return out
+
+
+def encode_rows(space: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
+    """(rows, features) in [0, 1]: linear or log position for numbers, one-hot for categorical values."""
+    columns = []
+    for hp in space["hyperparameters"]:
+        name, kind = hp["name"], hp["type"]
+        if kind == "constant":
+            continue
+        values = frame[name].to_numpy()
+        if kind in ("categorical",):
+            for choice in hp["values"]:
+                columns.append((values == choice).astype(float))
+        elif kind == "ordinal":
+            index = {v: i for i, v in enumerate(hp["values"])}
+            columns.append(np.array([index[v] for v in values], dtype=float) / max(1, len(hp["values"]) - 1))
+        else:
+            x = values.astype(float)
+            low, high = float(hp["lower"]), float(hp["upper"])
+            if kind == "loguniform" or hp.get("log"):
+                x, low, high = np.log(x), math.log(low), math.log(high)
+            columns.append((x - low) / (high - low) if high > low else np.zeros_like(x))
+    return np.stack(columns, axis=1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# serialize: neutral export -> the peer's blackbox format
+# ---------------------------------------------------------------------------------------------------------
+
+def serialize_export(export_dir: Path, repository: Path) -> Path:
+    from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular, serialize
+    from syne_tune.config_space import randint
+
+    meta = json.loads((export_dir / "meta.json").read_text())
+    hyperparameters = pd.read_parquet(export_dir / "hyperparameters.parquet")
+    objectives = np.load(export_dir / "objectives.npy")
+    fidelities = np.asarray(meta["fidelity_values"])
+    table = BlackboxTabular(
+        hyperparameters=hyperparameters,
+        configuration_space=peer_config_space(meta["space"]),
+        fidelity_space={meta["fidelity_name"]: randint(int(fidelities[0]), int(fidelities[-1]))},
+        objectives_evaluations=objectives,
+        fidelity_values=fidelities,
+        objectives_names=list(meta["objectives"]),
+    )
+    target = repository / meta["benchmark"]
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    serialize({meta["task"]: table}, str(target), metadata={"hpo_arena": meta})
+    (target / "arena_meta.json").write_text(json.dumps(meta))
+    return target
+
+
+# ---------------------------------------------------------------------------------------------------------
+# run: one (method, seed)
+# ---------------------------------------------------------------------------------------------------------
+
+def peer_version() -> tuple[int, int]:
+    import syne_tune
+
+    major, minor = syne_tune.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+def make_backend(repository: Path, meta: dict, spec: dict, rows: pd.DataFrame | None):
+    """The peer's BlackboxRepositoryBackend, loading from the local folder and, if ``rows`` is given, mapping
+    every configuration to its nearest table row before the lookup."""
+    from syne_tune.blackbox_repository.blackbox_tabular import deserialize
+    from syne_tune.blackbox_repository.simulated_tabular_backend import BlackboxRepositoryBackend
+
+    encoded_rows = None if rows is None else encode_rows(meta["space"], rows)
+    row_records = None if rows is None else rows.to_dict("records")
+
+    class LocalRepositoryBackend(BlackboxRepositoryBackend):
+        @property
+        def blackbox(self):
+            if self._blackbox is None:
+                self._blackbox = deserialize(str(repository / self.blackbox_name))[self.dataset]
+            return self._blackbox
+
+        def config_objectives(self, config, seed):
+            if encoded_rows is not None:
+                point = encode_rows(meta["space"], pd.DataFrame([config]))
+                row = int(np.argmin(((encoded_rows - point) ** 2).sum(axis=1)))
+                self.evaluated_rows.append(row)
+                config = {**config, **row_records[row]}
+            return super().config_objectives(config, seed)
+
+    from syne_tune.backend.simulator_backend.simulator_backend import SimulatorConfig
+
+    # No simulated overheads: the peer adds 0.05 s per start, stop and result by default, ours none.
+    no_delays = SimulatorConfig(delay_on_trial_result=0.0, delay_complete_after_final_report=0.0,
+                                delay_complete_after_stop=0.0, delay_start=0.0, delay_stop=0.0)
+    backend = LocalRepositoryBackend(
+        simulator_config=no_delays,
+        blackbox_name=meta["benchmark"],
+        dataset=meta["task"],
+        elapsed_time_attr=meta["time_objective"],
+        max_resource_attr=spec.get("max_resource_attr"),
+        tuner_sleep_time=spec["tick"] * spec["time_scale"],
+    )
+    backend.evaluated_rows = []
+    return backend
+
+
+def make_scheduler(spec: dict, meta: dict, config_space: dict, restrict: list[dict] | None):
+    from syne_tune.optimizer import baselines
+
+    cls = getattr(baselines, spec["class"], None)
+    if cls is None:
+        raise SystemExit(f"the peer {spec['version']} has no syne_tune.optimizer.baselines.{spec['class']}")
+    kwargs = dict(spec.get("kwargs", {}))
+    metric, mode, seed = meta["metric"], meta["mode"], int(spec["method_seed"])
+    fidelity, max_fidelity = meta["fidelity_name"], int(meta["fidelity_values"][-1])
+    multi_fidelity = spec["multi_fidelity"]
+    if peer_version() >= (0, 14):
+        if restrict is not None:
+            raise SystemExit("Syne Tune 0.14+ searchers take no restrict_configurations; use the nearest-row "
+                             "protocol (restrict false) for this version")
+        # 0.14+: single-fidelity schedulers take ``metrics`` (RandomSearch) or ``metric``; direction as
+        # ``do_minimize``; multi-fidelity ones ``time_attr`` and ``max_t``. No restriction to a list.
+        common: dict[str, Any] = {"do_minimize": mode == "min", "random_seed": seed}
+        if spec["class"] == "RandomSearch":
+            return cls(config_space, metrics=[metric], **common, **kwargs)
+        if multi_fidelity:
+            common.update(time_attr=fidelity, max_t=max_fidelity)
+        return cls(config_space, metric=metric, **common, **kwargs)
+    # 0.13: metric/mode, searcher options in ``search_options``; multi-fidelity schedulers read the maximum
+    # resource from the configuration (``max_resource_attr``), which pause-and-resume methods need.
+    search_options = dict(kwargs.pop("search_options", {}))
+    search_options.setdefault("debug_log", False)
+    if restrict is not None:
+        search_options["restrict_configurations"] = restrict
+    common = {"metric": metric, "mode": mode, "random_seed": seed, "search_options": search_options}
+    if multi_fidelity:
+        common.update(resource_attr=fidelity, max_resource_attr=spec["max_resource_attr"])
+    return cls(config_space, **common, **kwargs)
+
+
+def instrument(scheduler, calls: dict[str, list[float]], log: dict[str, list], kinds: dict[str, int],
+               meta: dict, time_scale: float) -> None:
+    """Time the scheduler's decision calls and record every result it is shown."""
+    from syne_tune.constants import ST_TUNER_TIME
+
+    metric, fidelity = meta["metric"], meta["fidelity_name"]
+
+    def timed(name, original):
+        def call(*args, **kwargs):
+            t0 = time.perf_counter()
+            out = original(*args, **kwargs)
+            calls[name].append(time.perf_counter() - t0)
+            if name == "suggest":
+                if out is None:
+                    kinds["none"] += 1
+                elif getattr(out, "spawn_new_trial_id", True) and getattr(out, "checkpoint_trial_id", None) is None:
+                    kinds["new"] += 1
+                else:
+                    kinds["resume"] += 1
+            elif name == "on_trial_result":
+                trial, result = args[0] if args else kwargs["trial"], args[1] if len(args) > 1 else kwargs["result"]
+                log["trial_id"].append(int(trial.trial_id))
+                log["fidelity"].append(float(result[fidelity]))
+                log["value"].append(float(result[metric]))
+                log["sim_time"].append(float(result[ST_TUNER_TIME]) / time_scale)
+                log["decision"].append(str(out))
+            return out
+        return call
+
+    for name in TIMED_CALLS:
+        setattr(scheduler, name, timed(name, getattr(scheduler, name)))
+
+
+def run(spec_path: Path) -> None:
+    spec = json.loads(spec_path.read_text())
+    repository = Path(spec["repository"])
+    meta = json.loads((repository / spec["benchmark"] / "arena_meta.json").read_text())
+    folder = tempfile.mkdtemp(prefix="arena_peer_st_")
+    os.environ["SYNETUNE_FOLDER"] = folder
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("syne_tune").setLevel(logging.ERROR)
+    import syne_tune
+    from syne_tune import StoppingCriterion, Tuner
+    from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback
+    from syne_tune.backend.simulator_backend.time_keeper import SimulatedTimeKeeper
+
+    # Simulated time = training time only (see the module docstring).
+    SimulatedTimeKeeper.real_time_since_last_recent_exit = lambda self: 0.0
+    np.random.seed(int(spec["backend_seed"]) % 2**32)
+
+    rows = pd.read_parquet(Path(spec["export_dir"]) / "hyperparameters.parquet")
+    config_space = peer_config_space(meta["space"])
+    if spec["multi_fidelity"] and spec.get("max_resource_attr"):
+        config_space[spec["max_resource_attr"]] = int(meta["fidelity_values"][-1])
+    restrict = None
+    if spec["restrict"]:
+        restrict = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                    for r in rows.to_dict("records")]
+    backend = make_backend(repository, meta, spec, None if spec["restrict"] else rows)
+    scheduler = make_scheduler(spec, meta, config_space, restrict)
+    calls: dict[str, list[float]] = defaultdict(list)
+    log: dict[str, list] = defaultdict(list)
+    kinds: dict[str, int] = defaultdict(int)
+    instrument(scheduler, calls, log, kinds, meta, spec["time_scale"])
+    tuner = Tuner(
+        trial_backend=backend,
+        scheduler=scheduler,
+        stop_criterion=StoppingCriterion(max_wallclock_time=spec["budget"] * spec["time_scale"]),
+        n_workers=int(spec["n_workers"]),
+        sleep_time=0,
+        callbacks=[SimulatorCallback()],
+        results_update_interval=1e9,
+        print_update_interval=1e9,
+        save_tuner=False,
+        tuner_name=f"arena-peer-{spec['seed']}",
+    )
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # the peer prints every trial
+        tuner.run()
+    seconds = time.perf_counter() - t0
+    configs = {}
+    for trial_id, trial in backend._trial_dict.items():
+        configs[int(trial_id)] = {k: (v.item() if hasattr(v, "item") else v)
+                                  for k, v in trial.config.items() if k in meta["space_names"]}
+    out = {
+        "peer_version": syne_tune.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "real_seconds": seconds,
+        "results": dict(log),
+        "calls": {name: calls.get(name, []) for name in TIMED_CALLS},
+        "suggest_kinds": dict(kinds),
+        "configs": configs,
+        "evaluated_rows": len(set(backend.evaluated_rows)) if not spec["restrict"] else None,
+        "ticks": math.ceil(spec["budget"] / spec["tick"]),
+    }
+    Path(spec["out"]).write_text(json.dumps(out))
+    shutil.rmtree(folder, ignore_errors=True)
+    print(DONE_PREFIX + json.dumps({"out": spec["out"], "real_seconds": seconds}), flush=True)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) == 3 and argv[0] == "serialize":
+        target = serialize_export(Path(argv[1]), Path(argv[2]))
+        print(DONE_PREFIX + json.dumps({"serialized": str(target)}), flush=True)
+    elif len(argv) == 2 and argv[0] == "run":
+        run(Path(argv[1]))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
