@@ -27,6 +27,8 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
+from launchers.validation import SweepPlan, SweepValidationError, check_seed, force_method_overrides, validate_sweep
+
 CONF_DIR = str(Path(__file__).parent / "conf")
 _registered = False
 
@@ -112,6 +114,9 @@ def experiment_spec_from_config(cfg: DictConfig):
     if cfg.master_seed is None:
         raise ValueError("master_seed is not set: start sweeps with `arena sweep` (it records the study's seed), "
                          "or pass master_seed=<int>")
+    problem = check_seed(cfg.seed)
+    if problem:  # never coerce: seed=1.5 or seed=true used to run silently as seed 1
+        raise ValueError(problem)
     method_cfg: dict[str, Any] = OmegaConf.to_container(cfg.method, resolve=True)  # type: ignore[assignment]
     name = method_cfg.pop("name")
     bench = benchmark_from_dict(OmegaConf.to_container(cfg.benchmark, resolve=True))  # type: ignore[arg-type]
@@ -264,13 +269,16 @@ def check_names(argv: Sequence[str]) -> None:
                 raise SystemExit(f"arena sweep: {closest_choices_message(key, value, valid)}")
 
 
-def prepare_study(argv: Sequence[str]) -> list[str]:
-    """Resolve the study's master seed and return argv with ``master_seed=<seed>`` set."""
-    from launchers.study import ensure_study
+def prepare_study(argv: Sequence[str], plan: SweepPlan | None = None) -> list[str]:
+    """Resolve the study's master seed and return argv with ``master_seed=<seed>`` set; record the sweep's
+    jobs in ``study.json`` (what ``arena results check`` expects to find)."""
+    from launchers.study import ensure_study, record_sweep
 
     base = OmegaConf.load(Path(CONF_DIR) / "config.yaml")
     tag = _simple_override(argv, "tag") or str(base.tag)
     root = _simple_override(argv, "results_root") or os.environ.get("HPO_ARENA_RESULTS", "arena-results")
+    if plan is not None:  # the values every job resolved (interpolations included)
+        tag, root = plan.tag, plan.results_root
     given = _simple_override(argv, "master_seed")
     if tag and ("," in tag or "(" in tag):
         raise SystemExit("tag must be a single value (one study per sweep)")
@@ -282,8 +290,10 @@ def prepare_study(argv: Sequence[str]) -> list[str]:
         master = ensure_study(root, tag, requested)
     except ValueError as err:  # a different seed than the recorded one: would break the pairing
         raise SystemExit(f"arena sweep: {err}") from None
-    print(f"[arena] study {tag!r} in {root}: master seed {master}", flush=True)
     rest = [a for a in argv if not a.startswith(("master_seed=", "+master_seed="))]
+    if plan is not None:
+        record_sweep(root, tag, rest, [job.to_dict() for job in plan.jobs])
+    print(f"[arena] study {tag!r} in {root}: master seed {master}", flush=True)
     return [*rest, f"master_seed={master}"]
 
 
@@ -329,10 +339,12 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         _hydra_main()
         return 0
     check_names(argv)
-    if count_sweep_jobs(argv) == 0:
-        raise SystemExit("arena sweep: the sweep holds no experiment: a glob(...) matched no method or benchmark "
-                         "name (see `arena benchmarks list` for benchmark names)")
-    argv = prepare_study(argv)
+    argv = force_method_overrides(argv)
+    try:
+        plan = validate_sweep(argv)  # every job's configuration, before anything is written
+    except SweepValidationError as err:
+        raise SystemExit(f"arena sweep: {err}") from None
+    argv = prepare_study(argv, plan)
     size = count_sweep_jobs(argv)
     sweep_env = {SWEEP_ID_ENV: f"{os.getpid()}-{time.time_ns()}",
                  SWEEP_SIZE_ENV: None if size is None else str(size)}
