@@ -35,7 +35,9 @@ import pandas as pd
 
 from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
 from blackbox_repo.conversion.base import (
+    ARCHIVE_ERRORS,
     InputError,
+    damaged_archive,
     check_configurations,
     check_range,
     make_tabular,
@@ -127,8 +129,11 @@ def _load_json(path: Path) -> Any:
                     return json.load(fh)
         with open(path, "rb") as fh:
             return json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read {path} as LCBench JSON: {err}") from None
+    except ARCHIVE_ERRORS as err:
+        raise damaged_archive(path, err, "download it again (a complete .zip passes `unzip -t`) and rerun the "
+                                         "conversion") from None
 
 
 def read_lcbench(
