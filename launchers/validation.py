@@ -27,6 +27,7 @@ other code that starts experiments.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,22 +135,53 @@ def _override_head(override: str) -> str:
     return re.split(r"[.@/]", key, maxsplit=1)[0]
 
 
+# Hydra's command-line flags that take a value as the next argument.
+_FLAGS_WITH_VALUE = {"--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn",
+                     "--experimental-rerun"}
+
+
+def split_command_line(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(overrides, config folders given with ``--config-dir``) of an ``arena sweep`` command line."""
+    overrides: list[str] = []
+    config_dirs: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        flag, _, inline = arg.partition("=")
+        if arg.startswith("-") and flag in _FLAGS_WITH_VALUE:
+            value = inline if inline else (args[i + 1] if i + 1 < len(args) else "")
+            if flag in ("--config-dir", "-cd") and value:
+                config_dirs.append(value)
+            i += 1 if inline else 2
+            continue
+        if not arg.startswith("-"):
+            overrides.append(arg)
+        i += 1
+    return overrides, config_dirs
+
+
 def expand_sweep(argv: Sequence[str]) -> list[list[str]] | None:
-    """One override list per job, as Hydra's basic sweeper forms them (None for another sweeper).
+    """One override list per job, as Hydra's basic sweeper forms them (None for another sweeper, or a command
+    line Hydra will refuse with its own message).
 
     Raises ``SweepValidationError`` when a sweep holds no value (``seed='range(0,0)'``, a ``glob(...)`` that
     matches no name), naming the override.
     """
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
     from launchers.hydra_app import _GroupOptions
 
-    overrides = [a for a in argv if a not in ("-m", "--multirun") and not a.startswith("-")]
+    overrides, config_dirs = split_command_line(argv)
     if any(a.startswith(("hydra/sweeper", "hydra.sweeper")) for a in overrides):
         return None
     parser = OverridesParser.create(config_loader=_GroupOptions())  # type: ignore[arg-type]
-    parsed = parser.parse_overrides(overrides)
+    try:
+        parsed = parser.parse_overrides(overrides)
+    except HydraException:  # a syntax error: Hydra reports it with its own message when it starts
+        return None
     empty = []
     for override in parsed:
         if override.is_sweep_override() and not list(override.sweep_string_iterator()):
@@ -167,7 +199,9 @@ def expand_sweep(argv: Sequence[str]) -> list[list[str]] | None:
     if empty:
         raise SweepValidationError(empty, 0)
     batches = BasicSweeper.split_arguments(parsed, None)
-    return [list(job) for batch in batches for job in batch]
+    extra = [f"hydra.searchpath=[{','.join('file://' + os.path.abspath(d) for d in config_dirs)}]"] \
+        if config_dirs else []
+    return [[*job, *extra] for batch in batches for job in batch]
 
 
 def compose_job_configs(jobs: Sequence[Sequence[str]]) -> tuple[list[dict[str, Any] | None], list[JobProblem]]:
@@ -305,10 +339,17 @@ def validate_sweep(argv: Sequence[str]) -> SweepPlan | None:
             len(jobs),
         )
     plan = SweepPlan(tag=tags.pop(), results_root=roots.pop())
-    seen = set()
+    configs_of: dict[Job, set[str]] = {}
     for cfg in valid:
         job = Job(str(cfg["benchmark"]["name"]), str(cfg["method"]["name"]), int(cfg["seed"]))
-        if job not in seen:
-            seen.add(job)
+        if job not in configs_of:
+            configs_of[job] = set()
             plan.jobs.append(job)
+        configs_of[job].add(json.dumps([cfg["method"], cfg["benchmark"]], sort_keys=True, default=str))
+    clashes = [JobProblem(job.label(), f"{len(keys)} jobs with different method or benchmark settings would "
+                                       f"write the same folder <tag>/{job.benchmark}/{job.method}/{job.seed}; "
+                                       "sweep their settings in separate tags, or give them distinct names")
+               for job, keys in configs_of.items() if len(keys) > 1]
+    if clashes:
+        raise SweepValidationError(clashes, len(jobs))
     return plan

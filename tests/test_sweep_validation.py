@@ -234,3 +234,23 @@ def test_arena_sweep_passes_a_shared_method_key_to_every_swept_method(tmp_path):
     study = json.loads((tmp_path / "results" / "shared" / "study.json").read_text())
     assert study["sweeps"][0]["jobs"] == [{"benchmark": BENCH, "method": m, "seed": 0}
                                           for m in ("ASHA", "ASHA-PROMOTION")]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# jobs that would share a folder; user config folders
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_sweeping_a_method_argument_in_one_tag_is_refused_because_the_jobs_share_a_folder():
+    # Before the pass, the second job found the first one's folder complete and silently skipped itself.
+    message = _problems("method=ASHA", "method.grace_period=1,3", f"benchmark={BENCH}", "seed=0")
+    assert f"2 jobs with different method or benchmark settings would write the same folder <tag>/{BENCH}/ASHA/0" \
+        in message
+
+
+def test_methods_from_a_config_dir_are_validated(tmp_path):
+    (tmp_path / "conf" / "method").mkdir(parents=True)
+    (tmp_path / "conf" / "method" / "ASHA-COARSE.yaml").write_text("name: ASHA\ngrace_period: -2\n")
+    for flag in (["--config-dir", str(tmp_path / "conf")], [f"--config-dir={tmp_path / 'conf'}"]):
+        message = _problems(*flag, "method=ASHA-COARSE", f"benchmark={BENCH}", "seed=0")
+        assert "grace_period must be > 0, got -2" in message
