@@ -32,7 +32,6 @@ from blackbox_repo.search_space import (
 )
 
 
-
 class PrimaryMetricGoal(str, Enum):
     MAXIMIZE = "MAXIMIZE"
     MINIMIZE = "MINIMIZE"

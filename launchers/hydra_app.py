@@ -27,7 +27,13 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
-from launchers.validation import SweepPlan, SweepValidationError, check_seed, force_method_overrides, validate_sweep
+from launchers.validation import (
+    SweepPlan,
+    SweepValidationError,
+    check_seed,
+    force_method_overrides,
+    validate_sweep,
+)
 
 CONF_DIR = str(Path(__file__).parent / "conf")
 _registered = False

@@ -104,8 +104,8 @@ def format_problems(problems: Sequence[JobProblem], n_jobs: int) -> str:
         grouped.setdefault(problem.message, [])
         if problem.job and problem.job not in grouped[problem.message]:
             grouped[problem.message].append(problem.job)
-    lines = [f"{len(grouped)} problem(s) in the sweep ({n_jobs} job(s)); no job was started and nothing was "
-             "written:"]
+    lines = [(f"{len(grouped)} problem(s) in the sweep ({n_jobs} job(s)); no job was started and nothing was "
+              "written:")]
     for message, jobs in grouped.items():
         shown = ", ".join(jobs[:MAX_JOBS_SHOWN]) + (f" and {len(jobs) - MAX_JOBS_SHOWN} more"
                                                     if len(jobs) > MAX_JOBS_SHOWN else "")
@@ -310,7 +310,7 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
                 if isinstance(bench, RealBenchmark):
                     resolve_script(bench.script)
                 build_scheduler(spec)
-            except Exception as err:  # every error a job would hit when building its method is a problem
+            except Exception as err:  # noqa: BLE001 - any error the job would hit building its method is a problem
                 built[key] = _method_problem(err)
         if built[key] is not None:
             problems.append(JobProblem(label, built[key]))  # type: ignore[arg-type]

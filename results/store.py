@@ -222,7 +222,7 @@ class ExperimentIndex:
         def read(path: str) -> pd.DataFrame | Exception:
             try:
                 return read_results(path, columns)
-            except Exception as err:  # any decoding error of one file must not lose the other runs
+            except Exception as err:  # noqa: BLE001 - a decoding error of one file must not lose the other runs
                 return err
 
         with ThreadPoolExecutor(max_workers=max(1, min(n_threads, len(paths)))) as pool:

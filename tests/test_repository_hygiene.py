@@ -83,6 +83,10 @@ def test_hyperdrive_run_queries_have_one_implementation():
     assert not hasattr(facade, "HyperDriveRun") and not hasattr(facade, "ChildRun")
 
 
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def test_every_dependency_extra_exists():
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     requirements = [*project["dependencies"],
@@ -96,8 +100,7 @@ def test_every_dependency_extra_exists():
             provided = set(importlib.metadata.metadata(requirement.name).get_all("Provides-Extra") or [])
         except importlib.metadata.PackageNotFoundError:
             continue  # not installed here: nothing to compare with
-        normalise = lambda name: re.sub(r"[-_.]+", "-", name).lower()  # noqa: E731
-        absent = {e for e in requirement.extras if normalise(e) not in {normalise(p) for p in provided}}
+        absent = {e for e in requirement.extras if _normalise(e) not in {_normalise(p) for p in provided}}
         if absent:
             missing.append(f"{text}: {requirement.name} has no extra {sorted(absent)}")
     assert not missing, "\n".join(missing)

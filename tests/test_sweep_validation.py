@@ -51,7 +51,7 @@ def _problems(*overrides: str) -> str:
 
 @pytest.mark.parametrize("tag", ["..", "a/b", "", ".hidden", "x*"])
 def test_tags_that_escape_the_root_or_are_unreadable_are_refused_with_the_rule(tag):
-    message = _problems(f"method=RS", f"benchmark={BENCH}", "seed=0", f"tag={tag}")
+    message = _problems("method=RS", f"benchmark={BENCH}", "seed=0", f"tag={tag}")
     assert f"tag={tag!r} is not a valid tag" in message
     assert "letters, digits, '.', '_' and '-'" in message
 

@@ -39,9 +39,9 @@ from blackbox_repo.conversion import nasbench201 as nb201
 from blackbox_repo.conversion.base import (
     ARCHIVE_ERRORS,
     InputError,
-    damaged_archive,
     check_configurations,
     check_range,
+    damaged_archive,
     make_tabular,
     require_path,
     select_tasks,

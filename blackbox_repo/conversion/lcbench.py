@@ -37,9 +37,9 @@ from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
 from blackbox_repo.conversion.base import (
     ARCHIVE_ERRORS,
     InputError,
-    damaged_archive,
     check_configurations,
     check_range,
+    damaged_archive,
     make_tabular,
     progress,
     require_keys,
