@@ -300,7 +300,8 @@ def _read_metadata_with(fs: fsspec.AbstractFileSystem, folder: str) -> dict | st
     """The experiment's metadata, or why the experiment is damaged (a sentence naming the file).
 
     For a complete experiment, also checks that results.parquet exists and is long enough to be Parquet
-    (a size from the listing, no read): a run killed while copying, or a full disk, leaves 0-byte files.
+    (a size from the listing, no read): a run killed while copying, or a full disk, leaves 0-byte files; and
+    that it holds results (a run with a zero budget, written before budgets were validated, holds none).
     """
     metadata_path = posixpath.join(folder, METADATA_FILE)
     try:
@@ -322,6 +323,9 @@ def _read_metadata_with(fs: fsspec.AbstractFileSystem, folder: str) -> dict | st
         return f"{_full_url(fs, results_path)} is missing although {METADATA_FILE} says the run is complete"
     if size is not None and size < MIN_PARQUET_BYTES:
         return f"{_full_url(fs, results_path)} is damaged ({size} bytes, too short to be Parquet)"
+    if metadata.get("n_results") == 0:  # e.g. a zero budget: its curve would be all NaN in every table
+        return (f"{_full_url(fs, results_path)} holds no result (n_results is 0 in {METADATA_FILE}); rerun it with "
+                "a budget > 0")
     return metadata
 
 

@@ -9,6 +9,7 @@ import os
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from launchers.study import ensure_study, record_sweep
@@ -29,8 +30,8 @@ def _run(add_commands, *argv: str) -> int:
     return args.func(args)
 
 
-def _study(root: Path, tag: str = "t") -> Path:
-    write_synthetic_study(str(root), tag, ["bench"], METHODS, SEEDS, n_results=20)
+def _study(root: Path, tag: str = "t", seeds=SEEDS) -> Path:
+    write_synthetic_study(str(root), tag, ["bench"], METHODS, seeds, n_results=20)
     return root
 
 
@@ -134,6 +135,20 @@ def test_arena_table_and_plot_skip_damaged_runs(tmp_path, capsys):
                     "--out", str(tmp_path / "figures"), "--format", "png")
     assert code == 0 and any((tmp_path / "figures").glob("*.png"))
     assert f"{files['garbage']} is damaged" in _messages(caught)
+
+
+def test_a_complete_run_without_any_result_is_left_out_of_tables(tmp_path, capsys):
+    # What `max_wallclock_time=0` wrote before budgets were validated: `arena table` showed nan [nan, nan].
+    root = _study(tmp_path / "results", seeds=[0])
+    folder = Path(experiment_path(str(root), "t", "bench", "RS", 0))
+    results = pd.read_parquet(folder / "results.parquet")
+    results.iloc[:0].to_parquet(folder / "results.parquet", index=False)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata["n_results"] = 0
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.warns(UserWarning, match="holds no result"):
+        assert _run(add_plot_commands, "table", str(root), "--n-boot", "20") == 0
+    assert "nan" not in capsys.readouterr().out
 
 
 def test_results_check_lists_damaged_runs(tmp_path, capsys):
