@@ -266,8 +266,10 @@ def make_method(
     unknown = [k for k in kwargs if k not in scheduler_names and k not in searcher_names]
     if unknown:
         raise UnknownMethodArgumentError(spec.name, unknown, sorted(set(scheduler_names) | set(searcher_names)))
-    check_argument_types(spec.name, kwargs, [inspect.signature(_searcher_class(spec.searcher).__init__, eval_str=True),
-                                             inspect.signature(spec.factory, eval_str=True)])
+    signatures = [inspect.signature(spec.factory, eval_str=True)]
+    if spec.searcher is not None:  # a method that makes its own configurations has no searcher
+        signatures.insert(0, inspect.signature(_searcher_class(spec.searcher).__init__, eval_str=True))
+    check_argument_types(spec.name, kwargs, signatures)
     scheduler_kwargs = {k: v for k, v in kwargs.items() if k in scheduler_names}
     searcher_kwargs = {k: v for k, v in kwargs.items() if k not in scheduler_names}
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
