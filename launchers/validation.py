@@ -276,7 +276,7 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
     from launchers.experiment import ExperimentSpec, build_scheduler, resolve_script
 
     problems: list[JobProblem] = []
-    built: dict[str, str | None] = {}
+    built: dict[str, list[str]] = {}
     pending: list[tuple[str, str, Mapping[str, Any], Mapping[str, Any], str | None]] = []
     for cfg in configs:
         method_cfg = dict(cfg.get("method") or {})
@@ -301,19 +301,21 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
     # Build each distinct (method, benchmark) once, grouped by benchmark so cached blackboxes are reused.
     for key, label, method_cfg, bench_cfg, blackbox_root in sorted(pending, key=lambda p: str(p[3].get("name"))):
         if key not in built:
-            built[key] = None
+            built[key] = []
             try:
                 bench = benchmark_from_dict(bench_cfg)
+                if isinstance(bench, RealBenchmark):
+                    try:
+                        resolve_script(bench.script)
+                    except FileNotFoundError as err:
+                        built[key].append(str(err))
                 spec = ExperimentSpec(benchmark=bench, method=json.loads(key)[0], seed=0, master_seed=0,
                                       tag="validation", results_root="unused", method_kwargs=dict(method_cfg),
                                       blackbox_root=blackbox_root)
-                if isinstance(bench, RealBenchmark):
-                    resolve_script(bench.script)
                 build_scheduler(spec)
             except Exception as err:  # noqa: BLE001 - any error the job would hit building its method is a problem
-                built[key] = _method_problem(err)
-        if built[key] is not None:
-            problems.append(JobProblem(label, built[key]))  # type: ignore[arg-type]
+                built[key].append(_method_problem(err))
+        problems += [JobProblem(label, message) for message in built[key]]
     return problems
 
 

@@ -254,3 +254,11 @@ def test_methods_from_a_config_dir_are_validated(tmp_path):
     for flag in (["--config-dir", str(tmp_path / "conf")], [f"--config-dir={tmp_path / 'conf'}"]):
         message = _problems(*flag, "method=ASHA-COARSE", f"benchmark={BENCH}", "seed=0")
         assert "grace_period must be > 0, got -2" in message
+
+
+def test_a_real_benchmark_is_checked_without_starting_its_script():
+    message = _problems("method=ASHA", "benchmark=real-mlp-wine", "seed=0", "benchmark.script=missing_train.py",
+                        "method.grace_period=0")
+    assert "training script 'missing_train.py' not found" in message
+    assert "grace_period must be > 0, got 0" in message
+    assert validate_sweep(["-m", "method=ASHA,RS", "benchmark=real-mlp-wine", "seed=0"]).jobs
