@@ -145,3 +145,9 @@ def test_sweep_on_s3_killed_midway_and_rerun_equals_an_uninterrupted_sweep(s3, t
     # The study's folder holds the study file and the experiments, nothing else.
     top = client.list_objects_v2(Bucket=BUCKET, Prefix="root/killed/", Delimiter="/")
     assert [p["Key"] for p in top.get("Contents", [])] == ["root/killed/study.json"]
+    # ... and `arena results check` finds the study whole on S3, every job recorded in study.json present.
+    check = subprocess.run([sys.executable, "-m", "launchers.cli", "results", "check", f"s3://{BUCKET}/root",
+                            "--tag", "killed", "--num-runs", str(len(SEEDS))], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "0 recorded job(s) without a folder" in check.stdout and "every setup has its runs" in check.stdout
