@@ -84,6 +84,14 @@ class BOSearcher(LearningSearcher):
             raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
         if refit_every < 1:
             raise ValueError(f"refit_every must be >= 1, got {refit_every}")
+        for name, value in (("num_local_starts", num_local_starts), ("local_max_iterations", local_max_iterations),
+                            ("full_refit_until", full_refit_until)):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if num_restarts < 1:
+            raise ValueError(f"num_restarts must be >= 1 (one fit of the GP hyperparameters), got {num_restarts}")
+        if lengthscale_prior_sd is not None and not lengthscale_prior_sd > 0:
+            raise ValueError(f"lengthscale_prior_sd must be > 0 (or None for no prior), got {lengthscale_prior_sd}")
         self.num_candidates = num_candidates
         self.num_local_starts = num_local_starts
         self.local_max_iterations = local_max_iterations

@@ -88,6 +88,15 @@ class BORESearcher(LearningSearcher):
             raise ValueError(f"gamma must be in (0, 1), got {gamma}")
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown BORE classifier {classifier!r}; valid: {', '.join(CLASSIFIERS)}")
+        for name, value in (("num_candidates", num_candidates), ("max_restricted_candidates", max_restricted_candidates)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        for name, value in (("num_local_parents", num_local_parents),
+                            ("local_samples_per_parent", local_samples_per_parent)):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if not local_sigma > 0:
+            raise ValueError(f"local_sigma must be > 0, got {local_sigma}")
         self.gamma = gamma
         self.classifier = classifier
         self.classifier_kwargs = dict(classifier_kwargs or {})

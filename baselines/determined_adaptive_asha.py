@@ -1,6 +1,6 @@
 """Determined's ``adaptive_asha`` searcher, following ``master/pkg/searcher/{adaptive_asha,asha,asha_stopping}.go``.
 
-Bracket construction (``bracket_layout``; /work/shared/SEMANTICS.md B.2):
+Bracket construction (``bracket_layout``, as Determined's code and documentation define it):
 
 1. ``max_rungs <- min(max_rungs, int(log(max_length) / log(divisor)) + 1, int(log(max_trials) / log(divisor)) + 1)``
    (the same float expression as Determined's Go code).

@@ -1,7 +1,7 @@
 """Azure ML HyperDrive's early termination policies, as one scheduler parametrised by the policy.
 
-Semantics (see /work/shared/SEMANTICS.md, B.1). An *interval* is one reported result of a run (one fidelity
-step): a run's ``n``-th result is its interval ``n``. A policy is applied to a run when it reports interval
+Semantics of HyperDrive (Azure ML SDK v1), as its documentation states them. An *interval* is one reported
+result of a run (one fidelity step): a run's ``n``-th result is its interval ``n``. A policy is applied to a run when it reports interval
 ``N`` with ``N % evaluation_interval == 0`` and ``N >= delay_evaluation`` (``delay_evaluation=200``,
 ``evaluation_interval=100``: first check at 200). Runs are compared on the primary metric in the direction of
 ``mode``; values below are in the metric's own units. A policy that fires cancels the run (``STOP``).

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from baselines.multi_fidelity import check_positive_int
 from baselines.scheduler import Scheduler, Searcher, Suggestion
 from blackbox_repo.search_space import SearchSpace
 
@@ -24,6 +25,7 @@ class FIFOScheduler(Scheduler):
         max_trials: int | None = None,
     ):
         super().__init__(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+        check_positive_int("max_trials", max_trials, allow_none=True)
         self.searcher = searcher
         self.max_trials = max_trials
         self._started = 0

@@ -49,6 +49,8 @@ class MedianStoppingRule(SearcherScheduler):
         super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
                          fidelity_values, max_trials)
         check_positive_int("min_samples", min_samples)
+        if not grace_period > 0:
+            raise ValueError(f"grace_period must be > 0, got {grace_period}")
         self.grace_period = grace_period
         self.min_samples = min_samples
         self.running_average = running_average

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from baselines.arguments import UnknownMethodArgumentError, check_argument_types
 from baselines.scheduler import Scheduler, Searcher
 from blackbox_repo.search_space import SearchSpace, closest_choices_message
 
@@ -316,10 +317,11 @@ def make_method(
     searcher_names = spec.searcher_kwargs()
     unknown = [k for k in kwargs if k not in scheduler_names and k not in searcher_names]
     if unknown:
-        raise ValueError(
-            f"method {spec.name} does not accept {sorted(unknown)}; valid keyword arguments: "
-            f"{sorted(set(scheduler_names) | set(searcher_names))}"
-        )
+        raise UnknownMethodArgumentError(spec.name, unknown, sorted(set(scheduler_names) | set(searcher_names)))
+    signatures = [inspect.signature(spec.factory, eval_str=True)]
+    if spec.searcher is not None:  # a method that makes its own configurations has no searcher
+        signatures.insert(0, inspect.signature(_searcher_class(spec.searcher).__init__, eval_str=True))
+    check_argument_types(spec.name, kwargs, signatures)
     scheduler_kwargs = {k: v for k, v in kwargs.items() if k in scheduler_names}
     searcher_kwargs = {k: v for k, v in kwargs.items() if k not in scheduler_names}
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):

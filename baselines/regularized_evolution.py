@@ -57,6 +57,8 @@ class REASearcher(LearningSearcher):
             )
         if mutation not in MUTATIONS:
             raise ValueError(f"unknown mutation {mutation!r}; valid: {', '.join(MUTATIONS)}")
+        if not local_sigma > 0:
+            raise ValueError(f"local_sigma must be > 0, got {local_sigma}")
         super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
                          num_initial_random=population_size, allow_duplicates=allow_duplicates)
         self.population_size = population_size

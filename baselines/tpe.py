@@ -128,6 +128,8 @@ class TPESearcher(LearningSearcher):
             raise ValueError(f"prior_weight must be > 0, got {prior_weight}")
         if num_candidates < 1:
             raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
+        if max_restricted_candidates < 1:
+            raise ValueError(f"max_restricted_candidates must be >= 1, got {max_restricted_candidates}")
         self.gamma = gamma
         self.num_candidates = num_candidates
         self.prior_weight = prior_weight

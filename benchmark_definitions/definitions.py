@@ -8,8 +8,40 @@ All are plain frozen dataclasses: Hydra turns them into config nodes and back.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_budget(benchmark: SimulatedBenchmark | RealBenchmark) -> None:
+    """Refuse budgets that would run nothing or never stop, all problems in one message.
+
+    ``max_wallclock_time=0`` used to complete with no result at all (and ``arena table`` then showed
+    ``nan [nan, nan]``); ``n_workers=0`` would never start a trial.
+    """
+    problems = []
+    if not (_is_number(benchmark.max_wallclock_time) and math.isfinite(benchmark.max_wallclock_time)
+            and benchmark.max_wallclock_time > 0):
+        problems.append(f"max_wallclock_time must be a number of seconds > 0, got {benchmark.max_wallclock_time!r}")
+    if isinstance(benchmark.n_workers, bool) or not isinstance(benchmark.n_workers, int) or benchmark.n_workers < 1:
+        problems.append(f"n_workers must be an integer >= 1, got {benchmark.n_workers!r}")
+    max_evaluations = getattr(benchmark, "max_evaluations", None)
+    if max_evaluations is not None and (isinstance(max_evaluations, bool) or not isinstance(max_evaluations, int)
+                                        or max_evaluations < 1):
+        problems.append(f"max_evaluations must be an integer >= 1 (or null for no cap), got {max_evaluations!r}")
+    if benchmark.max_fidelity is not None and not (_is_number(benchmark.max_fidelity) and benchmark.max_fidelity > 0):
+        problems.append(f"max_fidelity must be a number > 0, got {benchmark.max_fidelity!r}")
+    trial_timeout = getattr(benchmark, "trial_timeout", None)
+    if isinstance(benchmark, RealBenchmark) and not (_is_number(trial_timeout) and trial_timeout > 0):
+        problems.append(f"trial_timeout must be a number of seconds > 0, got {trial_timeout!r}")
+    if benchmark.mode not in ("min", "max"):
+        problems.append(f"mode must be 'min' or 'max', got {benchmark.mode!r}")
+    if problems:
+        raise ValueError(f"benchmark {benchmark.name}: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -32,6 +64,9 @@ class SimulatedBenchmark:
     family: str = ""
     description: str = ""
     kind: str = "simulated"
+
+    def __post_init__(self) -> None:
+        check_budget(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +92,9 @@ class RealBenchmark:
     family: str = ""
     description: str = ""
     kind: str = "real"
+
+    def __post_init__(self) -> None:
+        check_budget(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

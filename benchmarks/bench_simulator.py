@@ -1,6 +1,6 @@
 """Simulator speed on a NAS-Bench-201-sized synthetic table, side by side with Syne Tune 0.16.
 
-    python benchmarks/bench_simulator.py [--repeats 3] [--skip-peer]
+    python benchmarks/bench_simulator.py [--repeats 3] [--peer-python PATH | --skip-peer]
 
 Prints one JSON line per measurement:
 
@@ -9,9 +9,9 @@ Prints one JSON line per measurement:
   (targets: < 1 s and >= 200,000 results per real second), and the same under a simulated wall-clock budget;
 * ``asha``: ASHA (stopping variant, grace period 1, reduction factor 3, max 200 epochs), 4 workers;
 * ``peer_*``: the same lookups / random search / ASHA in Syne Tune 0.16, run in its own virtual environment
-  (``PEER_PYTHON``, default ``/work/peer-venv/bin/python``) through ``benchmarks/peer_simulation.py`` on the
-  same table in its format, and ``ratio_*`` lines (targets >= 100x). Skipped with a message when the peer's
-  interpreter is absent.
+  (the interpreter given by ``--peer-python`` or the ``PEER_PYTHON`` environment variable; no default) through
+  ``benchmarks/peer_simulation.py`` on the same table in its format, and ``ratio_*`` lines (targets >= 100x).
+  Skipped with a message when no peer interpreter is given or it does not exist.
 
 Table: 15625 configurations (6 operations out of 5 choices, as NAS-Bench-201) x 3 seeds x 200 epochs x 4
 objectives, float32; each configuration has a constant epoch time drawn from 5..25 s (the real table's times
@@ -255,6 +255,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-peer", action="store_true", help="only measure hpo-arena")
+    parser.add_argument("--peer-python", default=os.environ.get("PEER_PYTHON"),
+                        help="Python interpreter of a virtual environment with syne-tune==0.16.0 "
+                             "(default: $PEER_PYTHON; without either the peer is skipped)")
     parser.add_argument(
         "--rs-wallclock", type=float, default=750_000.0, help="simulated seconds (RS vs peer)"
     )
@@ -334,16 +337,13 @@ def main() -> None:
     if args.skip_peer:
         emit({"what": "peer", "skipped": "--skip-peer given"})
         return
-    python = os.environ.get("PEER_PYTHON", "/work/peer-venv/bin/python")
-    if not os.path.exists(python):
-        emit(
-            {
-                "what": "peer",
-                "skipped": f"peer interpreter {python} not found; create it with "
-                "`python3 -m venv /work/peer-venv && /work/peer-venv/bin/pip install 'syne-tune==0.16.0' pandas "
-                "pyarrow scikit-learn huggingface_hub fastparquet h5py` or set PEER_PYTHON",
-            }
-        )
+    python = args.peer_python
+    setup = ("create one with `python3 -m venv VENV && VENV/bin/pip install 'syne-tune==0.16.0' pandas pyarrow "
+             "scikit-learn huggingface_hub fastparquet h5py` and pass --peer-python VENV/bin/python (or set "
+             "PEER_PYTHON)")
+    if not python or not os.path.exists(python):
+        reason = "no peer interpreter given" if not python else f"peer interpreter {python} not found"
+        emit({"what": "peer", "skipped": f"{reason}; {setup}"})
         return
     with tempfile.TemporaryDirectory(prefix="arena_peer_data_") as data_dir:
         write_peer_data(table, data_dir)

@@ -3,11 +3,16 @@
 ``loguniform``, ``qloguniform`` take their bounds in natural-log space, as HyperDrive does:
 ``loguniform(min, max)`` is ``exp(uniform(min, max))``. Quantised expressions are ``round(x / q) * q``.
 ``randint(upper)`` draws integers in [0, upper).
+
+``PrimaryMetricGoal`` / ``goal_to_mode`` translate HyperDrive's metric goal; they live here, below both the
+method facade (``baselines.hyperdrive``) and the run queries (``results.hyperdrive_queries``), which must not
+import each other.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 from blackbox_repo.search_space import (
@@ -26,6 +31,21 @@ from blackbox_repo.search_space import (
     Value,
 )
 
+
+class PrimaryMetricGoal(str, Enum):
+    MAXIMIZE = "MAXIMIZE"
+    MINIMIZE = "MINIMIZE"
+
+
+def goal_to_mode(goal: PrimaryMetricGoal | str) -> str:
+    """``"maximize"`` / ``PrimaryMetricGoal.MAXIMIZE`` -> ``"max"``; same for minimise (case-insensitive)."""
+    text = goal.value if isinstance(goal, PrimaryMetricGoal) else str(goal)
+    key = text.strip().lower()
+    if key in ("maximize", "max"):
+        return "max"
+    if key in ("minimize", "min"):
+        return "min"
+    raise ValueError(f"primary_metric_goal must be 'maximize' or 'minimize', got {goal!r}")
 
 def choice(*options: Value) -> Categorical:
     """``choice(1, 2, 3)`` or ``choice([1, 2, 3])`` / ``choice(range(5))``."""

@@ -452,7 +452,7 @@ def _write_blackbox_dir(root: str | os.PathLike[str], name: str, fill: Callable[
             task_files[t] = list(rels)
         full = {"format_version": FORMAT_VERSION, "name": name, **metadata, "task_files": task_files,
                 "files": listed}
-        (tmp / METADATA_FILE).write_text(json.dumps(full, indent=1, default=_json_default, allow_nan=True))
+        (tmp / METADATA_FILE).write_text(json.dumps(seal_metadata(full), indent=1, allow_nan=True))
         _fsync_tree(tmp)
         _install(tmp, final, overwrite)
     except BaseException:
@@ -675,6 +675,34 @@ def stored_size(metadata: Mapping[str, Any]) -> int:
     return int(sum(int(spec["size"]) for spec in metadata.get("files", {}).values()))
 
 
+class MetadataChecksumError(RepositoryError):
+    """A blackbox's metadata.json no longer matches the checksum written with it (it was edited)."""
+
+
+METADATA_CHECKSUM_KEY = "metadata_sha256"
+
+
+def metadata_checksum(metadata: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no whitespace) of the metadata without its checksum key."""
+    content = {k: v for k, v in metadata.items() if k != METADATA_CHECKSUM_KEY}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True,
+                           default=_json_default)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def seal_metadata(metadata: Mapping[str, Any]) -> dict:
+    """The metadata as it will read back from JSON, with ``metadata_sha256`` over the rest of it.
+
+    The data files are checksummed in ``files``; this covers the metadata itself (metric direction, time
+    objective, configuration space, ...), which decides how methods are compared: an edit such as ``mode``
+    min -> max is detected when the blackbox is loaded. Metadata written before the key existed has none and
+    loads as before.
+    """
+    plain = json.loads(json.dumps({k: v for k, v in metadata.items() if k != METADATA_CHECKSUM_KEY},
+                                  default=_json_default, allow_nan=True))
+    return {**plain, METADATA_CHECKSUM_KEY: metadata_checksum(plain)}
+
+
 def _parse_metadata(raw: bytes, where: str) -> dict:
     try:
         metadata = json.loads(raw)
@@ -691,6 +719,13 @@ def _parse_metadata(raw: bytes, where: str) -> dict:
     for key in ("kind", "tasks", "files"):
         if key not in metadata:
             raise RepositoryError(f"{where} lacks the key {key!r}; it is not a blackbox metadata file")
+    recorded = metadata.get(METADATA_CHECKSUM_KEY)
+    if recorded is not None and recorded != metadata_checksum(metadata):
+        raise MetadataChecksumError(
+            f"{where} was modified after it was written: its content no longer matches its {METADATA_CHECKSUM_KEY} "
+            "(an edited metric direction, time objective or search space changes what every comparison means). "
+            "Restore the file, download the blackbox again, or re-create it with `arena convert` / serialize(...)"
+        )
     return metadata
 
 

@@ -180,9 +180,44 @@ def seeds_for(spec: ExperimentSpec) -> tuple[int, int]:
             derive_seed(spec.master_seed, "method", spec.seed))
 
 
+def build_scheduler(spec: ExperimentSpec):
+    """The experiment's method, built exactly as ``run_experiment`` builds it (the sweep's validation pass
+    calls it for every job, so a constructor that refuses its arguments does so before any job starts).
+
+    Refuses a method that transfers checkpoints between trials (``Scheduler.transfers_checkpoints``, e.g.
+    PBT) on a simulated benchmark: a table holds one curve per configuration and no checkpoint to continue
+    from with other hyperparameters.
+    """
+    from baselines.registry import make_method
+    from launchers.method_checks import check_method_fits_benchmark
+
+    bench = spec.benchmark
+    _, method_seed = seeds_for(spec)
+    if isinstance(bench, RealBenchmark):
+        from blackbox_repo.search_space import SearchSpace
+
+        return make_method(
+            spec.method, SearchSpace.from_dict(bench.config_space), bench.metric, bench.mode,
+            fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, seed=method_seed,
+            **spec.method_kwargs,
+        )
+    blackbox = benchmark_blackbox(bench, spec.blackbox_root)
+    fidelity_name = bench.resource_attr or blackbox.fidelity_name
+    max_fidelity = bench.max_fidelity if bench.max_fidelity is not None else blackbox.max_fidelity
+    method_kwargs = dict(spec.method_kwargs)
+    if bench.restrict_to_table:
+        method_kwargs["restrict_to"] = table_configurations(bench, spec.blackbox_root)
+    scheduler = make_method(
+        spec.method, blackbox.configuration_space, bench.metric, bench.mode, fidelity_name=fidelity_name,
+        max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
+        **method_kwargs,
+    )
+    check_method_fits_benchmark(spec.method, bench, transfers_checkpoints=scheduler.transfers_checkpoints)
+    return scheduler
+
+
 def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: bool = False) -> str:
     """Run (or skip, if already complete) one experiment; returns its folder."""
-    from baselines.registry import make_method
     from launchers.method_checks import check_method_fits_benchmark
     from launchers.tuner import StoppingCriterion, Tuner
 
@@ -195,14 +230,9 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
     started_at = datetime.now(UTC).isoformat()
     t0 = time.perf_counter()
     if isinstance(bench, RealBenchmark):
-        from blackbox_repo.search_space import SearchSpace
         from launchers.local_backend import LocalBackend
 
-        space = SearchSpace.from_dict(bench.config_space)
-        scheduler = make_method(
-            spec.method, space, bench.metric, bench.mode, fidelity_name=bench.resource_attr,
-            max_fidelity=bench.max_fidelity, seed=method_seed, **spec.method_kwargs,
-        )
+        scheduler = build_scheduler(spec)
         backend = LocalBackend(
             resolve_script(bench.script), n_workers=bench.n_workers, trial_timeout=bench.trial_timeout,
             fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, script_args=bench.script_args,
@@ -221,16 +251,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         blackbox = benchmark_blackbox(bench, spec.blackbox_root)
         fidelity_name = bench.resource_attr or blackbox.fidelity_name
         max_fidelity = bench.max_fidelity if bench.max_fidelity is not None else blackbox.max_fidelity
-        restrict = table_configurations(bench, spec.blackbox_root) if bench.restrict_to_table else None
-        method_kwargs = dict(spec.method_kwargs)
-        if restrict is not None:
-            method_kwargs["restrict_to"] = restrict
-        scheduler = make_method(
-            spec.method, blackbox.configuration_space, bench.metric, bench.mode, fidelity_name=fidelity_name,
-            max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
-            **method_kwargs,
-        )
-        check_method_fits_benchmark(spec.method, bench, transfers_checkpoints=scheduler.transfers_checkpoints)
+        scheduler = build_scheduler(spec)
         backend = SimulatorBackend(
             blackbox, n_workers=bench.n_workers, seed=backend_seed,
             time_objective=None if bench.time_objective == STEPS else bench.time_objective,

@@ -31,6 +31,14 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
+from launchers.validation import (
+    SweepPlan,
+    SweepValidationError,
+    check_seed,
+    force_method_overrides,
+    validate_sweep,
+)
+
 CONF_DIR = str(Path(__file__).parent / "conf")
 _registered = False
 
@@ -169,6 +177,9 @@ def experiment_spec_from_config(cfg: DictConfig):
     if cfg.master_seed is None:
         raise ValueError("master_seed is not set: start sweeps with `arena sweep` (it records the study's seed), "
                          "or pass master_seed=<int>")
+    problem = check_seed(cfg.seed)
+    if problem:  # never coerce: seed=1.5 or seed=true used to run silently as seed 1
+        raise ValueError(problem)
     method_cfg: dict[str, Any] = OmegaConf.to_container(cfg.method, resolve=True)  # type: ignore[assignment]
     name = method_cfg.pop("name")
     bench = benchmark_from_dict(OmegaConf.to_container(cfg.benchmark, resolve=True))  # type: ignore[arg-type]
@@ -319,37 +330,18 @@ def check_names(argv: Sequence[str], config_dirs: Sequence[str | os.PathLike[str
         for value in _override_values(argv, key):
             if value not in valid:
                 raise SystemExit(f"arena sweep: {closest_choices_message(key, value, valid)}")
-    _check_pairs(argv)
 
 
-def _check_pairs(argv: Sequence[str]) -> None:
-    """Fail before anything is written when a named method cannot run on a named benchmark (PBT on a table)."""
-    from benchmark_definitions.registry import all_benchmarks
-    from launchers.method_checks import MethodBenchmarkMismatch, check_method_fits_benchmark
-
-    benchmarks = all_benchmarks()
-    defaults = {k: v for d in OmegaConf.load(Path(CONF_DIR) / "config.yaml").defaults
-                if isinstance(d, DictConfig) for k, v in d.items()}
-
-    def values(key: str) -> list[str]:  # the names a sweep uses for key (its default when not given)
-        given = any(a.startswith((f"{key}=", f"+{key}=")) for a in argv)
-        return _override_values(argv, key) if given else [str(defaults[key])]
-
-    for method in values("method"):
-        for name in values("benchmark"):
-            try:
-                check_method_fits_benchmark(method, benchmarks[name])
-            except MethodBenchmarkMismatch as err:
-                raise SystemExit(f"arena sweep: {err}") from None
-
-
-def prepare_study(argv: Sequence[str]) -> list[str]:
-    """Resolve the study's master seed and return argv with ``master_seed=<seed>`` set."""
-    from launchers.study import ensure_study
+def prepare_study(argv: Sequence[str], plan: SweepPlan | None = None) -> list[str]:
+    """Resolve the study's master seed and return argv with ``master_seed=<seed>`` set; record the sweep's
+    jobs in ``study.json`` (what ``arena results check`` expects to find)."""
+    from launchers.study import ensure_study, record_sweep
 
     base = OmegaConf.load(Path(CONF_DIR) / "config.yaml")
     tag = _simple_override(argv, "tag") or str(base.tag)
     root = _simple_override(argv, "results_root") or os.environ.get("HPO_ARENA_RESULTS", "arena-results")
+    if plan is not None:  # the values every job resolved (interpolations included)
+        tag, root = plan.tag, plan.results_root
     given = _simple_override(argv, "master_seed")
     if tag and ("," in tag or "(" in tag):
         raise SystemExit("tag must be a single value (one study per sweep)")
@@ -361,8 +353,10 @@ def prepare_study(argv: Sequence[str]) -> list[str]:
         master = ensure_study(root, tag, requested)
     except ValueError as err:  # a different seed than the recorded one: would break the pairing
         raise SystemExit(f"arena sweep: {err}") from None
-    print(f"[arena] study {tag!r} in {root}: master seed {master}", flush=True)
     rest = [a for a in argv if not a.startswith(("master_seed=", "+master_seed="))]
+    if plan is not None:
+        record_sweep(root, tag, rest, [job.to_dict() for job in plan.jobs])
+    print(f"[arena] study {tag!r} in {root}: master seed {master}", flush=True)
     return _insert_override(rest, f"master_seed={master}")
 
 
@@ -435,10 +429,12 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         _hydra_main()
         return 0
     check_names(argv, config_dirs)
-    if count_sweep_jobs(argv) == 0:
-        raise SystemExit("arena sweep: the sweep holds no experiment: a glob(...) matched no method or benchmark "
-                         "name (see `arena benchmarks list` for benchmark names)")
-    argv = prepare_study(argv)
+    argv = force_method_overrides(argv)
+    try:
+        plan = validate_sweep(argv)  # every job's configuration, before anything is written
+    except SweepValidationError as err:
+        raise SystemExit(f"arena sweep: {err}") from None
+    argv = prepare_study(argv, plan)
     # Last, so that every check above sees the folders as given; Hydra gets them from the search-path plugin.
     argv = _without_config_dir_flags(argv)
     size = count_sweep_jobs(argv)

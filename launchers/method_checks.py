@@ -6,7 +6,7 @@ cannot run fails at once with the reason instead of after other jobs ran.
 """
 from __future__ import annotations
 
-from benchmark_definitions.definitions import Benchmark, SimulatedBenchmark
+from benchmark_definitions.definitions import Benchmark, RealBenchmark
 
 
 class MethodBenchmarkMismatch(ValueError):
@@ -28,7 +28,7 @@ def check_method_fits_benchmark(method: str, benchmark: Benchmark, transfers_che
             transfers_checkpoints = method_transfers_checkpoints(method)
         except ValueError:  # not a registered name: building the method reports that (or knows better)
             return
-    if transfers_checkpoints and isinstance(benchmark, SimulatedBenchmark):
+    if transfers_checkpoints and not isinstance(benchmark, RealBenchmark):
         raise MethodBenchmarkMismatch(
             f"method {method} cannot run on the simulated benchmark {benchmark.name}: it starts trials from copies "
             "of other trials' checkpoints with other hyperparameters, and a table holds one learning curve per "

@@ -67,6 +67,40 @@ def ensure_study(results_root: str, tag: str, master_seed: int | None = None) ->
     return seed
 
 
+def _write_study(results_root: str, tag: str, study: dict[str, Any]) -> None:
+    """Replace study.json as a whole: a temporary sibling renamed over it locally (never half-written);
+    object stores replace an object atomically on upload."""
+    path = _join(results_root, tag, STUDY_FILE)
+    fs, fs_path = fsspec.core.url_to_fs(path)
+    payload = json.dumps(study, indent=2)
+    if "file" in fs.protocol or "local" in fs.protocol:
+        import os
+
+        tmp = f"{fs_path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(payload)
+        os.replace(tmp, fs_path)
+    else:
+        with fs.open(fs_path, "w") as fh:
+            fh.write(payload)
+
+
+def record_sweep(results_root: str, tag: str, overrides: list[str], jobs: list[dict[str, Any]]) -> None:
+    """Add a sweep (its command-line overrides and every job it runs: benchmark, method, seed) to study.json.
+
+    ``arena results check`` expects a folder for every recorded job, so it notices jobs that failed before
+    creating one. A rerun of the same jobs adds nothing.
+    """
+    study = read_study(results_root, tag)
+    if study is None:
+        raise ValueError(f"no study {tag!r} under {results_root}: start it first (ensure_study)")
+    sweeps = study.setdefault("sweeps", [])
+    if any(sweep.get("jobs") == jobs for sweep in sweeps):
+        return
+    sweeps.append({"overrides": list(overrides), "jobs": jobs, "recorded_at": datetime.now(UTC).isoformat()})
+    _write_study(results_root, tag, study)
+
+
 def is_complete(path: str) -> bool:
     """An experiment is complete when its metadata.json exists and says so (it is written last)."""
     fs, fs_path = fsspec.core.url_to_fs(_join(path, "metadata.json"))

@@ -8,9 +8,10 @@ process exit status (0 when every setup has its runs, 1 otherwise).
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 
-from results.store import index_experiments
+from results.store import expected_jobs, index_experiments, list_tags, read_study
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -39,23 +40,69 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     pull.set_defaults(func=run_pull)
 
 
+def _fail(message: str) -> int:
+    print(f"arena results check: {message}", file=sys.stderr)
+    return 1
+
+
 def run_check(args: argparse.Namespace) -> int:
+    """Exit status 1 when the root or a tag is missing, a run is incomplete or damaged, a job recorded in a
+    study's ``study.json`` has no folder at all (it failed before creating one, or never ran), or a setup has
+    missing, duplicated or (with ``--num-runs``) too few seeds."""
+    try:
+        tags_found = list_tags(args.root)
+    except FileNotFoundError as err:
+        return _fail(f"{err}; give the folder (or s3:// URL) that `arena sweep` wrote to (results_root)")
+    tags = args.tags or tags_found
+    absent = [t for t in tags if t not in tags_found]
+    if absent:
+        return _fail(f"no study {', '.join(map(repr, absent))} under {args.root}; studies found: "
+                     f"{', '.join(tags_found) or 'none'}")
+    if not tags:
+        return _fail(f"{args.root} holds no study (expected <root>/<tag>/<benchmark>/<method>/<seed>/)")
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        index = index_experiments(args.root, tags=args.tags)
-    problems = index.check(num_runs=args.num_runs, warn=False)
+        index = index_experiments(args.root, tags=tags)
+    problems = [p.message() for p in index.check(num_runs=args.num_runs, warn=False)]
+    never_written = []
+    present_groups = set(zip(index.table["benchmark"], index.table["setup"]))
+    folders = {path.rstrip("/") for path in [*index.table["path"], *index.skipped["path"]]}
+    expected_groups: dict[tuple[str, str, str], list[int]] = {}
+    for tag in tags:
+        try:
+            study = read_study(args.root, tag)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        for benchmark, method, seed in expected_jobs(study or {}):
+            expected_groups.setdefault((tag, benchmark, method), []).append(seed)
+            if not any(f.endswith(f"/{tag}/{benchmark}/{method}/{seed}") for f in folders):
+                never_written.append(f"{tag}/{benchmark}/{method}/{seed}")
+    for (tag, benchmark, method), seeds in expected_groups.items():
+        # Setups without a single complete run are invisible to index.check: name them from study.json.
+        if (benchmark, method) not in present_groups:
+            expected = args.num_runs if args.num_runs is not None else len(seeds)
+            problems.append(f"benchmark {benchmark!r}, setup {method!r}: 0 complete run(s), expected {expected} "
+                            f"(study {tag!r} records seeds {sorted(seeds)})")
     table = index.table
     print(
         f"{len(table)} complete experiment(s): {table['benchmark'].nunique()} benchmark(s), "
-        f"{len(index.setups)} setup(s); {len(index.skipped)} not complete"
+        f"{len(index.setups)} setup(s); {len(index.skipped)} not complete; {len(never_written)} recorded job(s) "
+        "without a folder"
     )
     for row in index.skipped.itertuples(index=False):
-        print(f"not complete: {row.path} ({row.reason})")
+        print(f"{'damaged' if row.status == 'damaged' else 'not complete'}: {row.path} ({row.reason})")
+    for job in never_written:
+        print(f"no folder: {job} (recorded in study.json; the job failed before creating its folder, or has "
+              "not run yet: rerun the sweep)")
     for problem in problems:
-        print(problem.message())
-    if not problems and index.skipped.empty:
+        print(problem)
+    if table.empty and not never_written and index.skipped.empty:
+        return _fail(f"no experiment found under {args.root} (tags {', '.join(tags)})")
+    if not problems and index.skipped.empty and not never_written:
         print("every setup has its runs")
-    return 1 if problems or not index.skipped.empty else 0
+        return 0
+    return 1
 
 
 def run_pull(args: argparse.Namespace) -> int:

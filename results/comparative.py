@@ -295,7 +295,8 @@ class ComparativeResults:
             loaded = self.index.load_results(paths, columns=columns, n_threads=self.n_threads)
             for path, frame in loaded.items():
                 self._results_cache[(path, columns)] = frame
-        return {p: self._results_cache[(p, wanted[p])] for p in wanted}
+        # A damaged file was skipped with a warning and its run left out of the index.
+        return {p: self._results_cache[(p, wanted[p])] for p in wanted if (p, wanted[p]) in self._results_cache}
 
     def _spec(self, spec: CurveSpec | None, overrides: dict) -> CurveSpec:
         base = spec or CurveSpec()
@@ -307,8 +308,8 @@ class ComparativeResults:
         """Best-so-far curve of every run of ``benchmark`` on the common grid (see module docstring)."""
         benchmark = self._resolve_benchmark(benchmark)
         spec = self._spec(spec, spec_options)
-        table = self.index.for_benchmark(benchmark)
         frames = self.results(benchmark, spec.needed_columns)
+        table = self.index.for_benchmark(benchmark)  # after loading: damaged runs have left the index
         raw: dict[tuple[Hashable, str], list[tuple]] = {}
         modes = set()
         for row in table.itertuples(index=False):

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 METADATA_FILE = "metadata.json"
+STUDY_FILE = "study.json"
 RESULTS_FILE = "results.parquet"
 TRIALS_FILE = "trials.parquet"
 RESERVED_RESULT_COLUMNS = ("trial_id", "fidelity", "sim_time", "real_time", "worker", "decision")
@@ -209,13 +210,72 @@ class ExperimentIndex:
         columns: Sequence[str] | None = None,
         n_threads: int = 8,
     ) -> dict[str, pd.DataFrame]:
-        """Read ``results.parquet`` of ``paths`` (default: all indexed) in parallel threads: path -> DataFrame."""
+        """Read ``results.parquet`` of ``paths`` (default: all indexed) in parallel threads: path -> DataFrame.
+
+        A file that cannot be read (truncated, corrupt) is skipped with a warning naming it, and its run is
+        dropped from the index (moved to ``skipped``), so that every later query sees the same runs.
+        """
         paths = list(self.table["path"] if paths is None else paths)
         if not paths:
             return {}
+
+        def read(path: str) -> pd.DataFrame | Exception:
+            try:
+                return read_results(path, columns)
+            except Exception as err:  # noqa: BLE001 - a decoding error of one file must not lose the other runs
+                return err
+
         with ThreadPoolExecutor(max_workers=max(1, min(n_threads, len(paths)))) as pool:
-            frames = list(pool.map(lambda p: read_results(p, columns), paths))
-        return dict(zip(paths, frames))
+            frames = list(pool.map(read, paths))
+        damaged = {p: f for p, f in zip(paths, frames) if isinstance(f, Exception)}
+        for path, err in damaged.items():
+            self.drop_damaged(path, f"{posixpath.join(path, RESULTS_FILE)} is damaged ({type(err).__name__}: {err})")
+        return {p: f for p, f in zip(paths, frames) if not isinstance(f, Exception)}
+
+    def drop_damaged(self, path: str, reason: str) -> None:
+        """Leave the run at ``path`` out of the index (it moves to ``skipped``), with a warning."""
+        warnings.warn(f"skipping a damaged run: {reason}; rerun the sweep to redo it (delete its folder first)",
+                      stacklevel=3)
+        self.table = self.table[self.table["path"] != path].reset_index(drop=True)
+        status = self.metadata.pop(path, {}).get("status")
+        row = pd.DataFrame([{"path": path, "status": status, "reason": reason}], columns=self.skipped.columns)
+        self.skipped = row if self.skipped.empty else pd.concat([self.skipped, row], ignore_index=True)
+
+
+def list_tags(root: str) -> list[str]:
+    """The study tags under a results root (its sub-folders), sorted; FileNotFoundError if the root is absent."""
+    fs, base = _filesystem(root)
+    base = base.rstrip("/")
+    if not fs.exists(base) or not fs.isdir(base):
+        raise FileNotFoundError(f"results root {root} does not exist (or is not a folder)")
+    return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(base, detail=False) if fs.isdir(p))
+
+
+def read_study(root: str, tag: str) -> dict | None:
+    """``<root>/<tag>/study.json`` written by ``arena sweep`` (None when absent).
+
+    It holds the study's master seed and, under ``sweeps``, every sweep started on the study with its
+    overrides and its jobs (``{"benchmark", "method", "seed"}``): the runs the study is expected to hold.
+    """
+    fs, base = _filesystem(root)
+    path = posixpath.join(base.rstrip("/"), tag, STUDY_FILE)
+    if not fs.exists(path):
+        return None
+    try:
+        with fs.open(path, "r", encoding="utf-8") as handle:
+            return json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{_full_url(fs, path)} is damaged ({err}); restore it, or delete it and rerun the "
+                         "sweep with master_seed=<the study's seed>") from None
+
+
+def expected_jobs(study: dict) -> list[tuple[str, str, int]]:
+    """(benchmark, method, seed) of every job of the study's recorded sweeps (union, first-seen order)."""
+    seen: dict[tuple[str, str, int], None] = {}
+    for sweep in study.get("sweeps", []):
+        for job in sweep.get("jobs", []):
+            seen[(str(job["benchmark"]), str(job["method"]), int(job["seed"]))] = None
+    return list(seen)
 
 
 def _find_metadata_files(root: str, tags: list[str] | None) -> list[tuple[fsspec.AbstractFileSystem, str]]:
@@ -232,9 +292,41 @@ def _find_metadata_files(root: str, tags: list[str] | None) -> list[tuple[fsspec
     return found
 
 
-def _read_metadata_with(fs: fsspec.AbstractFileSystem, folder: str) -> dict:
-    with fs.open(posixpath.join(folder, METADATA_FILE), "r", encoding="utf-8") as handle:
-        return json.load(handle)
+REQUIRED_METADATA_KEYS = ("status", "benchmark", "method", "metric")
+MIN_PARQUET_BYTES = 12  # magic "PAR1", footer length, magic "PAR1": a shorter file cannot be Parquet
+
+
+def _read_metadata_with(fs: fsspec.AbstractFileSystem, folder: str) -> dict | str:
+    """The experiment's metadata, or why the experiment is damaged (a sentence naming the file).
+
+    For a complete experiment, also checks that results.parquet exists and is long enough to be Parquet
+    (a size from the listing, no read): a run killed while copying, or a full disk, leaves 0-byte files; and
+    that it holds results (a run with a zero budget, written before budgets were validated, holds none).
+    """
+    metadata_path = posixpath.join(folder, METADATA_FILE)
+    try:
+        with fs.open(metadata_path, "r", encoding="utf-8") as handle:
+            metadata = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return f"{_full_url(fs, metadata_path)} is damaged ({type(err).__name__}: {err})"
+    if not isinstance(metadata, dict):
+        return f"{_full_url(fs, metadata_path)} is damaged (not a JSON object)"
+    if metadata.get("status") != "complete":
+        return metadata
+    missing = [k for k in REQUIRED_METADATA_KEYS if k not in metadata]
+    if missing:
+        return f"{_full_url(fs, metadata_path)} is damaged (keys {missing} are missing)"
+    results_path = posixpath.join(folder, RESULTS_FILE)
+    try:
+        size = fs.size(results_path)
+    except FileNotFoundError:
+        return f"{_full_url(fs, results_path)} is missing although {METADATA_FILE} says the run is complete"
+    if size is not None and size < MIN_PARQUET_BYTES:
+        return f"{_full_url(fs, results_path)} is damaged ({size} bytes, too short to be Parquet)"
+    if metadata.get("n_results") == 0:  # e.g. a zero budget: its curve would be all NaN in every table
+        return (f"{_full_url(fs, results_path)} holds no result (n_results is 0 in {METADATA_FILE}); rerun it with "
+                "a budget > 0")
+    return metadata
 
 
 def index_experiments(
@@ -270,8 +362,13 @@ def index_experiments(
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     metadata_by_path: dict[str, dict] = {}
+    damaged: list[str] = []
     for (fs, folder), metadata in zip(folders, metadatas):
         path = _full_url(fs, folder)
+        if isinstance(metadata, str):
+            skipped.append({"path": path, "status": "damaged", "reason": metadata})
+            damaged.append(metadata)
+            continue
         status = metadata.get("status")
         if status != "complete":
             skipped.append({"path": path, "status": status, "reason": f"status is {status!r}"})
@@ -304,6 +401,9 @@ def index_experiments(
     table = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     table["subplot"] = table["subplot"].astype(object)
     skipped_table = pd.DataFrame(skipped, columns=["path", "status", "reason"])
+    for reason in damaged:
+        warnings.warn(f"skipping a damaged run: {reason}; rerun the sweep to redo it (delete its folder first)",
+                      stacklevel=2)
     if len(skipped_table):
         warnings.warn(
             f"{len(skipped_table)} experiment(s) are not complete and were left out: "

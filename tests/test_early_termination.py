@@ -17,17 +17,16 @@ from baselines.early_termination import (
 )
 from baselines.hyperdrive import (
     BayesianParameterSampling,
-    ChildRun,
     GridParameterSampling,
     HyperDriveConfig,
     HyperDriveNotImplementedError,
-    HyperDriveRun,
     PrimaryMetricGoal,
     RandomParameterSampling,
 )
 from baselines.scheduler import Decision
 from blackbox_repo.hyperdrive import choice, loguniform, quniform, uniform
 from blackbox_repo.search_space import SearchSpace, Uniform
+from results.hyperdrive_queries import ChildRun, HyperDriveRun
 
 SPACE = SearchSpace({"x": Uniform(0.0, 1.0)})
 C, S = Decision.CONTINUE, Decision.STOP

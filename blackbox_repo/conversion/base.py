@@ -7,9 +7,13 @@ input raises ``InputError`` before a single byte of output exists.
 from __future__ import annotations
 
 import bz2
+import gzip
+import lzma
 import os
 import pickle
 import sys
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +32,17 @@ _PROGRESS: bool | None = None
 
 class InputError(ValueError):
     """The input files are missing, malformed, of the wrong shape, or hold values out of range."""
+
+
+# What reading a truncated or corrupt compressed download raises (zip central directory missing, a member's
+# CRC or deflate stream broken, a gzip/bz2/xz stream cut short).
+ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (zipfile.BadZipFile, zlib.error, EOFError, gzip.BadGzipFile,
+                                                   lzma.LZMAError)
+
+
+def damaged_archive(path: str | os.PathLike[str], err: BaseException, fix: str) -> InputError:
+    """The one-line error for a download that is truncated or corrupt: names the file, the cause and the fix."""
+    return InputError(f"{path} is truncated or corrupt ({type(err).__name__}: {err}); {fix}")
 
 
 def set_progress(enabled: bool | None) -> None:

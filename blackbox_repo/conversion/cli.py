@@ -123,6 +123,7 @@ def run_convert_yahpo(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     from blackbox_repo.conversion import InputError, convert, get_converter
+    from blackbox_repo.conversion.base import ARCHIVE_ERRORS, damaged_archive
     from blackbox_repo.repository import RepositoryError
 
     table_options = _table_options(args)
@@ -162,10 +163,14 @@ def run_convert(args: argparse.Namespace) -> int:
         report = convert(args.source, args.input, args.out, name=args.name, overwrite=args.overwrite,
                          progress=False if args.no_progress else None, **options)
     except InputError as err:
-        print(f"arena convert: invalid input: {err}\nnothing was written.", file=sys.stderr)
+        print(f"arena convert: invalid input: {err}; nothing was written.", file=sys.stderr)
         return 1
     except (RepositoryError, FileExistsError) as err:
         print(f"arena convert: {err}", file=sys.stderr)
+        return 1
+    except ARCHIVE_ERRORS as err:  # a converter that reads a compressed input without its own check
+        print(f"arena convert: invalid input: {damaged_archive(args.input, err, 'download it again and rerun')}; "
+              "nothing was written.", file=sys.stderr)
         return 1
     n, s, f, o = report.shape
     print(f"wrote {report.name} to {report.location}: {len(report.tasks)} task(s) "

@@ -37,9 +37,11 @@ import pandas as pd
 from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
 from blackbox_repo.conversion import nasbench201 as nb201
 from blackbox_repo.conversion.base import (
+    ARCHIVE_ERRORS,
     InputError,
     check_configurations,
     check_range,
+    damaged_archive,
     make_tabular,
     require_path,
     select_tasks,
@@ -62,6 +64,9 @@ def _read_csv(input_path: str | os.PathLike[str], source: str, required: Sequenc
             raise InputError(f"{path.parent}: no {FILES[source]} in this folder")
     try:
         frame = pd.read_csv(path)
+    except ARCHIVE_ERRORS as err:
+        raise damaged_archive(path, err, f"download {FILES[source]} again (a complete copy opens with "
+                                         "`unzip -t`) and rerun the conversion") from None
     except (OSError, ValueError, pd.errors.ParserError) as err:
         raise InputError(f"cannot read {path} as a (zipped) CSV table: {err}") from None
     missing = [c for c in required if c not in frame.columns]

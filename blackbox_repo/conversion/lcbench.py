@@ -35,9 +35,11 @@ import pandas as pd
 
 from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
 from blackbox_repo.conversion.base import (
+    ARCHIVE_ERRORS,
     InputError,
     check_configurations,
     check_range,
+    damaged_archive,
     make_tabular,
     progress,
     require_keys,
@@ -127,8 +129,11 @@ def _load_json(path: Path) -> Any:
                     return json.load(fh)
         with open(path, "rb") as fh:
             return json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read {path} as LCBench JSON: {err}") from None
+    except ARCHIVE_ERRORS as err:
+        raise damaged_archive(path, err, "download it again (a complete .zip passes `unzip -t`) and rerun the "
+                                         "conversion") from None
 
 
 def read_lcbench(

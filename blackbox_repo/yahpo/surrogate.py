@@ -16,7 +16,8 @@ Encoding (``yahpo_gym`` 1.0.2 ``BenchmarkSet.objective_function``):
 
 Batching convention (results are bit-reproducible for it):
 onnxruntime's float32 kernels give results that depend, by one float32 ulp of the model's sigmoid
-output, on how many rows a ``session.run`` holds (up to 2.8e-3 on lcbench ``time``: 46790 s x 6e-8).
+output, on how many rows a ``session.run`` holds (differences up to 4.2e-3 were seen on lcbench ``time``,
+whose values reach ~5e4 s, where one float32 step is 3.9e-3).
 So every configuration is computed in its own ``session.run``, whatever the size of the batch it came in:
 
 * ``fidelity=None`` (whole curve): ONE run of F rows, one per value of ``fidelity_values`` in order. This
