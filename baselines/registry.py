@@ -185,14 +185,34 @@ def _adaptive_asha(ctx: _Context, searcher: Searcher, max_trials: int = 500, max
 class MethodSpec:
     name: str
     description: str
-    factory: Callable[..., Scheduler]
-    searcher: str  # key of _SEARCHERS
+    factory: Callable[..., Scheduler] | None
+    searcher: str | None  # key of _SEARCHERS
+    # Methods wrapping another library: the class (``module:Class``, see ``baselines.external``) and the
+    # optional extra that installs the library (``pip install hpo-arena[EXTRA]``) with its import names.
+    target: str | None = None
+    extra: str | None = None
+    requires: tuple[str, ...] = ()
+
+    def missing_requirements(self) -> list[str]:
+        """Import names of the libraries this method needs that are not installed."""
+        import importlib.util
+
+        return [module for module in self.requires if importlib.util.find_spec(module) is None]
+
+    def check_available(self) -> None:
+        missing = self.missing_requirements()
+        if missing:
+            raise ImportError(f"method {self.name} needs {', '.join(missing)}: pip install 'hpo-arena[{self.extra}]'")
 
     def scheduler_kwargs(self) -> list[str]:
+        if self.factory is None:
+            return []
         params = inspect.signature(self.factory).parameters
         return [n for n in params if n not in ("ctx", "searcher")]
 
     def searcher_kwargs(self) -> list[str]:
+        if self.searcher is None:
+            return []
         params = inspect.signature(_searcher_class(self.searcher).__init__).parameters
         return [n for n, p in params.items() if n not in _SEARCHER_FIXED
                 and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
@@ -227,12 +247,43 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("ASHA-TPE", "TPE proposing for stopping ASHA (asynchronous BOHB-like)",
                    _asha_factory("stopping", 1), "tpe"),
         MethodSpec("HB-TPE", "TPE proposing for synchronous Hyperband (BOHB)", _hyperband, "tpe"),
+        # Other libraries' optimizers (optional extras), driven with their own defaults.
+        *(MethodSpec(name, description, None, None, target=f"baselines.optuna_methods:{cls}", extra="optuna",
+                     requires=("optuna",))
+          for name, description, cls in (
+              ("OPTUNA-TPE", "Optuna's TPESampler (its defaults), every trial to the maximum fidelity",
+               "OptunaTPE"),
+              ("OPTUNA-CMAES", "Optuna's CmaEsSampler (its defaults), every trial to the maximum fidelity",
+               "OptunaCMAES"),
+              ("OPTUNA-GP", "Optuna's GPSampler (its defaults), every trial to the maximum fidelity", "OptunaGP"),
+              ("OPTUNA-NSGA2", "Optuna's NSGAIISampler (its defaults), every trial to the maximum fidelity",
+               "OptunaNSGA2"),
+              ("OPTUNA-MEDIAN", "Optuna's MedianPruner stopping trials of its TPESampler", "OptunaMedian"),
+              ("OPTUNA-SH", "Optuna's SuccessiveHalvingPruner stopping trials of its TPESampler", "OptunaSH"),
+          )),
+        MethodSpec("DEHB-REF", "the official dehb package (DEHB, its defaults) through its ask/tell interface",
+                   None, None, target="baselines.dehb_reference:DEHBReference", extra="dehb",
+                   requires=("dehb", "ConfigSpace")),
     )
 }
 
 
 def list_methods() -> list[str]:
     return list(_METHODS)
+
+
+def _external(name: str):
+    """The ``ExternalMethod`` behind ``name`` (a class path, or a registered wrapper of another library),
+    or None for a built-in method."""
+    from baselines.external import ExternalMethod, is_external_name
+
+    if is_external_name(name):
+        return ExternalMethod.load(name)
+    spec = _METHODS.get(str(name).upper())
+    if spec is not None and spec.target is not None:
+        spec.check_available()
+        return ExternalMethod.load(spec.target)
+    return None
 
 
 def describe_methods() -> dict[str, str]:
@@ -258,7 +309,16 @@ def make_method(
     restrict_to: Sequence[Mapping[str, Any]] | None = None,
     **kwargs: Any,
 ) -> Scheduler:
-    """Build method ``name`` for a benchmark (see the module docstring)."""
+    """Build method ``name`` for a benchmark (see the module docstring).
+
+    ``name`` is a registered short name or a class path ``module:Class`` (``baselines.external``).
+    """
+    if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
+        max_fidelity = float(list(fidelity_values)[-1])
+    external = _external(name)
+    if external is not None:
+        return external.build(config_space, metric, mode, fidelity_name, max_fidelity, seed,
+                              fidelity_values=fidelity_values, restrict_to=restrict_to, **kwargs)
     spec = method_spec(name)
     scheduler_names = spec.scheduler_kwargs()
     searcher_names = spec.searcher_kwargs()
@@ -290,6 +350,11 @@ def method_defaults(name: str) -> dict[str, Any]:
     Only arguments with plain values (numbers, strings, booleans, None, lists of those) appear; list-valued
     ones such as ``points_to_evaluate`` default to None and can be set from a config file.
     """
+    external = _external(name)
+    if external is not None:
+        from baselines.external import plain_defaults
+
+        return plain_defaults(external.arguments())
     spec = method_spec(name)
     out: dict[str, Any] = {}
     signatures = [inspect.signature(spec.factory).parameters,
