@@ -96,8 +96,7 @@ class NearestAllowed:
         if not self.allowed:
             raise ValueError("restrict_to is empty: give at least one allowed configuration")
         self.config_space = config_space
-        self.encoded = np.stack([config_space.encode(c) for c in self.allowed]) if config_space.tunable_names() \
-            else np.zeros((len(self.allowed), 0))
+        self.encoded = np.stack([np.asarray(config_space.encode(c), dtype=float) for c in self.allowed])
         self.unused = np.ones(len(self.allowed), dtype=bool)
 
     @property
@@ -108,7 +107,7 @@ class NearestAllowed:
         """The nearest unused allowed configuration (ties: the first in the list); marks it used."""
         if self.exhausted:
             raise LookupError("every allowed configuration was used")
-        point = self.config_space.encode(config) if self.encoded.shape[1] else np.zeros(0)
+        point = np.asarray(self.config_space.encode(config), dtype=float)
         distance = ((self.encoded - point) ** 2).sum(axis=1)
         distance[~self.unused] = np.inf
         index = int(np.argmin(distance))

@@ -44,8 +44,9 @@ _PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-
 
 
 def is_external_name(name: str) -> bool:
-    """``module:attribute`` names an external method (built-in short names never hold a colon)."""
-    return ":" in str(name)
+    """``module:attribute`` (or Hydra's ``module.attribute``) names an external method; built-in short names
+    never hold a colon or a dot."""
+    return ":" in str(name) or "." in str(name)
 
 
 def method_folder_name(name: str) -> str:

@@ -31,10 +31,16 @@ class ExperimentSpec:
     results_root: str
     method_kwargs: dict[str, Any] = field(default_factory=dict)
     blackbox_root: str | None = None  # repository root; None: the configured one (plus embedded benchmarks)
+    # The class behind ``method`` when it is not a registered name (``module:Class``; baselines.external):
+    # ``method`` is then the folder-safe name results are stored under.
+    method_target: str | None = None
 
     @property
     def path(self) -> str:
-        return experiment_path(self.results_root, self.tag, self.benchmark.name, self.method, self.seed)
+        from baselines.external import method_folder_name
+
+        return experiment_path(self.results_root, self.tag, self.benchmark.name, method_folder_name(self.method),
+                               self.seed)
 
 
 @functools.lru_cache(maxsize=8)
@@ -171,7 +177,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
 
         space = SearchSpace.from_dict(bench.config_space)
         scheduler = make_method(
-            spec.method, space, bench.metric, bench.mode, fidelity_name=bench.resource_attr,
+            spec.method_target or spec.method, space, bench.metric, bench.mode, fidelity_name=bench.resource_attr,
             max_fidelity=bench.max_fidelity, seed=method_seed, **spec.method_kwargs,
         )
         backend = LocalBackend(
@@ -194,7 +200,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         if restrict is not None:
             method_kwargs["restrict_to"] = restrict
         scheduler = make_method(
-            spec.method, blackbox.configuration_space, bench.metric, bench.mode, fidelity_name=fidelity_name,
+            spec.method_target or spec.method, blackbox.configuration_space, bench.metric, bench.mode, fidelity_name=fidelity_name,
             max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
             **method_kwargs,
         )
@@ -227,6 +233,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         "metric_best_possible": best, "metric_worst_possible": worst,
         "config_space": scheduler.config_space.to_dict(),
         "method_kwargs": {k: v for k, v in spec.method_kwargs.items()},
+        **({"method_target": spec.method_target} if spec.method_target else {}),
         "benchmark_definition": bench.to_dict(),
         "versions": _versions(),
         "started_at": started_at,
