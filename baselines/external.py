@@ -7,7 +7,8 @@ The path is ``module:attribute`` (``module.attribute``, Hydra's ``_target_`` spe
 module is imported from ``sys.path``; the current folder is tried as well, so a file ``my_method.py`` next to
 where ``arena`` runs is found as ``my_method:MyMethod``. The class may be:
 
-- a ``baselines.scheduler.Scheduler`` subclass: it decides everything (starts, milestones, decisions);
+- a ``baselines.scheduler.Scheduler`` subclass: it decides everything (starts, milestones, decisions); if
+  its constructor takes a ``searcher``, it gets a ``RandomSearcher`` with the method seed;
 - a ``baselines.scheduler.Searcher`` subclass: it proposes configurations, run under FIFO (every trial to
   the maximum fidelity), like RS/BO/TPE; ``max_trials`` caps the trials started;
 - an ask/tell class (``ask()`` / ``tell(...)``, see ``baselines.ask_tell``), run by ``AskTellScheduler``;
@@ -137,8 +138,9 @@ class ExternalMethod:
         return list(inspect.signature(self.cls.__init__).parameters.values())[1:]
 
     def _builds_searcher(self) -> bool:
-        """A scheduler whose constructor needs a ``searcher`` gets a seeded random searcher."""
-        return any(p.name == "searcher" and p.default is REQUIRED for p in self._parameters())
+        """A scheduler whose constructor takes a ``searcher`` gets a seeded random searcher (drawing from the
+        allowed configurations on a restricted benchmark)."""
+        return any(p.name == "searcher" for p in self._parameters())
 
     def _declared_arguments(self) -> dict[str, Any] | None:
         """A class may list its arguments itself (``arena_arguments()`` -> {name: default}), e.g. a wrapper
@@ -164,8 +166,8 @@ class ExternalMethod:
         for p in self._parameters() if declared is None else ():
             if p.name in BENCHMARK_ARGUMENTS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
-            if self.kind == "scheduler" and p.name == "searcher" and p.default is REQUIRED:
-                continue  # filled below with a random searcher
+            if self.kind == "scheduler" and p.name == "searcher":
+                continue  # a seeded random searcher (see build)
             out[p.name] = p.default
         if self.kind != "scheduler":
             for name, default in WRAPPER_ARGUMENTS.items():
