@@ -231,7 +231,7 @@ class _OptunaPruning(Scheduler):
 
     def _step(self, fidelity: float) -> int:
         if self.fidelity_values is None or self._integral:
-            return int(round(float(fidelity)))
+            return round(float(fidelity))
         return int((self.fidelity_values <= float(fidelity) + 1e-9).sum())
 
     def _loss(self, metrics: Mapping[str, float]) -> float:

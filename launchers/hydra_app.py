@@ -273,7 +273,6 @@ def check_names(argv: Sequence[str]) -> None:
     from baselines.registry import list_methods
     from benchmark_definitions.registry import all_benchmarks
     from blackbox_repo.search_space import closest_choices_message
-
     from launchers.user_methods import prepare as prepare_user_methods
 
     # Class paths and the user's method YAMLs are checked (and class paths' nodes written) here.

@@ -50,7 +50,7 @@ def _check_method(args: argparse.Namespace) -> int:
     if args.method in files and args.method not in list_methods():
         try:
             target, arguments = load_user_method(files[args.method])
-        except ValueError as err:
+        except (TypeError, ValueError) as err:
             raise SystemExit(f"arena check-method: {err}") from None
         kwargs = {**arguments, **kwargs}
     try:

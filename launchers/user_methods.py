@@ -87,7 +87,7 @@ def load_user_method(path: Path) -> tuple[str, dict[str, Any]]:
     except yaml.YAMLError as err:
         raise ValueError(f"method file {path} is not valid YAML: {err}") from None
     if not isinstance(node, Mapping):
-        raise ValueError(f"method file {path} must hold a mapping (_target_ and the method's arguments)")
+        raise TypeError(f"method file {path} must hold a mapping (_target_ and the method's arguments)")
     node = dict(node)
     target = node.pop("_target_", None)
     node.pop("name", None)

@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -264,9 +266,9 @@ def test_adaptive_asha_judges_trials_promoted_on_the_spot_at_their_next_rungs():
     # (the top rung completes trials and keeps no table): the run goes to the end, so the results at rung
     # r + 1 are exactly the promotions from rung r.
     for bracket in fixed:
-        for (_, promoted), (arrived, _) in zip(bracket[:-2], bracket[1:-1]):
+        for (_, promoted), (arrived, _) in itertools.pairwise(bracket[:-1]):
             assert arrived == promoted, fixed
     # Before the fix, trials promoted on the spot ran to the maximum unseen: rung r + 1 got fewer results.
     assert any(arrived < promoted for bracket in before_fix
-               for (_, promoted), (arrived, _) in zip(bracket[:-2], bracket[1:-1])), before_fix
+               for (_, promoted), (arrived, _) in itertools.pairwise(bracket[:-1])), before_fix
     assert fixed[0][0][0] == before_fix[0][0][0]  # same first rung: the difference starts at promotions
