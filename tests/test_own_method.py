@@ -263,3 +263,66 @@ def test_library_methods_run_a_short_study(name, tmp_path):
         assert "stop" in set(results.decision)  # the pruner pruned
     if name == "DEHB-REF":
         assert "pause" in set(results.decision)  # DEHB's lower-fidelity jobs, promoted configurations resume
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Ask/tell under the local backend (real processes, checkpoints): pending asks with 2 workers, promotions resume
+# ------------------------------------------------------------------------------------------------------------
+
+TRAIN_SCRIPT = textwrap.dedent('''
+    from launchers.report import load_checkpoint, report, save_checkpoint, trial_context
+
+    trial = trial_context()
+    state = load_checkpoint() or {"epoch": 0, "starts": 0}
+    state["starts"] += 1
+    for epoch in range(state["epoch"] + 1, int(trial.max_fidelity) + 1):
+        state["epoch"] = epoch
+        save_checkpoint(state)
+        report(epoch=epoch, loss=trial.config["x"] + 1.0 / epoch, starts=state["starts"])
+''')
+
+
+class TwoRungAskTell:
+    """Four configurations at fidelity 1 (asked before any result), then the best two to fidelity 3."""
+
+    def __init__(self, config_space, seed=0):
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        self.queue = [(config_space.sample(rng), 1.0) for _ in range(4)]
+        self.results: list[tuple[float, dict]] = []
+        self.asked_before_first_tell = 0
+
+    def ask(self):
+        if not self.results and self.queue:
+            self.asked_before_first_tell += 1
+        return self.queue.pop(0) if self.queue else None
+
+    def tell(self, config, fidelity, loss):
+        if fidelity == 1.0:
+            self.results.append((loss, config))
+            if len(self.results) == 4:
+                self.queue = [(c, 3.0) for _, c in sorted(self.results, key=lambda r: r[0])[:2]]
+
+
+def test_ask_tell_runs_under_the_local_backend_with_pending_asks_and_resumes(tmp_path):
+    from launchers.local_backend import LocalBackend
+    from launchers.tuner import StoppingCriterion, Tuner
+
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN_SCRIPT)
+    space = SearchSpace({"x": Uniform(0.0, 1.0)})
+    scheduler = AskTellScheduler(TwoRungAskTell(space, seed=5), space, "loss", "min", seed=5,
+                                 fidelity_name="epoch", max_fidelity=3, fidelity_values=[1, 2, 3])
+    backend = LocalBackend(script, n_workers=2, fidelity_name="epoch", max_fidelity=3,
+                           objectives_names=["loss", "starts"], workdir=tmp_path / "work", grace_period=2.0)
+    results = Tuner(scheduler, backend, StoppingCriterion()).run()
+    frame = results.to_frame()
+    assert scheduler.optimizer.asked_before_first_tell >= 2  # two workers asked before any result came back
+    assert results.n_trials == 4  # promotions continue their trial, they do not start new ones
+    per_trial = frame.groupby("trial_id").agg(top=("fidelity", "max"), starts=("starts", "max"))
+    assert sorted(per_trial.top.tolist()) == [1.0, 1.0, 3.0, 3.0]
+    promoted = per_trial[per_trial.top == 3.0]
+    assert (promoted.starts == 2).all()  # resumed from the checkpoint in a second process
+    best_two = frame[frame.fidelity == 1.0].nsmallest(2, "loss").trial_id.tolist()
+    assert sorted(best_two) == sorted(promoted.index.tolist())
