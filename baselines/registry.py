@@ -19,6 +19,13 @@ Methods (``list_methods()``, ``describe_methods()``):
 - Determined: ADAPTIVE-ASHA (max_trials 500 by default, Determined's recommended minimum)
 - model-based multi-fidelity: ASHA-BO (GP-BO proposing for stopping ASHA, MOBSTER-like), ASHA-TPE (BOHB-like,
   asynchronous), HB-TPE (BOHB: TPE proposing for synchronous Hyperband)
+- other libraries, behind optional extras (``MethodSpec.target``/``extra``): OPTUNA-TPE, OPTUNA-CMAES, OPTUNA-GP,
+  OPTUNA-NSGA2 (Optuna's samplers), OPTUNA-MEDIAN, OPTUNA-SH (its pruners), DEHB-REF (the official dehb);
+  building one without its library raises ImportError naming the extra to install
+
+A name may also be a class path ``module:Class`` (or ``module.Class``): a Scheduler subclass, a Searcher
+subclass (run under FIFO) or an ask/tell class, built with the arguments its constructor names
+(``baselines.external``); ``method_defaults`` then lists that class's own arguments.
 """
 from __future__ import annotations
 

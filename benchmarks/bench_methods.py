@@ -77,8 +77,10 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lcbench-ce": (("Fashion-MNIST", "adult", "higgs", "jasmine"), ("adult",)),
     "yahpo-lcbench": (("3945", "7593", "34539"), ("3945",)),
 }
-SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA")
-MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE")
+SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA", "OPTUNA-TPE", "OPTUNA-CMAES", "OPTUNA-GP",
+                   "OPTUNA-NSGA2")
+MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE", "OPTUNA-TPE", "OPTUNA-CMAES", "OPTUNA-GP",
+               "OPTUNA-MEDIAN", "OPTUNA-SH", "DEHB-REF")
 DECISION_CALLS = ("suggest", "on_result", "on_trial_complete")
 BO_PROBE_OBSERVATIONS = 200
 PROBE_BENCHMARK = "lcbench-ce-adult"
