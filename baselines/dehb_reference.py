@@ -22,7 +22,6 @@ modulo 2**32 (DEHB's range).
 """
 from __future__ import annotations
 
-import inspect
 import shutil
 import tempfile
 import weakref
@@ -32,6 +31,17 @@ from typing import Any
 import numpy as np
 
 from blackbox_repo.search_space import SearchSpace
+
+
+# ``dehb.DEHB.__init__`` keywords the user may set, with their defaults (the others are set by the wrapper:
+# cs, f, dimensions, min/max_fidelity, seed, n_workers, client, configspace, save_freq, resume; and max_age,
+# whose default is infinite, is left to DEHB).
+DEHB_DEFAULTS: dict[str, Any] = {
+    "mutation_factor": 0.5, "crossover_prob": 0.5, "strategy": "rand1_bin", "eta": 3, "min_clip": None,
+    "max_clip": None, "boundary_fix_type": "random", "async_strategy": "immediate",
+}
+DEHB_FIXED = ("cs", "f", "dimensions", "min_fidelity", "max_fidelity", "seed", "n_workers", "client", "configspace",
+              "save_freq", "resume", "max_age")
 
 
 def _dehb_class():
@@ -65,13 +75,10 @@ class DEHBReference:
 
     @classmethod
     def arena_arguments(cls) -> dict[str, Any]:
-        fixed = {"cs", "f", "dimensions", "min_fidelity", "max_fidelity", "seed", "n_workers", "client",
-                 "configspace", "save_freq", "resume"}
-        params = list(inspect.signature(_dehb_class().__init__).parameters.values())[1:]
-        out = {p.name: p.default for p in params
-               if p.name not in fixed and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        out = {k: v for k, v in out.items() if not (isinstance(v, float) and not np.isfinite(v))}
-        return {"min_fidelity": None, **out}
+        """DEHB's own arguments and defaults (dehb 0.1.2), listed here because importing dehb takes seconds
+        (it imports dask.distributed) and every ``arena sweep`` lists every method's arguments. A test checks
+        the list against the installed package's signature."""
+        return {"min_fidelity": None, **DEHB_DEFAULTS}
 
     def _decode(self, vector: np.ndarray) -> dict[str, Any]:
         return self.config_space.decode(np.clip(np.asarray(vector, dtype=float)[: len(self._names)], 0.0, 1.0))

@@ -357,10 +357,12 @@ def method_defaults(name: str) -> dict[str, Any]:
     Only arguments with plain values (numbers, strings, booleans, None, lists of those) appear; list-valued
     ones such as ``points_to_evaluate`` default to None and can be set from a config file.
     """
+    from baselines.external import is_external_name, plain_defaults
+
+    if not is_external_name(name) and method_spec(name).missing_requirements():
+        return {}  # its library is not installed: building it says which extra to install
     external = _external(name)
     if external is not None:
-        from baselines.external import plain_defaults
-
         return plain_defaults(external.arguments())
     spec = method_spec(name)
     out: dict[str, Any] = {}

@@ -157,7 +157,14 @@ def prepare(argv: Sequence[str], method_values: Sequence[str], builtin: Sequence
     naming the problem."""
     from baselines.external import ExternalMethod, is_external_name
 
+    from baselines.registry import method_spec
+
     builtin_set = set(builtin)
+    for value in method_values:
+        if value in builtin_set and method_spec(value).missing_requirements():
+            spec = method_spec(value)
+            raise SystemExit(f"arena sweep: method {value} needs {', '.join(spec.missing_requirements())}: "
+                             f"pip install 'hpo-arena[{spec.extra}]'")
     files = user_method_files(config_dirs(argv))
     paths = [v for v in method_values if is_external_name(v)]
     unknown = [v for v in method_values if v not in builtin_set and v not in files and not is_external_name(v)]

@@ -326,3 +326,33 @@ def test_ask_tell_runs_under_the_local_backend_with_pending_asks_and_resumes(tmp
     assert (promoted.starts == 2).all()  # resumed from the checkpoint in a second process
     best_two = frame[frame.fidelity == 1.0].nsmallest(2, "loss").trial_id.tolist()
     assert sorted(best_two) == sorted(promoted.index.tolist())
+
+
+def test_dehb_reference_lists_dehbs_own_arguments_and_defaults():
+    pytest.importorskip("dehb", reason="DEHB-REF needs the dehb extra: pip install 'hpo-arena[dehb]'")
+    import inspect
+
+    import numpy as np
+    from dehb import DEHB
+
+    from baselines.dehb_reference import DEHB_DEFAULTS, DEHB_FIXED
+
+    params = list(inspect.signature(DEHB.__init__).parameters.values())[1:]
+    installed = {p.name: p.default for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    assert set(installed) == set(DEHB_DEFAULTS) | set(DEHB_FIXED)
+    assert {k: installed[k] for k in DEHB_DEFAULTS} == DEHB_DEFAULTS
+    assert installed["max_age"] == np.inf
+
+
+def test_a_library_method_without_its_library_says_which_extra_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
+    assert method_defaults("OPTUNA-TPE") == {}  # `arena sweep` still lists it
+    with pytest.raises(ImportError, match=r"OPTUNA-TPE needs optuna: pip install 'hpo-arena\[optuna\]'"):
+        _make("OPTUNA-TPE")
+    from launchers.hydra_app import check_names
+
+    with pytest.raises(SystemExit, match=r"method OPTUNA-TPE needs optuna"):
+        check_names(["method=OPTUNA-TPE,RS", "benchmark=xgboost-sklearn-wine"])
