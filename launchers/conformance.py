@@ -352,7 +352,7 @@ def check_method(
     budget: float = 0.4,
     n_workers: int = 4,
     max_trials: int = 6,
-    max_trials_started: int = 40,
+    max_trials_started: int = 24,
     skip_rules: Sequence[str] = (),
     blackbox: tuple[str, str, str] = DEFAULT_BLACKBOX,
 ) -> ConformanceReport:

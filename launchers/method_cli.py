@@ -25,7 +25,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="user config folder holding method/NAME.yaml (also $HPO_ARENA_CONFIG_DIR)")
     parser.add_argument("--seed", type=int, default=0, help="method seed of the runs (the other seed is +1)")
     parser.add_argument("--budget", type=float, default=0.4, help="simulated seconds per run (default 0.4)")
-    parser.add_argument("--max-trials-started", type=int, default=40, help="trials per run at most (default 40)")
+    parser.add_argument("--max-trials-started", type=int, default=24, help="trials per run at most (default 24)")
     parser.add_argument("--deterministic", action="store_true",
                         help="the method ignores its seed by design: do not require another seed to change it")
     parser.add_argument("--skip-rule", action="append", default=[], choices=["seed-used", "mode"],

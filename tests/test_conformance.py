@@ -25,10 +25,9 @@ from launchers.conformance import RULES, ConformanceError, assert_conforms, chec
 CHECK_OPTIONS: dict[str, dict] = {
     "GRID": {"method_kwargs": {"num_points": 2}},
     "BANDIT": {"method_kwargs": {"slack_amount": 0.02}},
-    "BO": {"max_trials_started": 16},
-    "BORE": {"max_trials_started": 16},
-    "ASHA-BO": {"max_trials_started": 16},
-    "OPTUNA-TPE": {"max_trials_started": 20},
+    "BO": {"max_trials_started": 12},
+    "BORE": {"max_trials_started": 12},
+    "ASHA-BO": {"max_trials_started": 12},
     "OPTUNA-MEDIAN": {"max_trials_started": 16},
     "OPTUNA-SH": {"max_trials_started": 16},
     "OPTUNA-GP": {"method_kwargs": {"n_startup_trials": 3}, "max_trials_started": 6},
