@@ -174,8 +174,10 @@ def workdir(tmp_path):
 
 
 SWEEP = ("benchmark=xgboost-sklearn-wine", "benchmark.max_wallclock_time=0.1", "seed=range(0,2)", "master_seed=42")
+ONE_SEED = ("benchmark=xgboost-sklearn-wine", "benchmark.max_wallclock_time=0.1", "seed=1", "master_seed=42")
 
 
+@pytest.mark.slow
 def test_external_methods_sweep_under_basic_and_joblib_launchers(workdir):
     methods = "method=my_methods:StopHalf,my_methods:AskTellRandom,RS"
     _ok(_sweep(workdir, methods, *SWEEP, "tag=basic"))
@@ -194,18 +196,19 @@ def test_external_methods_sweep_under_basic_and_joblib_launchers(workdir):
     assert "stop" in set(stop_half.decision)  # the user's scheduler decided
 
 
+@pytest.mark.slow
 def test_method_yaml_in_the_config_folder_via_config_dir_and_env(workdir):
-    _ok(_sweep(workdir, "method=MY-GREEDY", *SWEEP, "tag=cd", "--config-dir", str(workdir / "conf")))
-    _ok(_sweep(workdir, "method=MY-GREEDY", *SWEEP, "tag=env", HPO_ARENA_CONFIG_DIR=str(workdir / "conf")))
+    _ok(_sweep(workdir, "method=MY-GREEDY", *ONE_SEED, "tag=cd", "--config-dir", str(workdir / "conf")))
+    _ok(_sweep(workdir, "method=MY-GREEDY", *ONE_SEED, "tag=env", HPO_ARENA_CONFIG_DIR=str(workdir / "conf")))
     for tag in ("cd", "env"):
-        meta = json.loads((workdir / "results" / tag / "xgboost-sklearn-wine" / "MY-GREEDY" / "0"
+        meta = json.loads((workdir / "results" / tag / "xgboost-sklearn-wine" / "MY-GREEDY" / "1"
                            / "metadata.json").read_text())
         assert meta["status"] == "complete" and meta["method_target"] == "my_methods.Greedy"
         assert meta["method_kwargs"]["explore"] == 0.9
 
 
 def test_bad_external_methods_are_refused_before_any_job_starts(workdir):
-    proc = _sweep(workdir, "method=my_methods:Greedy,RS", "method.explor=0.1", *SWEEP, "tag=bad")
+    proc = _sweep(workdir, "method=my_methods:Greedy,RS", "method.explor=0.1", *ONE_SEED, "tag=bad")
     assert proc.returncode != 0
     assert "does not accept ['explor']; valid keyword arguments: ['explore', 'max_trials']" in proc.stderr
     assert not (workdir / "results").exists()  # nothing was written, not even study.json
@@ -248,7 +251,7 @@ def test_library_methods_run_a_short_study(name, tmp_path):
     from launchers.experiment import ExperimentSpec, run_experiment, table_configurations
 
     bench = replace(get_benchmark("xgboost-sklearn-breast_cancer"), max_wallclock_time=0.2)
-    kwargs = {"n_startup_trials": 4} if name == "OPTUNA-GP" else {}
+    kwargs = {"n_startup_trials": 4, "max_trials": 8} if name == "OPTUNA-GP" else {}
     spec_ = ExperimentSpec(bench, name, 0, 123, "lib", str(tmp_path), method_kwargs=kwargs)
     folder = Path(run_experiment(spec_))
     meta = json.loads((folder / "metadata.json").read_text())
