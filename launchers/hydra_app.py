@@ -318,7 +318,7 @@ def _with_override(argv: Sequence[str], override: str) -> list[str]:
     for i, arg in enumerate(args):
         if not arg.startswith("-") and "=" in arg and (i == 0 or args[i - 1] not in _VALUE_FLAGS):
             return [*args[: i + 1], override, *args[i + 1:]]
-    return [*args, override]
+    return [override, *args]  # no other override: in front of the flags
 
 
 class _GroupOptions:

@@ -359,3 +359,14 @@ def test_a_library_method_without_its_library_says_which_extra_to_install(monkey
 
     with pytest.raises(SystemExit, match=r"method OPTUNA-TPE needs optuna"):
         check_names(["method=OPTUNA-TPE,RS", "benchmark=xgboost-sklearn-wine"])
+
+
+def test_the_study_seed_goes_next_to_the_overrides_not_after_hydra_flags():
+    from launchers.hydra_app import _with_override
+
+    assert _with_override(["-m", "method=A", "--config-dir", "conf"], "master_seed=1") == \
+        ["-m", "method=A", "master_seed=1", "--config-dir", "conf"]
+    assert _with_override(["-m", "--config-dir", "a=b", "seed=2"], "master_seed=1") == \
+        ["-m", "--config-dir", "a=b", "seed=2", "master_seed=1"]  # a=b is the folder, not an override
+    assert _with_override(["-m", "--config-dir", "conf"], "master_seed=1") == \
+        ["master_seed=1", "-m", "--config-dir", "conf"]
