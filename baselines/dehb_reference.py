@@ -32,7 +32,6 @@ import numpy as np
 
 from blackbox_repo.search_space import SearchSpace
 
-
 # ``dehb.DEHB.__init__`` keywords the user may set, with their defaults (the others are set by the wrapper:
 # cs, f, dimensions, min/max_fidelity, seed, n_workers, client, configspace, save_freq, resume; and max_age,
 # whose default is infinite, is left to DEHB).

@@ -156,7 +156,6 @@ def prepare(argv: Sequence[str], method_values: Sequence[str], builtin: Sequence
     built-in, class paths nor user files (for the caller's "unknown name" message). Raises ``SystemExit``
     naming the problem."""
     from baselines.external import ExternalMethod, is_external_name
-
     from baselines.registry import method_spec
 
     builtin_set = set(builtin)

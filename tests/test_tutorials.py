@@ -51,7 +51,7 @@ def run_page(page: Path, folder: Path) -> list[subprocess.CompletedProcess[str]]
 def test_own_method_tutorial(tmp_path):
     pytest.importorskip("optuna", reason="the tutorial compares against OPTUNA-TPE: pip install 'hpo-arena[optuna]'")
     page = TUTORIALS / "own-method.md"
-    check, check_named, sweep, table, plot = run_page(page, tmp_path)
+    check, check_named, sweep, table, _plot = run_page(page, tmp_path)
     assert "all rules hold" in check.stdout and "all rules hold" in check_named.stdout
     assert "(24 of 24 done)" in sweep.stdout
     header = table.stdout.splitlines()[0]
