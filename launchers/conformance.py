@@ -384,7 +384,9 @@ def check_method(
                 report.add("deterministic", f"two runs with seed {seed} differ: {diff}")
         if randomised is None:
             randomised = str(method).upper() not in DETERMINISTIC_METHODS
-        if randomised and "seed-used" not in skip_rules:
+        if not randomised:
+            report.skipped = (*report.skipped, "seed-used")  # deterministic by design
+        elif "seed-used" not in skip_rules:
             other = _run(setting, seed + 1, "min", report)
             if other is not None:
                 report.exercised["seed-used"] = True

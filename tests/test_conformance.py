@@ -271,3 +271,16 @@ def test_adaptive_asha_judges_trials_promoted_on_the_spot_at_their_next_rungs():
     assert any(arrived < promoted for bracket in before_fix
                for (_, promoted), (arrived, _) in itertools.pairwise(bracket[:-1])), before_fix
     assert fixed[0][0][0] == before_fix[0][0][0]  # same first rung: the difference starts at promotions
+
+
+def test_arena_check_method_exits_1_naming_the_broken_rule(capsys):
+    from launchers.cli import main
+
+    assert main(["check-method", f"{__name__}:IgnoresSeed"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL          seed-used" in out and "ok            in-space" in out
+    assert main(["check-method", f"{__name__}:IgnoresSeed", "--deterministic"]) == 0
+    assert "skipped       seed-used" in capsys.readouterr().out
+    assert main(["check-method", "ASHA", "--kwargs", "grace_period=2", "reduction_factor=2"]) == 0
+    with pytest.raises(SystemExit, match="not of the form name=value"):
+        main(["check-method", "ASHA", "--kwargs", "grace_period"])
