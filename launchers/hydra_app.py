@@ -312,13 +312,14 @@ _VALUE_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", 
 
 
 def _with_override(argv: Sequence[str], override: str) -> list[str]:
-    """``argv`` with ``override`` placed next to the other overrides: Hydra's argument parser takes them as one
+    """``argv`` with ``override`` right after the last other override: Hydra's argument parser takes them as one
     run of positional arguments, so an override after a flag such as ``--config-dir DIR`` would be refused."""
     args = list(argv)
-    for i, arg in enumerate(args):
-        if not arg.startswith("-") and "=" in arg and (i == 0 or args[i - 1] not in _VALUE_FLAGS):
-            return [*args[: i + 1], override, *args[i + 1:]]
-    return [override, *args]  # no other override: in front of the flags
+    last = [i for i, arg in enumerate(args)
+            if not arg.startswith("-") and "=" in arg and (i == 0 or args[i - 1] not in _VALUE_FLAGS)]
+    if not last:
+        return [override, *args]  # no other override: in front of the flags
+    return [*args[: last[-1] + 1], override, *args[last[-1] + 1:]]
 
 
 class _GroupOptions:
