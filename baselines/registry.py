@@ -256,17 +256,18 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("HB-TPE", "TPE proposing for synchronous Hyperband (BOHB)", _hyperband, "tpe"),
         # Other libraries' optimizers (optional extras), driven with their own defaults.
         *(MethodSpec(name, description, None, None, target=f"baselines.optuna_methods:{cls}", extra="optuna",
-                     requires=("optuna",))
-          for name, description, cls in (
+                     requires=("optuna", *more))
+          for name, description, cls, more in (
               ("OPTUNA-TPE", "Optuna's TPESampler (its defaults), every trial to the maximum fidelity",
-               "OptunaTPE"),
+               "OptunaTPE", ()),
               ("OPTUNA-CMAES", "Optuna's CmaEsSampler (its defaults), every trial to the maximum fidelity",
-               "OptunaCMAES"),
-              ("OPTUNA-GP", "Optuna's GPSampler (its defaults), every trial to the maximum fidelity", "OptunaGP"),
+               "OptunaCMAES", ("cmaes",)),
+              ("OPTUNA-GP", "Optuna's GPSampler (its defaults), every trial to the maximum fidelity", "OptunaGP",
+               ("torch",)),
               ("OPTUNA-NSGA2", "Optuna's NSGAIISampler (its defaults), every trial to the maximum fidelity",
-               "OptunaNSGA2"),
-              ("OPTUNA-MEDIAN", "Optuna's MedianPruner stopping trials of its TPESampler", "OptunaMedian"),
-              ("OPTUNA-SH", "Optuna's SuccessiveHalvingPruner stopping trials of its TPESampler", "OptunaSH"),
+               "OptunaNSGA2", ()),
+              ("OPTUNA-MEDIAN", "Optuna's MedianPruner stopping trials of its TPESampler", "OptunaMedian", ()),
+              ("OPTUNA-SH", "Optuna's SuccessiveHalvingPruner stopping trials of its TPESampler", "OptunaSH", ()),
           )),
         MethodSpec("DEHB-REF", "the official dehb package (DEHB, its defaults) through its ask/tell interface",
                    None, None, target="baselines.dehb_reference:DEHBReference", extra="dehb",
