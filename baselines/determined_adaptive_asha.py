@@ -232,7 +232,9 @@ class DeterminedAdaptiveASHA(SearcherScheduler):
         bracket = self.bracket_of[trial_id]
         if self.stop_once:
             return list(bracket.lengths)
-        return [bracket.lengths[bracket.trial_rung[trial_id]]]
+        # Every rung from the one the trial is heading to, not only that one: a trial promoted on the spot
+        # (CONTINUE at rung i) must be judged again at rung i + 1 without being relaunched.
+        return list(bracket.lengths[bracket.trial_rung[trial_id]:])
 
     def on_result(self, trial_id: int, fidelity: float, metrics: Mapping[str, float]) -> Decision:
         self.observe(trial_id, fidelity, self.metric_value(metrics))

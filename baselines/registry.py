@@ -25,6 +25,13 @@ Methods (``list_methods()``, ``describe_methods()``):
   (no searcher), so ``restrict_to`` and ``points_to_evaluate`` go to the scheduler
 - population-based training: PBT (exploit/explore between trials' checkpoints; real training only, refused on
   simulated tables: ``method_transfers_checkpoints``)
+- other libraries, behind optional extras (``MethodSpec.target``/``extra``): OPTUNA-TPE, OPTUNA-CMAES, OPTUNA-GP,
+  OPTUNA-NSGA2 (Optuna's samplers), OPTUNA-MEDIAN, OPTUNA-SH (its pruners), DEHB-REF (the official dehb);
+  building one without its library raises ImportError naming the extra to install
+
+A name may also be a class path ``module:Class`` (or ``module.Class``): a Scheduler subclass, a Searcher
+subclass (run under FIFO) or an ask/tell class, built with the arguments its constructor names
+(``baselines.external``); ``method_defaults`` then lists that class's own arguments.
 """
 from __future__ import annotations
 
@@ -214,14 +221,32 @@ def _pbt(ctx: _Context, searcher: Searcher, population_size: int = 8, perturbati
 class MethodSpec:
     name: str
     description: str
-    factory: Callable[..., Scheduler]
+    factory: Callable[..., Scheduler] | None
     searcher: str | None  # key of _SEARCHERS; None: the method makes its own configurations (factory gets
     # restrict_to)
     #: the method starts trials from other trials' checkpoints (its scheduler's ``transfers_checkpoints``):
     #: it needs real checkpoints, so simulated benchmarks refuse it before any job starts
     transfers_checkpoints: bool = False
+    # Methods wrapping another library: the class (``module:Class``, see ``baselines.external``) and the
+    # optional extra that installs the library (``pip install hpo-arena[EXTRA]``) with its import names.
+    target: str | None = None
+    extra: str | None = None
+    requires: tuple[str, ...] = ()
+
+    def missing_requirements(self) -> list[str]:
+        """Import names of the libraries this method needs that are not installed."""
+        import importlib.util
+
+        return [module for module in self.requires if importlib.util.find_spec(module) is None]
+
+    def check_available(self) -> None:
+        missing = self.missing_requirements()
+        if missing:
+            raise ImportError(f"method {self.name} needs {', '.join(missing)}: pip install 'hpo-arena[{self.extra}]'")
 
     def scheduler_kwargs(self) -> list[str]:
+        if self.factory is None:
+            return []
         params = inspect.signature(self.factory).parameters
         return [n for n in params if n not in ("ctx", "searcher", "restrict_to")]
 
@@ -274,12 +299,44 @@ _METHODS: dict[str, MethodSpec] = {
                    "2021)", _dehb, None),
         MethodSpec("PBT", "population-based training: exploit better members' checkpoints, explore their "
                    "hyperparameters (real training only)", _pbt, "random", transfers_checkpoints=True),
+        # Other libraries' optimizers (optional extras), driven with their own defaults.
+        *(MethodSpec(name, description, None, None, target=f"baselines.optuna_methods:{cls}", extra="optuna",
+                     requires=("optuna", *more))
+          for name, description, cls, more in (
+              ("OPTUNA-TPE", "Optuna's TPESampler (its defaults), every trial to the maximum fidelity",
+               "OptunaTPE", ()),
+              ("OPTUNA-CMAES", "Optuna's CmaEsSampler (its defaults), every trial to the maximum fidelity",
+               "OptunaCMAES", ("cmaes",)),
+              ("OPTUNA-GP", "Optuna's GPSampler (its defaults), every trial to the maximum fidelity", "OptunaGP",
+               ("torch",)),
+              ("OPTUNA-NSGA2", "Optuna's NSGAIISampler (its defaults), every trial to the maximum fidelity",
+               "OptunaNSGA2", ()),
+              ("OPTUNA-MEDIAN", "Optuna's MedianPruner stopping trials of its TPESampler", "OptunaMedian", ()),
+              ("OPTUNA-SH", "Optuna's SuccessiveHalvingPruner stopping trials of its TPESampler", "OptunaSH", ()),
+          )),
+        MethodSpec("DEHB-REF", "the official dehb package (DEHB, its defaults) through its ask/tell interface",
+                   None, None, target="baselines.dehb_reference:DEHBReference", extra="dehb",
+                   requires=("dehb", "ConfigSpace")),
     )
 }
 
 
 def list_methods() -> list[str]:
     return list(_METHODS)
+
+
+def _external(name: str):
+    """The ``ExternalMethod`` behind ``name`` (a class path, or a registered wrapper of another library),
+    or None for a built-in method."""
+    from baselines.external import ExternalMethod, is_external_name
+
+    if is_external_name(name):
+        return ExternalMethod.load(name)
+    spec = _METHODS.get(str(name).upper())
+    if spec is not None and spec.target is not None:
+        spec.check_available()
+        return ExternalMethod.load(spec.target)
+    return None
 
 
 def describe_methods() -> dict[str, str]:
@@ -311,7 +368,16 @@ def make_method(
     restrict_to: Sequence[Mapping[str, Any]] | None = None,
     **kwargs: Any,
 ) -> Scheduler:
-    """Build method ``name`` for a benchmark (see the module docstring)."""
+    """Build method ``name`` for a benchmark (see the module docstring).
+
+    ``name`` is a registered short name or a class path ``module:Class`` (``baselines.external``).
+    """
+    if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
+        max_fidelity = float(list(fidelity_values)[-1])
+    external = _external(name)
+    if external is not None:
+        return external.build(config_space, metric, mode, fidelity_name, max_fidelity, seed,
+                              fidelity_values=fidelity_values, restrict_to=restrict_to, **kwargs)
     spec = method_spec(name)
     scheduler_names = spec.scheduler_kwargs()
     searcher_names = spec.searcher_kwargs()
@@ -349,6 +415,13 @@ def method_defaults(name: str) -> dict[str, Any]:
     Only arguments with plain values (numbers, strings, booleans, None, lists of those) appear; list-valued
     ones such as ``points_to_evaluate`` default to None and can be set from a config file.
     """
+    from baselines.external import is_external_name, plain_defaults
+
+    if not is_external_name(name) and method_spec(name).missing_requirements():
+        return {}  # its library is not installed: building it says which extra to install
+    external = _external(name)
+    if external is not None:
+        return plain_defaults(external.arguments())
     spec = method_spec(name)
     out: dict[str, Any] = {}
     signatures = [inspect.signature(spec.factory).parameters]

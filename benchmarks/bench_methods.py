@@ -78,8 +78,10 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lcbench-ce": (("Fashion-MNIST", "adult", "higgs", "jasmine"), ("adult",)),
     "yahpo-lcbench": (("3945", "7593", "34539"), ("3945",)),
 }
-SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA", "KDE")
-MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE", "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE")
+SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA", "KDE", "OPTUNA-TPE", "OPTUNA-CMAES", "OPTUNA-GP",
+                   "OPTUNA-NSGA2")
+MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE", "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE",
+               "OPTUNA-TPE", "OPTUNA-CMAES", "OPTUNA-GP", "OPTUNA-MEDIAN", "OPTUNA-SH", "DEHB-REF")
 # The papers' expectations on the time to reach RS's final quality: (method, reference, relation).
 EXPECTED_SOONER = (("BOHB", "ASHA", "sooner than"), ("DEHB", "HB", "at least as soon as"))
 DECISION_CALLS = ("suggest", "on_result", "on_trial_complete")

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "benchmark_definitions.cli",
     "results.cli",
     "plotting.cli",
+    "launchers.method_cli",
 )
 
 

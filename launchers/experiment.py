@@ -34,10 +34,16 @@ class ExperimentSpec:
     results_root: str
     method_kwargs: dict[str, Any] = field(default_factory=dict)
     blackbox_root: str | None = None  # repository root; None: the configured one (plus embedded benchmarks)
+    # The class behind ``method`` when it is not a registered name (``module:Class``; baselines.external):
+    # ``method`` is then the folder-safe name results are stored under.
+    method_target: str | None = None
 
     @property
     def path(self) -> str:
-        return experiment_path(self.results_root, self.tag, self.benchmark.name, self.method, self.seed)
+        from baselines.external import method_folder_name
+
+        return experiment_path(self.results_root, self.tag, self.benchmark.name, method_folder_name(self.method),
+                               self.seed)
 
 
 @functools.lru_cache(maxsize=8)
@@ -197,7 +203,7 @@ def build_scheduler(spec: ExperimentSpec):
         from blackbox_repo.search_space import SearchSpace
 
         return make_method(
-            spec.method, SearchSpace.from_dict(bench.config_space), bench.metric, bench.mode,
+            spec.method_target or spec.method, SearchSpace.from_dict(bench.config_space), bench.metric, bench.mode,
             fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, seed=method_seed,
             **spec.method_kwargs,
         )
@@ -208,8 +214,8 @@ def build_scheduler(spec: ExperimentSpec):
     if bench.restrict_to_table:
         method_kwargs["restrict_to"] = table_configurations(bench, spec.blackbox_root)
     scheduler = make_method(
-        spec.method, blackbox.configuration_space, bench.metric, bench.mode, fidelity_name=fidelity_name,
-        max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
+        spec.method_target or spec.method, blackbox.configuration_space, bench.metric, bench.mode,
+        fidelity_name=fidelity_name, max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
         **method_kwargs,
     )
     check_method_fits_benchmark(spec.method, bench, transfers_checkpoints=scheduler.transfers_checkpoints)
@@ -291,6 +297,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         "metric_best_possible": best, "metric_worst_possible": worst,
         "config_space": scheduler.config_space.to_dict(),
         "method_kwargs": {k: v for k, v in spec.method_kwargs.items()},
+        **({"method_target": spec.method_target} if spec.method_target else {}),
         "benchmark_definition": bench.to_dict(),
         "versions": _versions(),
         "started_at": started_at,

@@ -101,9 +101,12 @@ class _GeneratedConfigs(SearchPathPlugin):
     user_dirs: tuple[Path, ...] = ()  # the user's config folders (--config-dir, $HPO_ARENA_CONFIG_DIR)
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        from launchers.user_methods import search_path_folders
+
         if _GeneratedConfigs.folder is not None:
             search_path.append(provider="hpo-arena", path=f"file://{_GeneratedConfigs.folder}")
-        for folder in _GeneratedConfigs.user_dirs:
+        # The user's folders (--config-dir, $HPO_ARENA_CONFIG_DIR) and the generated nodes of class-path methods.
+        for folder in dict.fromkeys([*_GeneratedConfigs.user_dirs, *search_path_folders()]):
             search_path.append(provider="hpo-arena-user", path=f"file://{folder}")
 
 
@@ -180,14 +183,26 @@ def experiment_spec_from_config(cfg: DictConfig):
     problem = check_seed(cfg.seed)
     if problem:  # never coerce: seed=1.5 or seed=true used to run silently as seed 1
         raise ValueError(problem)
+    from launchers.user_methods import resolve_method_node
+
     method_cfg: dict[str, Any] = OmegaConf.to_container(cfg.method, resolve=True)  # type: ignore[assignment]
-    name = method_cfg.pop("name")
+    name, target, method_cfg = resolve_method_node(method_cfg, _method_choice())
     bench = benchmark_from_dict(OmegaConf.to_container(cfg.benchmark, resolve=True))  # type: ignore[arg-type]
     return ExperimentSpec(
         benchmark=bench, method=name, seed=int(cfg.seed), master_seed=int(cfg.master_seed), tag=str(cfg.tag),
-        results_root=str(cfg.results_root), method_kwargs=method_cfg,
+        results_root=str(cfg.results_root), method_kwargs=method_cfg, method_target=target,
         blackbox_root=None if cfg.blackbox_root is None else str(cfg.blackbox_root),
     )
+
+
+def _method_choice() -> str | None:
+    """The ``method`` group option of the running job (the user YAML's name), when Hydra runs the job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return HydraConfig.get().runtime.choices.get("method")
+    except ValueError:  # not inside a Hydra job (e.g. a SageMaker slice)
+        return None
 
 
 def _append_line(path: Path | str, line: bytes) -> int:
@@ -325,10 +340,13 @@ def check_names(argv: Sequence[str], config_dirs: Sequence[str | os.PathLike[str
     from baselines.registry import list_methods
     from benchmark_definitions.registry import all_benchmarks
     from blackbox_repo.search_space import closest_choices_message
+    from launchers.user_methods import prepare as prepare_user_methods
 
+    # Class paths and the user's method YAMLs are checked (and class paths' nodes written) here.
+    unknown_methods = prepare_user_methods(argv, _override_values(argv, "method"), list_methods())
     for key, valid in (("method", list_methods()), ("benchmark", list(all_benchmarks(config_dirs)))):
         for value in _override_values(argv, key):
-            if value not in valid:
+            if value not in valid and (key != "method" or value in unknown_methods):
                 raise SystemExit(f"arena sweep: {closest_choices_message(key, value, valid)}")
 
 
@@ -360,25 +378,20 @@ def prepare_study(argv: Sequence[str], plan: SweepPlan | None = None) -> list[st
     return _insert_override(rest, f"master_seed={master}")
 
 
-_VALUE_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn", "--experimental-rerun")
+# Hydra's flags that take a value (the value is not an override).
+_VALUE_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn", "--package", "-p",
+                "--experimental-rerun", "--cfg", "-c", "--info", "-i")
 
 
-def _insert_override(argv: list[str], override: str) -> list[str]:
-    """``argv`` with ``override`` placed right after its last override (appended when nothing follows):
-    Hydra's argument parser takes the overrides as one run of positional arguments, so one appended after a
-    flag (``... --config-dir DIR``) would be rejected."""
-    last = None
-    skip = False
-    for i, arg in enumerate(argv):
-        if skip:
-            skip = False
-        elif arg in _VALUE_FLAGS:
-            skip = True
-        elif not arg.startswith("-"):
-            last = i
-    if last is None:
-        return [*argv, override]
-    return [*argv[: last + 1], override, *argv[last + 1:]]
+def _insert_override(argv: Sequence[str], override: str) -> list[str]:
+    """``argv`` with ``override`` right after the last other override: Hydra's argument parser takes them as one
+    run of positional arguments, so an override after a flag such as ``--config-dir DIR`` would be refused."""
+    args = list(argv)
+    last = [i for i, arg in enumerate(args)
+            if not arg.startswith("-") and "=" in arg and (i == 0 or args[i - 1] not in _VALUE_FLAGS)]
+    if not last:
+        return [override, *args]  # no other override: in front of the flags
+    return [*args[: last[-1] + 1], override, *args[last[-1] + 1:]]
 
 
 class _GroupOptions:
@@ -386,9 +399,12 @@ class _GroupOptions:
 
     def get_group_options(self, group_name: str, results_filter: Any = None, config_name: str | None = None,
                           overrides: list[str] | None = None) -> list[str]:
+        from launchers.user_methods import search_path_folders
+
         folders = [Path(CONF_DIR) / group_name]
         if _GeneratedConfigs.folder is not None:
             folders.append(_GeneratedConfigs.folder / group_name)
+        folders += [folder / group_name for folder in search_path_folders()]
         return sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
 
 

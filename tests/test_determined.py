@@ -92,9 +92,10 @@ def test_promotion_order_by_hand():
     assert report(sched, 1, 1, 2.0) == P
     sched.on_trial_paused(1)
     s = sched.suggest(4)
-    assert (s.kind, s.trial_id) == ("resume", 0) and sched.milestones(0) == [2]
+    # a trial declares every rung from the one it heads to (issue 12 point 14: promotions on the spot)
+    assert (s.kind, s.trial_id) == ("resume", 0) and sched.milestones(0) == [2, 4]
     # t2 = 0.5: old 1, new int(3/2) = 1, position 0 < 1 -> promoted now: it continues
-    assert report(sched, 2, 1, 0.5) == C and sched.milestones(2) == [2]
+    assert report(sched, 2, 1, 0.5) == C and sched.milestones(2) == [2, 4]
     # t3 = 3: old 1, new 2, position 3; entry at position 1 (t0) was already promoted -> nothing
     assert report(sched, 3, 1, 3.0) == P
     sched.on_trial_paused(3)
