@@ -365,6 +365,15 @@ def check_method(
     """
     from baselines.registry import method_defaults
 
+    from baselines.registry import method_transfers_checkpoints
+
+    try:
+        transfers = method_transfers_checkpoints(method)
+    except ValueError:  # a class path: its runs below say whether it can be simulated
+        transfers = False
+    if transfers:
+        raise ValueError(f"method {method} starts trials from other trials' checkpoints: it runs on real training "
+                         "only, and this check simulates a table (tests/test_pbt.py checks PBT on real studies)")
     unknown = sorted(set(skip_rules) - {"seed-used", "mode"})
     if unknown:
         raise ValueError(f"only the rules 'seed-used' and 'mode' can be skipped, not {unknown}")

@@ -207,6 +207,7 @@ def build_scheduler(spec: ExperimentSpec):
             fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, seed=method_seed,
             **spec.method_kwargs,
         )
+    check_method_fits_benchmark(spec.method, bench)  # registered methods: before the table is even loaded
     blackbox = benchmark_blackbox(bench, spec.blackbox_root)
     fidelity_name = bench.resource_attr or blackbox.fidelity_name
     max_fidelity = bench.max_fidelity if bench.max_fidelity is not None else blackbox.max_fidelity

@@ -274,13 +274,18 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
     """
     from benchmark_definitions.definitions import RealBenchmark, benchmark_from_dict
     from launchers.experiment import ExperimentSpec, build_scheduler, resolve_script
+    from launchers.user_methods import resolve_method_node
 
     problems: list[JobProblem] = []
     built: dict[str, list[str]] = {}
     pending: list[tuple[str, str, Mapping[str, Any], Mapping[str, Any], str | None]] = []
     for cfg in configs:
-        method_cfg = dict(cfg.get("method") or {})
-        method = str(method_cfg.pop("name", "?"))
+        try:  # a built-in name, a class path, or a user YAML's _target_ (as the job itself resolves it)
+            method, target, method_cfg = resolve_method_node(dict(cfg.get("method") or {}), None)
+        except ValueError as err:
+            problems.append(JobProblem(f"{(cfg.get('benchmark') or {}).get('name', '?')} / seed {cfg.get('seed')}",
+                                       str(err)))
+            continue
         bench_cfg = dict(cfg.get("benchmark") or {})
         seed = cfg.get("seed")
         label = f"{bench_cfg.get('name', '?')} / {method} / seed {seed}"
@@ -295,7 +300,7 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
         if not isinstance(root, str) or not root.strip():
             problems.append(JobProblem(label, f"results_root={root!r} must name a folder or an fsspec URL"))
         blackbox_root = cfg.get("blackbox_root")
-        key = json.dumps([method, method_cfg, bench_cfg, blackbox_root], sort_keys=True, default=str)
+        key = json.dumps([method, target, method_cfg, bench_cfg, blackbox_root], sort_keys=True, default=str)
         pending.append((key, label, method_cfg, bench_cfg, None if blackbox_root is None else str(blackbox_root)))
 
     # Build each distinct (method, benchmark) once, grouped by benchmark so cached blackboxes are reused.
@@ -309,8 +314,9 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
                         resolve_script(bench.script)
                     except FileNotFoundError as err:
                         built[key].append(str(err))
-                spec = ExperimentSpec(benchmark=bench, method=json.loads(key)[0], seed=0, master_seed=0,
-                                      tag="validation", results_root="unused", method_kwargs=dict(method_cfg),
+                method, target = json.loads(key)[:2]
+                spec = ExperimentSpec(benchmark=bench, method=method, seed=0, master_seed=0, tag="validation",
+                                      results_root="unused", method_kwargs=dict(method_cfg), method_target=target,
                                       blackbox_root=blackbox_root)
                 build_scheduler(spec)
             except Exception as err:  # noqa: BLE001 - any error the job would hit building its method is a problem
@@ -341,9 +347,16 @@ def validate_sweep(argv: Sequence[str]) -> SweepPlan | None:
             len(jobs),
         )
     plan = SweepPlan(tag=tags.pop(), results_root=roots.pop())
+    from launchers.user_methods import resolve_method_node
+
     configs_of: dict[Job, set[str]] = {}
-    for cfg in valid:
-        job = Job(str(cfg["benchmark"]["name"]), str(cfg["method"]["name"]), int(cfg["seed"]))
+    for overrides, cfg in zip(jobs, configs):
+        if cfg is None:
+            continue
+        # The folder name the job will use: a user YAML's file name (its group choice), else the method's name.
+        choice = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+") == "method"), None)
+        method = resolve_method_node(cfg["method"], choice)[0]
+        job = Job(str(cfg["benchmark"]["name"]), method, int(cfg["seed"]))
         if job not in configs_of:
             configs_of[job] = set()
             plan.jobs.append(job)

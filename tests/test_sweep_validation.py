@@ -171,7 +171,7 @@ def test_a_method_that_transfers_checkpoints_is_refused_on_a_simulated_benchmark
                                mode="min", max_wallclock_time=10.0)
     problems = validate_jobs([_job("CKPT", bench, root), _job("RS", bench, root)])
     assert [p.job for p in problems] == ["random-table-t / CKPT / seed 0"]
-    assert "cannot do" in problems[0].message and "run it on a real benchmark" in problems[0].message
+    assert "cannot run on the simulated benchmark" in problems[0].message and "Run it on a real benchmark" in problems[0].message
 
 
 # ------------------------------------------------------------------------------------------------------------
