@@ -413,6 +413,9 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         _hydra_main()
         return 0
     check_names(argv, config_dirs)
+    from benchmark_definitions.data_check import require_data  # names `arena data get ...` for missing data
+
+    require_data(_override_values(argv, "benchmark"), _simple_override(argv, "blackbox_root"), config_dirs)
     if count_sweep_jobs(argv) == 0:
         raise SystemExit("arena sweep: the sweep holds no experiment: a glob(...) matched no method or benchmark "
                          "name (see `arena benchmarks list` for benchmark names)")
