@@ -52,7 +52,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep the test output clean
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         srv = self.server
         srv.requests.append({"path": self.path, "range": self.headers.get("Range"),
                              "if_range": self.headers.get("If-Range")})
@@ -375,10 +375,10 @@ def test_sweep_preflight_names_the_command(env, monkeypatch):
 
 def test_from_hub_copies_a_verified_blackbox(env, monkeypatch, capsys):
     from huggingface_hub import constants as hf_constants
+    from test_remote import prefill_hub_cache
 
     from blackbox_repo.conversion import convert
     from blackbox_repo.repository import load_blackbox
-    from test_remote import prefill_hub_cache
 
     source_json = env / "src" / "data_2k_lw.json"
     source_json.parent.mkdir()

@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import sys
 import tarfile
 import urllib.error
@@ -187,7 +186,7 @@ def _transfer(url: str, part: Path, state_path: Path, state: dict, timeout: floa
                 while True:
                     try:
                         chunk = response.read(CHUNK)
-                    except (http.client.IncompleteRead, ConnectionError, socket.timeout, OSError) as err:
+                    except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as err:
                         raise DownloadError(
                             f"{url}: the transfer broke off after {offset + received:,} of "
                             f"{'?' if total is None else f'{total:,}'} bytes ({type(err).__name__}); the "

@@ -206,8 +206,8 @@ def copy_converted(name: str, from_root: str, out: str | None = None, *, overwri
     """
     from blackbox_repo.remote import is_remote
     from blackbox_repo.repository import (
-        BlackboxExistsError,
         METADATA_FILE,
+        BlackboxExistsError,
         _install,
         _locate,
         default_root,
