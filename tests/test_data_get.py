@@ -199,6 +199,20 @@ def test_changed_upstream_is_downloaded_again_not_spliced(server, tmp_path, env)
     assert server.requests[1]["range"] == "bytes=15000-" and report.path.read_bytes() == new
 
 
+def test_a_second_process_downloading_the_same_file_is_told_to_wait(server, tmp_path, env):
+    import fcntl
+
+    server.files["/blob.bin"] = _payload(1000)
+    upstream = UpstreamFile("blob.bin", "https://upstream.invalid/blob.bin", "blob.bin")
+    (tmp_path / "dl" / ".locks").mkdir(parents=True)
+    with open(tmp_path / "dl" / ".locks" / "blob.bin.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what a running download holds
+        with pytest.raises(DownloadError, match="another process is downloading blob.bin"):
+            fetch(upstream, tmp_path / "dl", mirror=server.url)
+    assert server.requests == []
+    assert fetch(upstream, tmp_path / "dl", mirror=server.url).path.read_bytes() == _payload(1000)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # corrupt downloads are refused
 # ------------------------------------------------------------------------------------------------------------
@@ -212,7 +226,7 @@ def test_checksum_mismatch_is_refused_and_deleted(server, tmp_path, env):
     with pytest.raises(IntegrityError, match=f"expected {hashlib.sha256(data).hexdigest()} "
                                              r"\(as published by the test\)"):
         fetch(upstream, tmp_path / "dl", mirror=server.url)
-    assert list((tmp_path / "dl").iterdir()) == []  # no file, no .part: the next call starts afresh
+    assert list((tmp_path / "dl").glob("blob.bin*")) == []  # no file, no .part: the next call starts afresh
 
 
 @pytest.mark.parametrize("damage", ["flipped byte", "html page"])
@@ -284,7 +298,7 @@ def test_fcnet_tarball_is_unpacked_and_converted_and_a_truncated_one_refused(ser
     assert sorted(group.tasks) == sorted(["naval_propulsion", "parkinsons_telemonitoring", "protein_structure",
                                           "slice_localization"])
     assert group["naval_propulsion"].objectives.shape[:3] == (16, 4, 3)
-    assert list((env / "cache" / "downloads" / "fcnet").iterdir()) == []  # --remove-downloads
+    assert list((env / "cache" / "downloads" / "fcnet").glob("fcnet*")) == []  # --remove-downloads
 
 
 # ------------------------------------------------------------------------------------------------------------

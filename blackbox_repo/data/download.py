@@ -13,6 +13,7 @@ lines; a tqdm bar shows progress when stderr is a terminal (``HPO_ARENA_PROGRESS
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
@@ -23,6 +24,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +85,9 @@ def _open(url: str, offset: int, state: dict, timeout: float):
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-        validator = state.get("etag") or state.get("last_modified")
+        etag = state.get("etag")
+        # A weak ETag must not be used in If-Range (RFC 9110 13.1.5): fall back to the modification date.
+        validator = etag if etag and not etag.startswith("W/") else state.get("last_modified")
         if validator:
             headers["If-Range"] = validator
     return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
@@ -98,8 +102,31 @@ def fetch(file: UpstreamFile, dest_dir: str | os.PathLike[str], *, mirror: str |
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / file.filename
-    url = file.mirrored(mirror)
+    locks = dest_dir / ".locks"  # kept (deleting a lock file while others may wait on it is a race)
+    locks.mkdir(exist_ok=True)
+    with _exclusive(locks / f"{file.filename}.lock"):
+        return _fetch(file, dest_dir / file.filename, file.mirrored(mirror), retries, timeout)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One download of a file at a time: two processes appending to the same .part would corrupt it."""
+    import fcntl
+
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DownloadError(f"another process is downloading {lock_path.name.removesuffix('.lock')} into "
+                                f"{lock_path.parent.parent} right now; wait for it to finish, then run this again") \
+                from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch(file: UpstreamFile, dest: Path, url: str, retries: int, timeout: float) -> FetchReport:
     if dest.is_file():
         try:
             verify(file, dest, url)
