@@ -62,9 +62,25 @@ def cmd_get(args: argparse.Namespace) -> int:
     from blackbox_repo.data.get import copy_converted, get_data
     from blackbox_repo.repository import RepositoryError
 
+    from blackbox_repo.data.catalogue import find_source
+
     if args.retries < 0:
         print("arena data get: --retries must be 0 or more", file=sys.stderr)
         return 2
+    if args.from_root:
+        ignored = [flag for flag, used in (("--download-dir", args.download_dir is not None),
+                                           ("--remove-downloads", args.remove_downloads)) if used]
+        if ignored:
+            verb = "does" if len(ignored) == 1 else "do"
+            print(f"arena data get: {' and '.join(ignored)} {verb} not apply with --from (nothing upstream is "
+                  "downloaded)", file=sys.stderr)
+            return 2
+    else:
+        try:
+            find_source(args.name)
+        except KeyError as err:
+            print(f"arena data get: {err.args[0]}", file=sys.stderr)
+            return 2
     try:
         if args.from_root:
             report = copy_converted(args.name, args.from_root, args.out, overwrite=args.overwrite)
@@ -72,9 +88,6 @@ def cmd_get(args: argparse.Namespace) -> int:
             report = get_data(args.name, args.out, mirror=args.mirror, download_dir=args.download_dir,
                               overwrite=args.overwrite, keep_downloads=not args.remove_downloads,
                               retries=args.retries, progress=False if args.no_progress else None)
-    except KeyError as err:
-        print(f"arena data get: {err.args[0]}", file=sys.stderr)
-        return 2
     except DownloadError as err:
         print(f"arena data get: download failed: {err}", file=sys.stderr)
         return 1
@@ -90,7 +103,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     except (RepositoryError, FileExistsError) as err:
         print(f"arena data get: {err}", file=sys.stderr)
         return 1
-    for d in getattr(report, "downloads", []):
+    for d in report.downloads:
         how = "already downloaded" if not d.downloaded_bytes and not d.resumed_from else (
             f"resumed at byte {d.resumed_from:,}" if d.resumed_from else "downloaded")
         print(f"{d.path.name}: {how}; checked {d.verification}")
