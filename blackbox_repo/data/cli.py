@@ -58,11 +58,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     from blackbox_repo.conversion import InputError
+    from blackbox_repo.data.catalogue import find_source
     from blackbox_repo.data.download import DownloadError, IntegrityError
     from blackbox_repo.data.get import copy_converted, get_data
     from blackbox_repo.repository import RepositoryError
-
-    from blackbox_repo.data.catalogue import find_source
 
     if args.retries < 0:
         print("arena data get: --retries must be 0 or more", file=sys.stderr)
