@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import tarfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -31,11 +32,16 @@ from pathlib import Path
 from blackbox_repo.data.catalogue import UpstreamFile
 
 CHUNK = 1 << 20
+RETRY_BACKOFF_SECONDS = 1.0  # wait before the n-th retry: this x 2**(n-1), at most 30 s
 USER_AGENT = "hpo-arena (arena data get)"
 
 
 class DownloadError(RuntimeError):
     """A transfer failed (network, HTTP status); what arrived is kept for the next call to resume."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable  # False for answers that another attempt would not change (404, 403, ...)
 
 
 class IntegrityError(RuntimeError):
@@ -147,13 +153,15 @@ def _fetch(file: UpstreamFile, dest: Path, url: str, retries: int, timeout: floa
         try:
             transferred += _transfer(url, part, state_path, state, timeout)
             break
-        except DownloadError:
+        except DownloadError as err:
             attempt += 1
-            if attempt > retries:
+            if attempt > retries or not err.retryable:
                 raise
             state = _read_state(state_path)
-            print(f"arena data: retrying {url} from byte {part.stat().st_size if part.exists() else 0} "
-                  f"(attempt {attempt + 1} of {retries + 1})", file=sys.stderr)
+            print(f"arena data: {err}\narena data: retrying {url} from byte "
+                  f"{part.stat().st_size if part.exists() else 0} (attempt {attempt + 1} of {retries + 1})",
+                  file=sys.stderr)
+            time.sleep(min(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1), 30.0))
     try:
         verify(file, part, url)
     except IntegrityError:
@@ -182,7 +190,8 @@ def _transfer(url: str, part: Path, state_path: Path, state: dict, timeout: floa
                 from None
         hint = " (the file is not at this address: check the --mirror layout with `arena data list`)" \
             if err.code == 404 else ""
-        raise DownloadError(f"{url}: HTTP {err.code} {err.reason}{hint}") from None
+        transient = err.code in (408, 429) or err.code >= 500
+        raise DownloadError(f"{url}: HTTP {err.code} {err.reason}{hint}", retryable=transient) from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise DownloadError(f"cannot reach {url}: {reason}") from None
