@@ -21,7 +21,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                           "(default: $HPO_ARENA_REPOSITORY, else ~/.cache/hpo-arena/repository)")
     where = get.add_mutually_exclusive_group()
     where.add_argument("--mirror", metavar="URL", default=None,
-                       help="fetch the upstream files from URL/<file> instead (layout: arena data list)")
+                       help="fetch the upstream files from URL/<file> instead: an http(s):// server or a file:// folder "
+                            "(layout: arena data list)")
     where.add_argument("--from", dest="from_root", metavar="ROOT", default=None,
                        help="copy already converted blackboxes from this repository root, e.g. "
                             "hf://datasets/ORG/REPO (files checked against their recorded sha256)")
