@@ -19,6 +19,7 @@ def _rows(pattern: str, root: str | None, config_dirs: list[str] | None = None) 
     for name, bench in benchmarks.items():
         if not fnmatch.fnmatchcase(name, pattern):
             continue
+        get = None
         if isinstance(bench, SimulatedBenchmark):
             where = bench.repository or root
             key = (bench.blackbox, where)
@@ -33,6 +34,10 @@ def _rows(pattern: str, root: str | None, config_dirs: list[str] | None = None) 
             tasks = status_cache[key]["tasks"]
             status = "missing" if tasks is None else ("present" if bench.task in tasks else "no task")
             source = f"{bench.blackbox}/{bench.task}"
+            if status == "missing":
+                from blackbox_repo.data.catalogue import get_command
+
+                get = get_command(bench.blackbox, where)
         elif isinstance(bench, FunctionBenchmark):
             status, source = "function", bench.function
         else:
@@ -40,7 +45,8 @@ def _rows(pattern: str, root: str | None, config_dirs: list[str] | None = None) 
         rows.append({
             "name": name, "family": bench.family, "data": status, "source": source,
             "metric": f"{bench.metric} ({bench.mode})", "budget_s": bench.max_wallclock_time,
-            "workers": bench.n_workers, "defined_in": str(user[name].path) if name in user else "built-in",
+            "workers": bench.n_workers, "get": get,
+            "defined_in": str(user[name].path) if name in user else "built-in",
         })
     return rows
 
@@ -72,8 +78,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(str(r[h]).ljust(widths[h]) for h in headers))
     present = sum(r["data"] in AVAILABLE for r in rows)
-    print(f"\n{len(rows)} benchmarks, {present} with data here. Missing data: convert the upstream files with "
-          "`arena convert SOURCE --input PATH --out REPO` (README, 'Benchmarks').")
+    print(f"\n{len(rows)} benchmarks, {present} with data here.")
+    commands = sorted({r["get"] for r in rows if r["data"] == "missing" and r["get"]})
+    if commands:
+        print("Missing data: " + "; ".join(f"`{c}`" for c in commands))
+    if any(r["data"] == "missing" and not r["get"] for r in rows):
+        print("Other missing data: convert the original files with "
+              "`arena convert SOURCE --input PATH --out REPO` (README, 'Benchmarks').")
     user_files = sorted({r["defined_in"] for r in rows if r["defined_in"] != "built-in"})
     if user_files:
         print(f"{len(user_files)} user benchmark(s) from: {', '.join(user_files)}")

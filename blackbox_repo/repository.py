@@ -878,7 +878,20 @@ def _not_found_message(name: str, root: str, available: list[str]) -> str:
     close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     shown = ", ".join(available[:20]) + (f", ... ({len(available)} in all)" if len(available) > 20 else "")
-    return f"no blackbox named {name!r} at {root}{hint} (available: {shown or 'none'})"
+    message = f"no blackbox named {name!r} at {root}{hint} (available: {shown or 'none'})"
+    get = _data_hint(name, root)
+    return f"{message}; {get}" if get else message
+
+
+def _data_hint(name: str, root: str) -> str:
+    """How to get a missing blackbox (``arena data get ...``), for ``root`` as named in the message."""
+    from blackbox_repo.data.catalogue import missing_hint
+
+    default = default_root()
+    if root == str(embedded_root()):
+        return ""  # the embedded root holds only what ships with the package
+    in_default = root == default or root.startswith(f"{default} or ")
+    return missing_hint(name, None if in_default else root)
 
 
 def _locate(name: str, root: str | os.PathLike[str] | None, task: str | None, *, cache_dir: Path | None,

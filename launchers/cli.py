@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "blackbox_repo.cli",
     "blackbox_repo.conversion.cli",
+    "blackbox_repo.data.cli",
     "benchmark_definitions.cli",
     "results.cli",
     "plotting.cli",

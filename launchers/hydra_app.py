@@ -445,6 +445,9 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
         _hydra_main()
         return 0
     check_names(argv, config_dirs)
+    from benchmark_definitions.data_check import require_data  # names `arena data get ...` for missing data
+
+    require_data(_override_values(argv, "benchmark"), _simple_override(argv, "blackbox_root"), config_dirs)
     argv = force_method_overrides(argv)
     try:
         plan = validate_sweep(argv)  # every job's configuration, before anything is written
