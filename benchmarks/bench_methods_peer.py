@@ -7,7 +7,7 @@
 The peer runs in its own virtual environments (never a dependency of hpo-arena): Syne Tune 0.16 and, for the
 methods 0.14 removed (MOBSTER, SyncMOBSTER, Hyper-Tune, DyHPO, DEHB, SyncBOHB), Syne Tune 0.13.0. Their
 interpreters come from ``--peer16-python`` / ``--peer13-python`` or ``HPO_ARENA_PEER16_PYTHON`` /
-``HPO_ARENA_PEER13_PYTHON``; ``/work/coord/peer-docs.md`` (README section) says how to install them.
+``HPO_ARENA_PEER13_PYTHON``; the README section "Comparing with the peer" says how to install them.
 
 What is compared, per method of ``PEER_METHODS`` (ours -> peer version, class, arguments):
 
