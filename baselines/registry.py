@@ -19,13 +19,20 @@ Methods (``list_methods()``, ``describe_methods()``):
 - Determined: ADAPTIVE-ASHA (max_trials 500 by default, Determined's recommended minimum)
 - model-based multi-fidelity: ASHA-BO (GP-BO proposing for stopping ASHA, MOBSTER-like), ASHA-TPE (BOHB-like,
   asynchronous), HB-TPE (BOHB: TPE proposing for synchronous Hyperband)
+- GP-based multi-fidelity: MOBSTER (independent per-rung GPs, stopping ASHA), MOBSTER-PROMOTION (pause and
+  resume), MOBSTER-JOINT (joint exponential-decay GP over (x, r)), SYNC-MOBSTER (synchronous Hyperband),
+  HYPERTUNE (Hyper-Tune: ranking-consistency brackets and ensemble over asynchronous Hyperband), DYHPO
+  (one-step promotions by multi-fidelity EI)
+
+A ``MethodSpec`` may fix searcher defaults of its own (``searcher_defaults``, e.g. MOBSTER-JOINT's
+``model="joint"``); they are overridable like any other keyword argument.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from baselines.scheduler import Scheduler, Searcher
@@ -39,6 +46,8 @@ _SEARCHERS: dict[str, tuple[str, str]] = {
     "tpe": ("baselines.tpe", "TPESearcher"),
     "bore": ("baselines.bore", "BORESearcher"),
     "rea": ("baselines.regularized_evolution", "REASearcher"),
+    "mobster": ("baselines.mobster", "MultiFidelityGPSearcher"),
+    "hypertune": ("baselines.hyper_tune", "HyperTuneSearcher"),
 }
 # Arguments the registry fills in itself (never user keyword arguments).
 _SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to"}
@@ -181,12 +190,41 @@ def _adaptive_asha(ctx: _Context, searcher: Searcher, max_trials: int = 500, max
                                   bracket_rungs=bracket_rungs, **ctx.common())
 
 
+def _mobster(default_variant: str) -> Callable[..., Scheduler]:
+    def factory(ctx: _Context, searcher: Searcher, variant: str = default_variant, grace_period: float = 1,
+                reduction_factor: float = 3, brackets: int | None = 1, max_trials: int | None = None) -> Scheduler:
+        from baselines.asynchronous_successive_halving import ASHA
+
+        return ASHA(searcher=searcher, max_trials=max_trials, variant=variant, grace_period=grace_period,
+                    reduction_factor=reduction_factor, brackets=brackets, **ctx.common())
+
+    return factory
+
+
+def _hypertune(ctx: _Context, searcher: Searcher, variant: str = "stopping", grace_period: float = 1,
+               reduction_factor: float = 3, brackets: int | None = None,
+               max_trials: int | None = None) -> Scheduler:
+    from baselines.hyper_tune import HyperTune
+
+    return HyperTune(searcher=searcher, max_trials=max_trials, variant=variant, grace_period=grace_period,
+                     reduction_factor=reduction_factor, brackets=brackets, **ctx.common())
+
+
+def _dyhpo(ctx: _Context, searcher: Searcher, grace_period: float = 1, rung_increment: float = 2,
+           probability_sh: float = 0.25, num_new_candidates: int = 250, max_trials: int | None = None) -> Scheduler:
+    from baselines.dyhpo import DyHPO
+
+    return DyHPO(searcher=searcher, max_trials=max_trials, grace_period=grace_period, rung_increment=rung_increment,
+                 probability_sh=probability_sh, num_new_candidates=num_new_candidates, **ctx.common())
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
     description: str
     factory: Callable[..., Scheduler]
     searcher: str  # key of _SEARCHERS
+    searcher_defaults: Mapping[str, Any] = field(default_factory=dict)  # this method's own searcher defaults
 
     def scheduler_kwargs(self) -> list[str]:
         params = inspect.signature(self.factory).parameters
@@ -227,6 +265,17 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("ASHA-TPE", "TPE proposing for stopping ASHA (asynchronous BOHB-like)",
                    _asha_factory("stopping", 1), "tpe"),
         MethodSpec("HB-TPE", "TPE proposing for synchronous Hyperband (BOHB)", _hyperband, "tpe"),
+        MethodSpec("MOBSTER", "MOBSTER: GP (independent per-rung models) proposing for ASHA", _mobster("stopping"),
+                   "mobster"),
+        MethodSpec("MOBSTER-PROMOTION", "MOBSTER on promotion-type ASHA (pause and resume)", _mobster("promotion"),
+                   "mobster"),
+        MethodSpec("MOBSTER-JOINT", "MOBSTER with the joint exponential-decay GP over (x, r)", _mobster("stopping"),
+                   "mobster", {"model": "joint"}),
+        MethodSpec("SYNC-MOBSTER", "MOBSTER's GP proposing for synchronous Hyperband", _hyperband, "mobster"),
+        MethodSpec("HYPERTUNE", "Hyper-Tune: ranking-consistency bracket choice and per-rung GP ensemble over "
+                   "asynchronous Hyperband", _hypertune, "hypertune"),
+        MethodSpec("DYHPO", "DyHPO: one-step promotions of the trial with the best multi-fidelity EI (GP "
+                   "surrogate)", _dyhpo, "mobster", {"model": "joint"}),
     )
 }
 
@@ -269,7 +318,7 @@ def make_method(
             f"{sorted(set(scheduler_names) | set(searcher_names))}"
         )
     scheduler_kwargs = {k: v for k, v in kwargs.items() if k in scheduler_names}
-    searcher_kwargs = {k: v for k, v in kwargs.items() if k not in scheduler_names}
+    searcher_kwargs = {**spec.searcher_defaults, **{k: v for k, v in kwargs.items() if k not in scheduler_names}}
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
     searcher_cls = _searcher_class(spec.searcher)
@@ -295,6 +344,7 @@ def method_defaults(name: str) -> dict[str, Any]:
     signatures = [inspect.signature(spec.factory).parameters,
                   inspect.signature(_searcher_class(spec.searcher).__init__).parameters]
     allowed = set(spec.scheduler_kwargs()) | set(spec.searcher_kwargs())
+    out.update({k: v for k, v in spec.searcher_defaults.items() if k in allowed})
     for params in signatures:
         for pname, param in params.items():
             if pname not in allowed or pname == "restrict_to" or pname in out:

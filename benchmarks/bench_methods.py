@@ -78,7 +78,8 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "yahpo-lcbench": (("3945", "7593", "34539"), ("3945",)),
 }
 SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA")
-MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE")
+MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE", "MOBSTER", "MOBSTER-PROMOTION", "MOBSTER-JOINT",
+               "SYNC-MOBSTER", "HYPERTUNE", "DYHPO")
 DECISION_CALLS = ("suggest", "on_result", "on_trial_complete")
 BO_PROBE_OBSERVATIONS = 200
 PROBE_BENCHMARK = "lcbench-ce-adult"
