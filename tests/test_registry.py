@@ -22,9 +22,11 @@ from blackbox_repo.search_space import (
 )
 
 REQUIRED = ["RS", "GRID", "BO", "TPE", "BORE", "REA", "ASHA", "ASHA-PROMOTION", "SH", "HB", "ASYNC-HB", "PASHA",
-            "MSR", "BANDIT", "MEDIAN-STOPPING", "TRUNCATION", "ADAPTIVE-ASHA", "ASHA-BO", "ASHA-TPE", "HB-TPE"]
+            "MSR", "BANDIT", "MEDIAN-STOPPING", "TRUNCATION", "ADAPTIVE-ASHA", "ASHA-BO", "ASHA-TPE", "HB-TPE",
+            "MOBSTER", "MOBSTER-PROMOTION", "MOBSTER-JOINT", "SYNC-MOBSTER", "HYPERTUNE", "DYHPO"]
 # Model-based searchers are slower per decision: fewer results in the property runs.
-SLOW = {"BO", "BORE", "ASHA-BO"}
+SLOW = {"BO", "BORE", "ASHA-BO", "MOBSTER", "MOBSTER-PROMOTION", "MOBSTER-JOINT", "SYNC-MOBSTER", "HYPERTUNE",
+        "DYHPO"}
 FIDELITIES = list(range(1, 10))
 SPACE = SearchSpace({"x": Uniform(0.0, 1.0), "n": Integer(1, 5), "c": Categorical(["a", "b", "c"])})
 
