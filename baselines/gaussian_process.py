@@ -11,6 +11,10 @@ and the analytic gradient of the negative log marginal likelihood, from the prev
 and the best few of a batch of seeded random starting points, inside box bounds that keep the problem well posed on inputs in
 [0, 1] (optionally with a weak log-normal prior on the lengthscales: a MAP fit). Cholesky factorisations add a growing diagonal jitter when a matrix is numerically singular
 (e.g. duplicated inputs with tiny noise).
+
+``ExponentialDecayResourceGP`` is the joint model over (configuration, resource) of the multi-fidelity searchers
+(MOBSTER, Hyper-Tune, DyHPO): the Matern kernel above plus the exponential-decay (freeze-thaw) resource kernel and
+mean, fitted the same way (see its docstring); it only extends the prior hooks of ``GaussianProcess``.
 """
 from __future__ import annotations
 
