@@ -147,6 +147,9 @@ class GaussianProcess:
     # the fit then maximises marginal likelihood + log prior (MAP), which keeps fits on a handful of points
     # from collapsing to tiny or huge lengthscales. None = plain maximum marginal likelihood.
     lengthscale_prior_sd: float | None = None
+    # Cap on likelihood evaluations per L-BFGS-B run (None: scipy's default). The iteration cap alone does not
+    # bound a fit: a line search in a badly conditioned region can evaluate hundreds of times per iteration.
+    max_evaluations: int | None = None
 
     def __post_init__(self) -> None:
         if self.dim < 0:
@@ -319,8 +322,11 @@ class GaussianProcess:
             starts += [candidates[i] for i in np.argsort(values, kind="stable")[:num_restarts]]
         best_theta, best_value = starts[0], math.inf
         for theta0 in starts:
+            options = {"maxiter": self.max_iterations, "ftol": 1e-7}
+            if self.max_evaluations is not None:
+                options["maxfun"] = self.max_evaluations
             res = minimize(self.negative_log_marginal_likelihood, theta0, jac=True, method="L-BFGS-B",
-                           bounds=bounds, options={"maxiter": self.max_iterations, "ftol": 1e-7})
+                           bounds=bounds, options=options)
             value = float(res.fun)
             if np.isfinite(value) and value < best_value:
                 best_theta, best_value = np.clip(res.x, lo, hi), value
@@ -484,22 +490,26 @@ class ExponentialDecayResourceGP(GaussianProcess):
         beta = a / lam
         r = self._X[:, -1]
         s = r[:, None] + r[None, :]
-        q1, q12 = beta / (beta + r), beta / (beta + s)
-        k1, k12 = q1 ** a, q12 ** a
-        outer = np.outer(k1, k1)
-        Kr = g * g * (k12 - outer)
+        # kappa = q^alpha with q = beta / (beta + s), through log q (one transcendental per entry less than a
+        # power followed by a log: this runs ~100 times per hyperparameter fit on (n, n) arrays).
+        log_q1, log_q12 = -np.log1p(r / beta), -np.log1p(s / beta)
+        q1, q12 = np.exp(log_q1), np.exp(log_q12)
+        k1, k12 = np.exp(a * log_q1), np.exp(a * log_q12)
+        Kr = g * g * (k12 - np.outer(k1, k1))
         mean = hp.mean + g * k1
-        # d log kappa(s) / d log alpha = alpha (log q + 1 - q); d log kappa(s) / d log mean_lam = -alpha (1 - q),
-        # q = beta / (beta + s) (beta = alpha / mean_lam moves with both).
-        dk1_da, dk12_da = k1 * a * (np.log(q1) + 1.0 - q1), k12 * a * (np.log(q12) + 1.0 - q12)
+        # d log kappa(s) / d log alpha = alpha (log q + 1 - q); d log kappa(s) / d log mean_lam = -alpha (1 - q)
+        # (beta = alpha / mean_lam moves with both).
+        dk1_da, dk12_da = k1 * a * (log_q1 + 1.0 - q1), k12 * a * (log_q12 + 1.0 - q12)
         dk1_dl, dk12_dl = -k1 * a * (1.0 - q1), -k12 * a * (1.0 - q12)
 
         def gradient(W: np.ndarray, alpha_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             before, _ = gradient_x(W, alpha_vec)
+            W_k1 = W @ k1
 
             def through_kappa(dk1: np.ndarray, dk12: np.ndarray) -> float:
-                dK = g * g * (dk12 - np.outer(dk1, k1) - np.outer(k1, dk1))
-                return 0.5 * float(np.sum(W * dK)) - g * float(alpha_vec @ dk1)
+                # dK = g^2 (dk12 - dk1 k1^T - k1 dk1^T); W is symmetric, so tr(W dK) needs no outer products
+                trace = g * g * (float(np.sum(W * dk12)) - 2.0 * float(dk1 @ W_k1))
+                return 0.5 * trace - g * float(alpha_vec @ dk1)
 
             grad_gamma = float(np.sum(W * Kr)) - g * float(alpha_vec @ k1)  # dK = 2 Kr, dmean = g k1
             grad_mean = -float(np.sum(alpha_vec))

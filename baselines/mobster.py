@@ -40,7 +40,8 @@ with a model-based searcher, keep mostly points near the incumbent: the model wo
 become overconfident away from them. The subset is redrawn from a stream keyed by the number of observations,
 so reruns are identical. (2) Hyperparameters are re-fitted by marginal likelihood (warm start plus
 ``num_restarts`` random starts) only when ``max(refit_every, refit_fraction * m)`` new results arrived since the
-last fit, ``m`` being the number the model had seen at that fit (so refits become geometrically rarer), re-optimised locally from the last solution while ``n <= full_refit_until``, and otherwise kept while
+last fit, ``m`` being the number the model had seen at that fit (so refits become geometrically rarer), each
+L-BFGS-B run capped at ``max_fit_iterations`` iterations and twice as many likelihood evaluations, re-optimised locally from the last solution while ``n <= full_refit_until``, and otherwise kept while
 the GP is only re-conditioned: a Cholesky factorisation of at most 500 points. (Syne Tune refits at every
 decision.)
 """
@@ -264,7 +265,8 @@ class MultiFidelityGPSearcher(BOSearcher):
         cls = ExponentialDecayResourceGP if joint else GaussianProcess
         return cls(self.encoder.dim, seed=derive_seed(self.seed, "mobster-gp", str(key)),
                    num_restarts=self.gp.num_restarts, max_iterations=self.max_fit_iterations,
-                   lengthscale_prior_sd=self.gp.lengthscale_prior_sd)
+                   lengthscale_prior_sd=self.gp.lengthscale_prior_sd,
+                   max_evaluations=2 * self.max_fit_iterations)
 
     def fit_model(self, key: Any, X: np.ndarray, y: np.ndarray, seen: int, joint: bool = False) -> GaussianProcess:
         """Condition model ``key`` on ``(X, y)``, re-fitting its hyperparameters on the schedule of the module
