@@ -128,7 +128,7 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
         max_size_data_for_model: int | None = 500,
         max_size_top_fraction: float = 0.25,
         num_candidates: int = 1000,
-        num_local_starts: int = 3,
+        num_local_starts: int = 1,
         local_max_iterations: int = 20,
         full_refit_until: int = 30,
         refit_every: int = 10,

@@ -21,8 +21,9 @@ Surrogate models (``model``):
 Acquisition. Expected improvement at the resource level ``r_acq`` chosen by BOHB's rule (Syne Tune's
 ``resource_acq="bohb"``): the highest level with at least ``min_points_per_level`` results (default 3, as in
 Syne Tune), else the lowest level with any. The incumbent is the best result at ``r_acq``. EI is maximised as
-by ``BOSearcher`` (random candidates plus local refinement; restricted to the unproposed rows of a table with
-``restrict_to``). The first ``num_initial_random`` trials (default 6, as in Syne Tune) and
+by ``BOSearcher``: ``num_candidates`` (1000) random candidates, then local refinement from the best one
+(``num_local_starts=1``, as Syne Tune refines its best initial candidate only); with ``restrict_to``, the
+unproposed rows of the table are scored instead. The first ``num_initial_random`` trials (default 6, as in Syne Tune) and
 ``points_to_evaluate`` are not model-based.
 
 Pending evaluations. As in ``BOSearcher``: every running trial without a result at ``r_acq`` is conditioned on
@@ -145,7 +146,7 @@ class MultiFidelityGPSearcher(BOSearcher):
         max_size_data_for_model: int | None = 500,
         max_size_top_fraction: float = 0.25,
         num_candidates: int = 1000,
-        num_local_starts: int = 3,
+        num_local_starts: int = 1,
         local_max_iterations: int = 20,
         full_refit_until: int = 30,
         refit_every: int = 10,
