@@ -29,7 +29,8 @@ unproposed rows of the table are scored instead. The first ``num_initial_random`
 Pending evaluations. As in ``BOSearcher``: every running trial without a result at ``r_acq`` is conditioned on
 with the kriging believer (its outcome at ``r_acq`` taken to be the posterior mean, which also counts for the
 incumbent), so asynchronous workers do not all pick the same point. (Syne Tune averages over 20 sampled
-fantasies instead.)
+fantasies instead.) A trial that a promotion-type scheduler resumes is not pending for the searcher (its
+configuration is already known and not proposable again); DyHPO, which owns its resumes, registers them.
 
 Bounded decision time. (1) The GP sees at most ``max_size_data_for_model`` results (default 500, Syne Tune's
 default). Results are taken level by level from the top (``cap_observations``): the scarce high-level results

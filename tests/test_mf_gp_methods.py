@@ -274,6 +274,14 @@ def table():
 @pytest.mark.parametrize("mode", ["min", "max"])
 @pytest.mark.parametrize("method", METHODS)
 def test_method_through_the_simulator_reports_every_milestone(method, mode, table):
+    _simulate(method, mode, table)
+
+
+def test_hypertune_promotion_variant_through_the_simulator(table):
+    _simulate("HYPERTUNE", "min", table, variant="promotion")
+
+
+def _simulate(method, mode, table, **kwargs):
     from launchers.simulator import SimulatorBackend
     from launchers.tuner import StoppingCriterion, Tuner
 
@@ -281,7 +289,7 @@ def test_method_through_the_simulator_reports_every_milestone(method, mode, tabl
     first = dict(rows[17])
     scheduler = make_method(method, blackbox.configuration_space, "val_error", mode, blackbox.fidelity_name, 64, seed=3,
                             fidelity_values=list(blackbox.fidelity_values), restrict_to=rows,
-                            points_to_evaluate=[first])
+                            points_to_evaluate=[first], **kwargs)
     recorder = _Recorder(scheduler)
     results = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4, seed=0),
                     StoppingCriterion(max_wallclock_time=BUDGET.get(method, 0.35))).run()
@@ -298,9 +306,9 @@ def test_method_through_the_simulator_reports_every_milestone(method, mode, tabl
     missed = [(t, m) for t, m in recorder.declared if reached.get(t, 0) >= m and (t, m) not in recorder.shown]
     assert not missed, missed[:5]
     assert recorder.shown, "the scheduler saw no result"
-    if method in ("MOBSTER-PROMOTION", "SYNC-MOBSTER", "DYHPO"):
+    if method in ("MOBSTER-PROMOTION", "SYNC-MOBSTER", "DYHPO") or kwargs.get("variant") == "promotion":
         assert (frame.decision == "pause").any() and (trials.status != "stopped").all()
-    if method in ("MOBSTER", "MOBSTER-JOINT", "HYPERTUNE"):
+    elif method in ("MOBSTER", "MOBSTER-JOINT", "HYPERTUNE"):
         assert (frame.decision == "stop").any()
 
 
