@@ -310,7 +310,7 @@ class MultiFidelityGPSearcher(BOSearcher):
         and the incumbent: the best result at ``level`` or believed outcome of a pending trial there."""
         level = float(level)
         _, X_pending = self.pending_without_result(level)
-        trials, levels, values = self.observations()
+        _, levels, values = self.observations()
         best = float(np.min(values[levels == level]))
         if self.model == "joint":
             view = ClampedResource(self.joint_model(), float(self.scaled_resource(level)))
