@@ -27,7 +27,7 @@ SPACE = SearchSpace({"x": Uniform(0.0, 1.0)})
 METHODS = ("MOBSTER", "MOBSTER-PROMOTION", "MOBSTER-JOINT", "SYNC-MOBSTER", "HYPERTUNE", "DYHPO")
 # Simulated seconds per simulator test (4 workers): DyHPO decides at every one of its linear rungs, so it gets
 # less (still dozens of trials and hundreds of decisions).
-BUDGET = {"DYHPO": 0.12, "MOBSTER-JOINT": 0.25}
+BUDGET = {"DYHPO": 0.12, "MOBSTER-JOINT": 0.25, "HYPERTUNE-PROMOTION": 0.2}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -283,6 +283,8 @@ def test_hypertune_promotion_variant_through_the_simulator(table):
 
 def _simulate(method, mode, table, **kwargs):
     from launchers.simulator import SimulatorBackend
+
+    label = method + ("-PROMOTION" if kwargs.get("variant") == "promotion" and "PROMOTION" not in method else "")
     from launchers.tuner import StoppingCriterion, Tuner
 
     blackbox, rows = table
@@ -292,7 +294,7 @@ def _simulate(method, mode, table, **kwargs):
                             points_to_evaluate=[first], **kwargs)
     recorder = _Recorder(scheduler)
     results = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4, seed=0),
-                    StoppingCriterion(max_wallclock_time=BUDGET.get(method, 0.35))).run()
+                    StoppingCriterion(max_wallclock_time=BUDGET.get(label, 0.35))).run()
     frame, trials = results.to_frame(), results.trials_frame()
     assert results.n_trials >= 10
     # points_to_evaluate first; every trial a distinct table row
@@ -317,7 +319,7 @@ def test_sweep_runs_the_methods(tmp_path):
 
     methods = ("MOBSTER", "SYNC-MOBSTER", "HYPERTUNE", "DYHPO")
     _ok(_sweep(tmp_path, f"method={','.join(methods)}", "benchmark=xgboost-sklearn-breast_cancer", "seed=0",
-               "benchmark.max_wallclock_time=0.1", "tag=mfgp"))
+               "benchmark.max_wallclock_time=0.05", "tag=mfgp"))
     for method in methods:
         meta = _metadata(_folder(tmp_path, "mfgp", "xgboost-sklearn-breast_cancer", method, 0))
         assert meta is not None and meta["status"] == "complete" and meta["n_results"] > 0, method
