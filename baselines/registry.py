@@ -32,13 +32,20 @@ Methods (``list_methods()``, ``describe_methods()``):
 A name may also be a class path ``module:Class`` (or ``module.Class``): a Scheduler subclass, a Searcher
 subclass (run under FIFO) or an ask/tell class, built with the arguments its constructor names
 (``baselines.external``); ``method_defaults`` then lists that class's own arguments.
+- GP-based multi-fidelity: MOBSTER (independent per-rung GPs, stopping ASHA), MOBSTER-PROMOTION (pause and
+  resume), MOBSTER-JOINT (joint exponential-decay GP over (x, r)), SYNC-MOBSTER (synchronous Hyperband),
+  HYPERTUNE (Hyper-Tune: ranking-consistency brackets and ensemble over asynchronous Hyperband), DYHPO
+  (one-step promotions by multi-fidelity EI)
+
+A ``MethodSpec`` may fix searcher defaults of its own (``searcher_defaults``, e.g. MOBSTER-JOINT's
+``model="joint"``); they are overridable like any other keyword argument.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from baselines.arguments import UnknownMethodArgumentError, check_argument_types
@@ -55,6 +62,8 @@ _SEARCHERS: dict[str, tuple[str, str]] = {
     "rea": ("baselines.regularized_evolution", "REASearcher"),
     "kde": ("baselines.kde", "KDESearcher"),
     "bore-mf": ("baselines.asha_bore", "MultiFidelityBORESearcher"),
+    "mobster": ("baselines.mobster", "MultiFidelityGPSearcher"),
+    "hypertune": ("baselines.hyper_tune", "HyperTuneSearcher"),
 }
 # Arguments the registry fills in itself (never user keyword arguments).
 _SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to"}
@@ -206,6 +215,8 @@ def _dehb(ctx: _Context, searcher: None, grace_period: float = 1, reduction_fact
     return DEHB(grace_period=grace_period, reduction_factor=reduction_factor, mutation_factor=mutation_factor,
                 crossover_prob=crossover_prob, boundary_fix=boundary_fix, points_to_evaluate=points_to_evaluate,
                 restrict_to=restrict_to, max_trials=max_trials, **ctx.common())
+
+
 def _pbt(ctx: _Context, searcher: Searcher, population_size: int = 8, perturbation_interval: float = 10,
          quantile_fraction: float = 0.25, resample_probability: float = 0.25,
          perturbation_factors: Sequence[float] = (0.8, 1.2)) -> Scheduler:
@@ -215,6 +226,34 @@ def _pbt(ctx: _Context, searcher: Searcher, population_size: int = 8, perturbati
                                    perturbation_interval=perturbation_interval, quantile_fraction=quantile_fraction,
                                    resample_probability=resample_probability,
                                    perturbation_factors=perturbation_factors, **ctx.common())
+
+
+def _mobster(default_variant: str) -> Callable[..., Scheduler]:
+    def factory(ctx: _Context, searcher: Searcher, variant: str = default_variant, grace_period: float = 1,
+                reduction_factor: float = 3, brackets: int | None = 1, max_trials: int | None = None) -> Scheduler:
+        from baselines.asynchronous_successive_halving import ASHA
+
+        return ASHA(searcher=searcher, max_trials=max_trials, variant=variant, grace_period=grace_period,
+                    reduction_factor=reduction_factor, brackets=brackets, **ctx.common())
+
+    return factory
+
+
+def _hypertune(ctx: _Context, searcher: Searcher, variant: str = "stopping", grace_period: float = 1,
+               reduction_factor: float = 3, brackets: int | None = None,
+               max_trials: int | None = None) -> Scheduler:
+    from baselines.hyper_tune import HyperTune
+
+    return HyperTune(searcher=searcher, max_trials=max_trials, variant=variant, grace_period=grace_period,
+                     reduction_factor=reduction_factor, brackets=brackets, **ctx.common())
+
+
+def _dyhpo(ctx: _Context, searcher: Searcher, grace_period: float = 1, rung_increment: float = 2,
+           probability_sh: float = 0.25, num_new_candidates: int = 250, max_trials: int | None = None) -> Scheduler:
+    from baselines.dyhpo import DyHPO
+
+    return DyHPO(searcher=searcher, max_trials=max_trials, grace_period=grace_period, rung_increment=rung_increment,
+                 probability_sh=probability_sh, num_new_candidates=num_new_candidates, **ctx.common())
 
 
 @dataclass(frozen=True)
@@ -227,6 +266,7 @@ class MethodSpec:
     #: the method starts trials from other trials' checkpoints (its scheduler's ``transfers_checkpoints``):
     #: it needs real checkpoints, so simulated benchmarks refuse it before any job starts
     transfers_checkpoints: bool = False
+    searcher_defaults: Mapping[str, Any] = field(default_factory=dict)  # this method's own searcher defaults
     # Methods wrapping another library: the class (``module:Class``, see ``baselines.external``) and the
     # optional extra that installs the library (``pip install hpo-arena[EXTRA]``) with its import names.
     target: str | None = None
@@ -299,6 +339,17 @@ _METHODS: dict[str, MethodSpec] = {
                    "2021)", _dehb, None),
         MethodSpec("PBT", "population-based training: exploit better members' checkpoints, explore their "
                    "hyperparameters (real training only)", _pbt, "random", transfers_checkpoints=True),
+        MethodSpec("MOBSTER", "MOBSTER: GP (independent per-rung models) proposing for ASHA", _mobster("stopping"),
+                   "mobster"),
+        MethodSpec("MOBSTER-PROMOTION", "MOBSTER on promotion-type ASHA (pause and resume)", _mobster("promotion"),
+                   "mobster"),
+        MethodSpec("MOBSTER-JOINT", "MOBSTER with the joint exponential-decay GP over (x, r)", _mobster("stopping"),
+                   "mobster", searcher_defaults={"model": "joint"}),
+        MethodSpec("SYNC-MOBSTER", "MOBSTER's GP proposing for synchronous Hyperband", _hyperband, "mobster"),
+        MethodSpec("HYPERTUNE", "Hyper-Tune: ranking-consistency bracket choice and per-rung GP ensemble over "
+                   "asynchronous Hyperband", _hypertune, "hypertune"),
+        MethodSpec("DYHPO", "DyHPO: one-step promotions of the trial with the best multi-fidelity EI (GP "
+                   "surrogate)", _dyhpo, "mobster", searcher_defaults={"model": "joint"}),
         # Other libraries' optimizers (optional extras), driven with their own defaults.
         *(MethodSpec(name, description, None, None, target=f"baselines.optuna_methods:{cls}", extra="optuna",
                      requires=("optuna", *more))
@@ -389,7 +440,7 @@ def make_method(
         signatures.insert(0, inspect.signature(_searcher_class(spec.searcher).__init__, eval_str=True))
     check_argument_types(spec.name, kwargs, signatures)
     scheduler_kwargs = {k: v for k, v in kwargs.items() if k in scheduler_names}
-    searcher_kwargs = {k: v for k, v in kwargs.items() if k not in scheduler_names}
+    searcher_kwargs = {**spec.searcher_defaults, **{k: v for k, v in kwargs.items() if k not in scheduler_names}}
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
     ctx = _Context(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
@@ -428,6 +479,7 @@ def method_defaults(name: str) -> dict[str, Any]:
     if spec.searcher is not None:
         signatures.append(inspect.signature(_searcher_class(spec.searcher).__init__).parameters)
     allowed = set(spec.scheduler_kwargs()) | set(spec.searcher_kwargs())
+    out.update({k: v for k, v in spec.searcher_defaults.items() if k in allowed})
     for params in signatures:
         for pname, param in params.items():
             if pname not in allowed or pname == "restrict_to" or pname in out:

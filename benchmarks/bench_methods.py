@@ -81,9 +81,12 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 SINGLE_FIDELITY = ("RS", "GRID", "BO", "TPE", "BORE", "REA", "KDE", "OPTUNA-TPE", "OPTUNA-CMAES", "OPTUNA-GP",
                    "OPTUNA-NSGA2")
 MODEL_BASED = ("BO", "TPE", "BORE", "ASHA-BO", "ASHA-TPE", "HB-TPE", "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE",
+               "MOBSTER", "MOBSTER-PROMOTION", "MOBSTER-JOINT", "SYNC-MOBSTER", "HYPERTUNE", "DYHPO",
                "OPTUNA-TPE", "OPTUNA-CMAES", "OPTUNA-GP", "OPTUNA-MEDIAN", "OPTUNA-SH", "DEHB-REF")
 # The papers' expectations on the time to reach RS's final quality: (method, reference, relation).
-EXPECTED_SOONER = (("BOHB", "ASHA", "sooner than"), ("DEHB", "HB", "at least as soon as"))
+EXPECTED_SOONER = (("BOHB", "ASHA", "sooner than"), ("MOBSTER", "ASHA", "sooner than"),
+                   ("DYHPO", "ASHA", "sooner than"), ("HYPERTUNE", "ASHA", "sooner than"),
+                   ("DEHB", "HB", "at least as soon as"))
 DECISION_CALLS = ("suggest", "on_result", "on_trial_complete")
 BO_PROBE_OBSERVATIONS = 200
 PROBE_BENCHMARK = "lcbench-ce-adult"

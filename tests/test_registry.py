@@ -23,11 +23,13 @@ from blackbox_repo.search_space import (
 
 REQUIRED = ["RS", "GRID", "BO", "TPE", "BORE", "REA", "ASHA", "ASHA-PROMOTION", "SH", "HB", "ASYNC-HB", "PASHA",
             "MSR", "BANDIT", "MEDIAN-STOPPING", "TRUNCATION", "ADAPTIVE-ASHA", "ASHA-BO", "ASHA-TPE", "HB-TPE",
-            "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE", "DEHB", "PBT"]
+            "KDE", "BOHB", "SYNC-BOHB", "ASHA-BORE", "DEHB", "PBT",
+            "MOBSTER", "MOBSTER-PROMOTION", "MOBSTER-JOINT", "SYNC-MOBSTER", "HYPERTUNE", "DYHPO"]
 # Other libraries' optimizers behind optional extras (tests/test_own_method.py, tests/test_conformance.py).
 LIBRARY_METHODS = ["OPTUNA-TPE", "OPTUNA-CMAES", "OPTUNA-GP", "OPTUNA-NSGA2", "OPTUNA-MEDIAN", "OPTUNA-SH", "DEHB-REF"]
 # Model-based searchers are slower per decision: fewer results in the property runs.
-SLOW = {"BO", "BORE", "ASHA-BO", "ASHA-BORE"}
+SLOW = {"BO", "BORE", "ASHA-BO", "ASHA-BORE", "MOBSTER", "MOBSTER-PROMOTION", "MOBSTER-JOINT", "SYNC-MOBSTER",
+        "HYPERTUNE", "DYHPO"}
 FIDELITIES = list(range(1, 10))
 SPACE = SearchSpace({"x": Uniform(0.0, 1.0), "n": Integer(1, 5), "c": Categorical(["a", "b", "c"])})
 
