@@ -4,11 +4,14 @@ and the GP-BO baseline of the HPO literature).
 Each decision:
 1. fit a GP (``baselines.gaussian_process``: Matern 5/2 ARD, marginal-likelihood hyperparameters) to the
    encoded configurations (``baselines.encoding``: categorical one-hot, the rest in [0, 1]) and the
-   standardised results. Every ``refit_every`` new observations the hyperparameters are re-optimised from
-   the last solution plus ``num_restarts`` seeded random starts; in between they are re-optimised from the
-   last solution only while there are at most ``full_refit_until`` observations, and kept fixed afterwards
-   (the GP is only re-conditioned on the new data). This keeps a decision with 200 observations well under
-   a second.
+   standardised results of at most ``max_fit_points`` observations (see "Bounded data" below). The
+   hyperparameters are re-optimised (from the last solution plus ``num_restarts`` seeded random starts, each
+   L-BFGS-B run capped at ``max_fit_evaluations`` likelihood evaluations) once ``max(refit_every,
+   refit_fraction * n_last)`` new observations arrived since the last such fit at ``n_last`` observations: every
+   10 up to 100, then every 10%, so refits get rarer as they get dearer and their cost per decision stays flat.
+   In between they are re-optimised from the last solution only while there are at most ``full_refit_until``
+   observations, and kept fixed afterwards: the GP is then only conditioned on the new data, by a block update
+   of its Cholesky factor (O(n^2) per new point instead of a refactorisation).
 2. condition on the running (pending) trials with the *kriging believer*: their outcome is taken to be the
    posterior mean (which also counts for the incumbent). Their predictive variance collapses, so EI no
    longer favours them or their immediate surroundings and asynchronous workers do not pick the same point.
@@ -16,6 +19,17 @@ Each decision:
    ``num_local_starts`` of them: L-BFGS-B (numerical gradients of log EI) on the continuous columns and greedy
    neighbour moves on finite ones (another category; the next ordinal value).
 4. propose the best configuration not proposed before.
+
+Bounded data: a GP decision costs O(m^3) to refit and O(c m^2) to score c candidates on m fitted points, so m
+is capped. Up to ``max_fit_points`` (default 200) observations the GP sees all of them. Beyond, it sees a
+selection of ``keep = 4 * max_fit_points // 5`` observations: the ``keep // 2`` best (they decide where
+expected improvement is high) and a uniform sample of the others drawn from a stream seeded by the searcher's
+seed and the number of observations (they keep the model honest elsewhere). Later observations are appended to
+the selection (block updates) until it holds ``max_fit_points``; then, and at every hyperparameter refit, a
+new selection is drawn. The incumbent is the best of *all* observations. ``max_fit_points=None`` removes the
+cap. The default was chosen from measurements (``benchmarks/bench_gp_decisions.py``): a decision at 3000
+observations costs about what one at 200 does, and the methods benchmark's BO runs (at most ~120
+observations) are unaffected.
 
 With ``restrict_to`` (e.g. a table's rows), EI scores the unproposed allowed rows (a random subset of at most
 ``num_candidates``) and no local refinement is done: every proposal is a row.
