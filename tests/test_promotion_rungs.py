@@ -14,6 +14,7 @@ from _scheduler_driver import drive
 
 from baselines.asynchronous_successive_halving import ASHA, _PromotionRung
 from baselines.multi_fidelity import TrialStatus, TrialStatusTable
+from baselines.median_stopping import RunningMedian, median_of_sorted
 from baselines.pasha import PASHA
 from blackbox_repo.search_space import SearchSpace, Uniform
 from blackbox_repo.seeding import make_rng
@@ -129,3 +130,17 @@ def test_status_table_tracks_running_trials_in_table_order():
     table.update({9: TrialStatus.STOPPED, 11: TrialStatus.RUNNING})
     del table[2]
     assert table.running_trials() == [11]
+
+
+def test_running_median_equals_the_median_of_the_sorted_values():
+    rng = np.random.default_rng(11)
+    running = RunningMedian()
+    values: list[float] = []
+    for _ in range(500):
+        value = math.inf if rng.random() < 0.05 else float(rng.integers(0, 30)) / 7.0  # ties and inf
+        running.add(value)
+        values.append(value)
+        assert running.median() == median_of_sorted(sorted(values))
+    assert running.sorted() == sorted(values) and len(running) == 500
+    with pytest.raises(ValueError, match="no values"):
+        RunningMedian().median()
