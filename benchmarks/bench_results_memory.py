@@ -12,7 +12,8 @@ Printed, one JSON line each:
 * ``run``: real seconds of ``Tuner.run`` and results count;
 * ``write``: real seconds of ``Results.write`` (results.parquet, trials.parquet, real_times.parquet, metadata)
   and of results.parquet alone (from the column buffers, ``Results.to_table``; and, for comparison, through a
-  pandas DataFrame as before, with a check that both give the same bytes), the file's size and bytes per row
+  pandas DataFrame as before, with a check that both give the same bytes; medians of ``--repeats`` alternating
+  timings), the file's size and bytes per row
   on disk, and ``write_s / run_s`` (target < 1);
 * ``memory`` (a second run under ``tracemalloc``, which slows it): bytes per result held by the ``Results``
   object after the run, peak bytes per result during the run + collection, and during the write; next to the
@@ -27,6 +28,7 @@ import argparse
 import gc
 import itertools
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -96,6 +98,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="folder for the written experiment (default: a temporary one)")
     parser.add_argument("--no-memory", action="store_true", help="skip the (slower) tracemalloc run")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timings of the two results.parquet "
+                        "routes (medians printed)")
     args = parser.parse_args()
     table = synthetic_table(args.epochs, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,14 +112,18 @@ def main() -> None:
               flush=True)
         from launchers.results_writer import _parquet_bytes, _table_parquet_bytes
 
-        start = time.perf_counter()
-        payload = _table_parquet_bytes(results.to_table())
-        results_parquet_s = time.perf_counter() - start
-        start = time.perf_counter()
-        pandas_payload = _parquet_bytes(results.to_frame())
-        pandas_route_s = time.perf_counter() - start
-        identical = payload == pandas_payload
-        del payload, pandas_payload
+        arrow_s, pandas_s = [], []
+        identical = True
+        for _ in range(args.repeats):  # alternating, so load on the machine hits both routes alike
+            start = time.perf_counter()
+            payload = _table_parquet_bytes(results.to_table())
+            arrow_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            pandas_payload = _parquet_bytes(results.to_frame())
+            pandas_s.append(time.perf_counter() - start)
+            identical = identical and payload == pandas_payload
+            del payload, pandas_payload
+        results_parquet_s, pandas_route_s = statistics.median(arrow_s), statistics.median(pandas_s)
         folder = str(out / "experiment")
         start = time.perf_counter()
         results.write(folder, metadata(args.seed))

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -235,6 +236,18 @@ class ResultRecorder:
 
     def view(self, name: str) -> np.ndarray:
         return self.columns[name][: self.n]
+
+
+def _trimmed(buffer: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` rows of a growable buffer as an array of its own, without a copy where possible: a buffer
+    that owns its memory and is referenced by nobody else is shrunk in place (realloc), releasing the unused
+    capacity; otherwise the rows are copied."""
+    # Three references: the caller's variable, this parameter and getrefcount's argument. Any other (a view
+    # keeps its base alive, so views count too) means the memory may still be read elsewhere: copy instead.
+    if buffer.base is None and buffer.flags.c_contiguous and buffer.flags.owndata and sys.getrefcount(buffer) <= 3:
+        buffer.resize((n, *buffer.shape[1:]), refcheck=False)
+        return buffer
+    return buffer[:n].copy()
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -748,15 +761,15 @@ class Tuner:
                 (segment[1:] > segment[:-1]) | ((segment[1:] == segment[:-1]) & (step[1:] > step[:-1]))))))
         order = None if in_order else np.lexsort((step, segment, sim_time))
         del sim_time, segment, step
+        recorder._cols_one = ()  # the recorder's only other references to its buffers
         cols: dict[str, np.ndarray] = {}
         for name in list(recorder.columns):
-            column = recorder.columns.pop(name)[:n]
-            cols[name] = column.copy() if order is None else column[order]
+            column = recorder.columns.pop(name)
+            cols[name] = _trimmed(column, n) if order is None else column[:n][order]
             del column
-        recorder._cols_one = ()
-        objectives = recorder.objectives[:n]
+        objectives = recorder.objectives
         recorder.objectives = np.empty((0, objectives.shape[1]))
-        objectives = objectives.copy() if order is None else objectives[order]
+        objectives = _trimmed(objectives, n) if order is None else objectives[:n][order]
         return cols, objectives
 
     def _collect(self, t_real0: float, clock_at_end: float) -> Results:

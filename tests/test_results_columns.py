@@ -93,3 +93,6 @@ def test_collected_columns_are_in_event_key_order_whatever_the_append_order():
         in_order.append_one(i, 1.0, np.array([float(i)]), t, 0.0, 0, segment, step, None, False)
     columns, objectives = Tuner._columns_in_report_order(in_order)
     assert columns["trial_id"].tolist() == list(range(60)) and objectives.shape == (60, 1)
+    assert objectives[:, 0].tolist() == [float(i) for i in range(60)]
+    # the buffers (capacity 64 after growth) were trimmed to the used rows, not left as views of larger ones
+    assert all(column.base is None and column.shape == (60,) for column in columns.values())
