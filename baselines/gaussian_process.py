@@ -204,13 +204,12 @@ class GaussianProcess:
         self._y_std = (y - self._y_mean) / self._y_scale
         if optimize and len(y) >= 2:
             self.hyperparameters = self._optimize_hyperparameters(num_restarts)
-        elif self._extends_factor(previous_X, X):
-            # Same hyperparameters and the old inputs are a prefix of the new ones: extend the Cholesky factor
-            # by the new rows (O(n^2 k)) instead of refactorising (O(n^3)); the outputs are re-standardised, so
-            # only alpha is recomputed in full (O(n^2)).
-            if self._append_rows(len(previous_X)):
-                self._set_alpha()
-                return self
+        elif self._extends_factor(previous_X, X) and self._append_rows(len(previous_X)):
+            # Same hyperparameters and the old inputs are a prefix of the new ones: the Cholesky factor was
+            # extended by the new rows (O(n^2 k)) instead of refactorised (O(n^3)); the outputs are
+            # re-standardised, so only alpha is recomputed in full (O(n^2)).
+            self._set_alpha()
+            return self
         self._factorize()
         return self
 

@@ -41,11 +41,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from baselines.registry import make_method  # noqa: E402
-from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox  # noqa: E402
-from blackbox_repo.search_space import Categorical, Integer, Ordinal, SearchSpace  # noqa: E402
-from launchers.simulator import SimulatorBackend  # noqa: E402
-from launchers.tuner import StoppingCriterion, Tuner  # noqa: E402
+from baselines.registry import make_method
+from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
+from blackbox_repo.search_space import Categorical, Integer, Ordinal, SearchSpace
+from launchers.simulator import SimulatorBackend
+from launchers.tuner import StoppingCriterion, Tuner
 
 METRIC = "valid_error"
 OBJECTIVES = [METRIC, "elapsed_time", "train_loss", "valid_accuracy"]

@@ -431,7 +431,7 @@ class Results:
         if n == 0:
             return pa.Table.from_pandas(self.to_frame(), preserve_index=False)
         trial_ids = c["trial_id"]
-        present, first_row, position = np.unique(trial_ids, return_index=True, return_inverse=True)
+        _, first_row, position = np.unique(trial_ids, return_index=True, return_inverse=True)
         sample = pa.Table.from_pandas(Results._sample_frame(self, first_row), preserve_index=False)
         schema = sample.schema
         decision_names = pa.array(DECISION_NAMES.tolist(), type=schema.field("decision").type)

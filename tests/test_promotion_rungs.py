@@ -13,8 +13,8 @@ import pytest
 from _scheduler_driver import drive
 
 from baselines.asynchronous_successive_halving import ASHA, _PromotionRung
-from baselines.multi_fidelity import TrialStatus, TrialStatusTable
 from baselines.median_stopping import RunningMedian, median_of_sorted
+from baselines.multi_fidelity import TrialStatus, TrialStatusTable
 from baselines.pasha import PASHA
 from blackbox_repo.search_space import SearchSpace, Uniform
 from blackbox_repo.seeding import make_rng
