@@ -24,7 +24,6 @@ looked at (most aggressive bracket first) before a new trial is started.
 """
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections.abc import Mapping, Sequence
@@ -51,27 +50,87 @@ def hyperband_bracket_weights(num_levels: int, reduction_factor: float, num_brac
     return weights / weights.sum()
 
 
-class _Rung:
-    """Results recorded at one rung of one bracket: a sorted list for ranks plus a dict for look-ups."""
+class _PromotionRung:
+    """A rung of the promotion variant: answers "which trial is promotable" without scanning the rung.
 
-    __slots__ = ("level", "promoted", "sorted", "values")
+    A trial is promotable when it is among the best ``num_top = floor(n / rf)`` of the ``n`` results at the rung
+    (ranked by ``(value, trial id)``), was not promoted from here before and is paused; the best such trial is
+    chosen. Three heaps keep that O(log n) per result and per question:
+
+    - ``_top`` (a max-heap, keys negated) holds the ``num_top`` best keys and ``_rest`` (a min-heap) the others,
+      so the rank threshold is the head of ``_top``. ``num_top`` only grows (results are never removed), so
+      rebalancing moves heads from ``_rest`` to ``_top``.
+    - ``_candidates`` (a min-heap) holds the keys of trials not yet promoted from this rung; promoted trials are
+      dropped lazily when they reach the head. The best candidate is promotable iff its key is within the
+      threshold: every better key belongs to a trial that cannot be promoted, so when the best candidate is
+      outside the top, no candidate is inside it. Candidates found not paused (which the simulator never
+      produces: a trial recorded here pauses at once) are parked in ``_not_paused`` and looked at again on the
+      next question, so the decisions are exactly those of scanning the sorted rung.
+    """
+
+    __slots__ = ("_candidates", "_not_paused", "_rest", "_top", "level", "promoted", "values")
 
     def __init__(self, level: float):
         self.level = level
-        self.sorted: list[tuple[float, int]] = []  # (value to minimise, trial id), ascending
         self.values: dict[int, float] = {}
         self.promoted: set[int] = set()
+        self._top: list[tuple[float, int]] = []  # (-value, -trial id): the worst of the top at the head
+        self._rest: list[tuple[float, int]] = []  # (value, trial id)
+        self._candidates: list[tuple[float, int]] = []
+        self._not_paused: list[tuple[float, int]] = []
 
-    def add(self, trial_id: int, value: float) -> None:
-        self.values[trial_id] = value
-        bisect.insort(self.sorted, (value, trial_id))
+    @property
+    def sorted(self) -> list[tuple[float, int]]:
+        """``(value, trial id)`` pairs, ascending (built on demand, for inspection)."""
+        return sorted((value, trial_id) for trial_id, value in self.values.items())
 
     def __len__(self) -> int:
         return len(self.values)
 
-    def cutoff(self, q: float) -> float | None:
-        """``numpy.quantile`` (linear) of the recorded values; ``None`` when there are none."""
-        return _quantile(self.sorted, q) if self.sorted else None
+    def add(self, trial_id: int, value: float) -> None:
+        self.values[trial_id] = value
+        key = (value, trial_id)
+        top = self._top
+        if top and key < (-top[0][0], -top[0][1]):
+            # Better than the worst of the top: it enters the top and pushes that one out.
+            value_out, id_out = heapq.heappushpop(top, (-value, -trial_id))
+            heapq.heappush(self._rest, (-value_out, -id_out))
+        else:
+            heapq.heappush(self._rest, key)
+        heapq.heappush(self._candidates, key)
+
+    def pop_promotable(self, num_top: int, status: Mapping[int, TrialStatus]) -> int | None:
+        """The best paused, not yet promoted trial among the ``num_top`` best, marked promoted; else ``None``."""
+        top, rest = self._top, self._rest
+        while len(top) < num_top and rest:
+            value, trial_id = heapq.heappop(rest)
+            heapq.heappush(top, (-value, -trial_id))
+        if not top:
+            return None
+        candidates = self._candidates
+        if self._not_paused:
+            parked, self._not_paused = self._not_paused, []
+            for key in parked:
+                if status[key[1]] == TrialStatus.PAUSED:
+                    heapq.heappush(candidates, key)
+                else:
+                    self._not_paused.append(key)
+        while candidates:
+            trial_id = candidates[0][1]
+            if trial_id in self.promoted:
+                heapq.heappop(candidates)
+            elif status[trial_id] != TrialStatus.PAUSED:
+                self._not_paused.append(heapq.heappop(candidates))
+            else:
+                break
+        if not candidates:
+            return None
+        worst_value, worst_id = top[0]
+        if candidates[0] > (-worst_value, -worst_id):
+            return None
+        _, trial_id = heapq.heappop(candidates)
+        self.promoted.add(trial_id)
+        return trial_id
 
 
 class _QuantileRung:
@@ -80,8 +139,8 @@ class _QuantileRung:
     A sorted list costs O(n) per insertion (quadratic over a long run with tens of thousands of trials at the
     bottom rung); here the values are split into a max-heap of the smallest ``floor((n - 1) * q) + 1`` and a
     min-heap of the rest, so the two order statistics the interpolated quantile needs are the heads: O(log n)
-    per result. The quantile equals ``_quantile`` of the sorted list exactly (the same two values, the same
-    arithmetic). ``sorted`` is rebuilt on demand for inspection.
+    per result. The quantile equals ``numpy.quantile(values, q)`` (linear interpolation) exactly: the same two
+    order statistics, the same arithmetic. ``sorted`` is rebuilt on demand for inspection.
     """
 
     __slots__ = ("_high", "_low", "level", "promoted", "values")
@@ -161,8 +220,8 @@ class ASHA(SearcherScheduler):
         self.num_brackets = len(self.levels) + 1 if brackets is None else min(brackets, len(self.levels) + 1)
         self.bracket_probabilities = hyperband_bracket_weights(len(self.levels), reduction_factor,
                                                                self.num_brackets)
-        rung_class = _QuantileRung if variant == "stopping" else _Rung
-        self._rungs: list[list[_Rung | _QuantileRung]] = [
+        rung_class = _QuantileRung if variant == "stopping" else _PromotionRung
+        self._rungs: list[list[_PromotionRung | _QuantileRung]] = [
             [rung_class(level) for level in self.levels] for _ in range(self.num_brackets)
         ]
         self.bracket_of: dict[int, int] = {}
@@ -207,12 +266,10 @@ class ASHA(SearcherScheduler):
                 rung = rungs[k]
                 if float(self._next_level(k + 1)) > cap + 1e-9:
                     continue  # PASHA: nothing may go beyond the current maximum level
-                num_top = int(len(rung) / self.reduction_factor)
-                for _, trial_id in rung.sorted[:num_top]:
-                    if trial_id not in rung.promoted and self.status[trial_id] == TrialStatus.PAUSED:
-                        rung.promoted.add(trial_id)
-                        self._target_rung[trial_id] = k + 1
-                        return trial_id
+                trial_id = rung.pop_promotable(int(len(rung) / self.reduction_factor), self.status)
+                if trial_id is not None:
+                    self._target_rung[trial_id] = k + 1
+                    return trial_id
         return None
 
     def milestones(self, trial_id: int) -> Sequence[float] | None:
@@ -271,16 +328,3 @@ class ASHA(SearcherScheduler):
         """Recorded values (to minimise) per rung level of a bracket (for inspection and tests)."""
         return {rung.level: dict(rung.values) for rung in self._rungs[bracket][bracket:]}
 
-
-def _quantile(sorted_pairs: list[tuple[float, int]], q: float) -> float:
-    """``numpy.quantile(values, q)`` (linear interpolation) of the values of an already sorted list of
-    ``(value, trial_id)`` pairs, without a copy."""
-    n = len(sorted_pairs)
-    pos = (n - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, n - 1)
-    frac = pos - lo
-    a, b = sorted_pairs[lo][0], sorted_pairs[hi][0]
-    if frac == 0.0 or a == b:
-        return a
-    return a + (b - a) * frac

@@ -4,11 +4,14 @@ and the GP-BO baseline of the HPO literature).
 Each decision:
 1. fit a GP (``baselines.gaussian_process``: Matern 5/2 ARD, marginal-likelihood hyperparameters) to the
    encoded configurations (``baselines.encoding``: categorical one-hot, the rest in [0, 1]) and the
-   standardised results. Every ``refit_every`` new observations the hyperparameters are re-optimised from
-   the last solution plus ``num_restarts`` seeded random starts; in between they are re-optimised from the
-   last solution only while there are at most ``full_refit_until`` observations, and kept fixed afterwards
-   (the GP is only re-conditioned on the new data). This keeps a decision with 200 observations well under
-   a second.
+   standardised results of at most ``max_fit_points`` observations (see "Bounded data" below). The
+   hyperparameters are re-optimised (from the last solution plus ``num_restarts`` seeded random starts, each
+   L-BFGS-B run capped at ``max_fit_evaluations`` likelihood evaluations) once ``max(refit_every,
+   refit_fraction * n_last)`` new observations arrived since the last such fit at ``n_last`` observations: every
+   10 up to 100, then every 10%, so refits get rarer as they get dearer and their cost per decision stays flat.
+   In between they are re-optimised from the last solution only while there are at most ``full_refit_until``
+   observations, and kept fixed afterwards: the GP is then only conditioned on the new data, by a block update
+   of its Cholesky factor (O(n^2) per new point instead of a refactorisation).
 2. condition on the running (pending) trials with the *kriging believer*: their outcome is taken to be the
    posterior mean (which also counts for the incumbent). Their predictive variance collapses, so EI no
    longer favours them or their immediate surroundings and asynchronous workers do not pick the same point.
@@ -16,6 +19,17 @@ Each decision:
    ``num_local_starts`` of them: L-BFGS-B (numerical gradients of log EI) on the continuous columns and greedy
    neighbour moves on finite ones (another category; the next ordinal value).
 4. propose the best configuration not proposed before.
+
+Bounded data: a GP decision costs O(m^3) to refit and O(c m^2) to score c candidates on m fitted points, so m
+is capped. Up to ``max_fit_points`` (default 200) observations the GP sees all of them. Beyond, it sees a
+selection of ``keep = 4 * max_fit_points // 5`` observations: the ``keep // 2`` best (they decide where
+expected improvement is high) and a uniform sample of the others drawn from a stream seeded by the searcher's
+seed and the number of observations (they keep the model honest elsewhere). Later observations are appended to
+the selection (block updates) until it holds ``max_fit_points``; then, and at every hyperparameter refit, a
+new selection is drawn. The incumbent is the best of *all* observations. ``max_fit_points=None`` removes the
+cap. The default was chosen from measurements (``benchmarks/bench_gp_decisions.py``): a decision at 3000
+observations costs about what one at 200 does, and the methods benchmark's BO runs (at most ~120
+observations) are unaffected.
 
 With ``restrict_to`` (e.g. a table's rows), EI scores the unproposed allowed rows (a random subset of at most
 ``num_candidates``) and no local refinement is done: every proposal is a row.
@@ -74,6 +88,9 @@ class BOSearcher(LearningSearcher):
         lengthscale_prior_sd: float | None = 1.5,
         min_points_per_fidelity: int = 5,
         allow_duplicates: bool = False,
+        max_fit_points: int | None = 200,
+        refit_fraction: float = 0.1,
+        max_fit_evaluations: int | None = 200,
     ):
         if num_initial_random is None:
             # Enough random points to see every input column vary, bounded for high-dimensional spaces.
@@ -92,6 +109,15 @@ class BOSearcher(LearningSearcher):
             raise ValueError(f"num_restarts must be >= 1 (one fit of the GP hyperparameters), got {num_restarts}")
         if lengthscale_prior_sd is not None and not lengthscale_prior_sd > 0:
             raise ValueError(f"lengthscale_prior_sd must be > 0 (or None for no prior), got {lengthscale_prior_sd}")
+        if max_fit_points is not None and (isinstance(max_fit_points, bool) or int(max_fit_points) != max_fit_points
+                                           or max_fit_points < 10):
+            raise ValueError(f"max_fit_points must be an integer >= 10 or None (no cap), got {max_fit_points!r}")
+        if not 0.0 <= refit_fraction <= 1.0:
+            raise ValueError(f"refit_fraction must be in [0, 1], got {refit_fraction}")
+        if max_fit_evaluations is not None and max_fit_evaluations < 1:
+            raise ValueError(f"max_fit_evaluations must be >= 1 or None, got {max_fit_evaluations}")
+        self.max_fit_points = None if max_fit_points is None else int(max_fit_points)
+        self.refit_fraction = float(refit_fraction)
         self.num_candidates = num_candidates
         self.num_local_starts = num_local_starts
         self.local_max_iterations = local_max_iterations
@@ -99,27 +125,63 @@ class BOSearcher(LearningSearcher):
         self.refit_every = refit_every
         self._model_rng = make_rng(seed, "searcher", "bo-candidates")
         self.gp = GaussianProcess(self.encoder.dim, seed=derive_seed(seed, "bo-gp"), num_restarts=num_restarts,
-                                  lengthscale_prior_sd=lengthscale_prior_sd)
+                                  lengthscale_prior_sd=lengthscale_prior_sd, max_evaluations=max_fit_evaluations)
         self._fit_count: int | None = None  # training-set size at the last hyperparameter fit
         self._fit_fidelity: float | None = None
+        # The rows of the training set the GP is conditioned on (positions), and the training set they index.
+        self._rows = np.zeros(0, dtype=np.int64)
+        self._seen_ids: list[int] = []
+        self._seen_y = np.zeros(0)
 
     # ------------------------------------------------------------------------------------------------
+    def refit_due(self, n: int, fidelity: float | None) -> bool:
+        """Whether the hyperparameters are re-optimised (warm start plus restarts) at training-set size ``n``:
+        the first fit, a new fidelity level or a shrunken set, else once ``max(refit_every, refit_fraction *
+        n_last_fit)`` new observations arrived (every 10 up to 100 observations, then every 10%)."""
+        if self._fit_count is None or fidelity != self._fit_fidelity or n < self._fit_count:
+            return True
+        return n - self._fit_count >= max(self.refit_every, math.ceil(self.refit_fraction * self._fit_count))
+
+    def fit_rows(self, data: TrainingSet, reselect: bool) -> np.ndarray:
+        """Positions of the training set the GP is fitted on (see "Bounded data" in the module docstring).
+
+        Below the cap, every observation. Above it, a selection is made afresh (when ``reselect``, when the
+        training set changed other than by appending, or when appending would pass the cap) of
+        ``keep = 4 * max_fit_points // 5`` points: the ``keep // 2`` best and a seeded uniform sample of the
+        others; later observations are appended to it until the cap is reached again.
+        """
+        n = len(data.y)
+        cap = self.max_fit_points
+        m = len(self._seen_ids)
+        appended = (m <= n and data.trial_ids[:m] == self._seen_ids and np.array_equal(data.y[:m], self._seen_y))
+        if cap is None or n <= cap:
+            rows = np.arange(n)
+        elif appended and not reselect and len(self._rows) + (n - m) <= cap:
+            rows = np.concatenate([self._rows, np.arange(m, n)])
+        else:
+            keep = 4 * cap // 5
+            order = np.argsort(data.y, kind="stable")
+            best = order[: keep // 2]
+            rng = make_rng(self.seed, "searcher", "bo-fit-subset", n)
+            others = np.sort(order[keep // 2:])
+            sample = others[np.sort(rng.choice(len(others), size=keep - len(best), replace=False))]
+            rows = np.sort(np.concatenate([best, sample]))
+        self._rows, self._seen_ids, self._seen_y = rows, list(data.trial_ids), data.y.copy()
+        return rows
+
     def _fit(self, data: TrainingSet) -> None:
         n = len(data.y)
-        full = (
-            self._fit_count is None
-            or data.fidelity != self._fit_fidelity
-            or n - self._fit_count >= self.refit_every
-            or n < self._fit_count  # the training set changed (e.g. a new fidelity level)
-        )
-        X = self.encoder.encode_many(data.configs)
+        full = self.refit_due(n, data.fidelity)
+        rows = self.fit_rows(data, reselect=full)
+        X = self.encoder.encode_many([data.configs[i] for i in rows])
+        y = data.y[rows]
         if full:  # warm start plus seeded restarts
-            self.gp.fit(X, data.y, optimize=True)
+            self.gp.fit(X, y, optimize=True)
             self._fit_count, self._fit_fidelity = n, data.fidelity
         elif n <= self.full_refit_until:  # cheap while data are few: warm-started local re-optimisation
-            self.gp.fit(X, data.y, optimize=True, num_restarts=0)
-        else:  # keep the hyperparameters, condition on the new data
-            self.gp.fit(X, data.y, optimize=False)
+            self.gp.fit(X, y, optimize=True, num_restarts=0)
+        else:  # keep the hyperparameters, condition on the new data (a block update of the Cholesky factor)
+            self.gp.fit(X, y, optimize=False)
 
     def acquisition(self, data: TrainingSet) -> tuple[GaussianProcess, float]:
         """The GP (with pending fantasies) used to score candidates, and the incumbent value."""

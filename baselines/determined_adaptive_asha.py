@@ -202,7 +202,8 @@ class DeterminedAdaptiveASHA(SearcherScheduler):
 
     # ----------------------------------------------------------------------------------------------------
     def _running_in(self, bracket: _Bracket) -> int:
-        return sum(1 for t in bracket.trial_rung if self.status[t] == TrialStatus.RUNNING)
+        # Over the running trials, not the bracket's whole history (a scan of that made long runs quadratic).
+        return sum(1 for t in self.status.running if self.bracket_of[t] is bracket)
 
     def suggest(self, trial_id: int) -> Suggestion:
         for bracket in self.brackets:

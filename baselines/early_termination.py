@@ -27,14 +27,13 @@ NaN results count as the worst value. ``max_concurrent`` (HyperDrive's ``max_con
 """
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.median_stopping import median_of_sorted
+from baselines.median_stopping import RunningMedian
 from baselines.multi_fidelity import SearcherScheduler, TrialStatus, check_positive_int
 from baselines.scheduler import Decision, Searcher, Suggestion
 from blackbox_repo.search_space import SearchSpace
@@ -141,7 +140,7 @@ class EarlyTerminationScheduler(SearcherScheduler):
         self._interval_best = np.full(16, np.inf)  # best value reported at each interval by any run
         self._best: dict[int, float] = {}
         self._sum: dict[int, float] = {}
-        self._averages: dict[int, list[float]] = {}  # interval -> sorted running averages
+        self._averages: dict[int, RunningMedian] = {}  # interval -> running averages (MedianStoppingPolicy only)
 
     # ----------------------------------------------------------------------------------------------------
     def suggest(self, trial_id: int) -> Suggestion:
@@ -167,7 +166,7 @@ class EarlyTerminationScheduler(SearcherScheduler):
         if isinstance(policy, BanditPolicy):
             cancel = self._bandit_cancels(trial_id, interval, policy)
         elif isinstance(policy, MedianStoppingPolicy):
-            cancel = self._best[trial_id] > median_of_sorted(self._averages[interval])
+            cancel = self._best[trial_id] > self._averages[interval].median()
         else:
             cancel = self._truncation_cancels(trial_id, interval, policy)
         return Decision.STOP if cancel else Decision.CONTINUE
@@ -193,7 +192,11 @@ class EarlyTerminationScheduler(SearcherScheduler):
         self._interval_best[interval - 1] = min(self._interval_best[interval - 1], value)
         self._best[trial_id] = min(self._best.get(trial_id, math.inf), value)
         self._sum[trial_id] = self._sum.get(trial_id, 0.0) + value
-        bisect.insort(self._averages.setdefault(interval, []), self._sum[trial_id] / interval)
+        if isinstance(self.policy, MedianStoppingPolicy):  # the other policies never read the averages
+            averages = self._averages.get(interval)
+            if averages is None:
+                averages = self._averages[interval] = RunningMedian()
+            averages.add(self._sum[trial_id] / interval)
         return interval
 
     def _end(self, trial_id: int, status: TrialStatus) -> None:

@@ -161,6 +161,8 @@ class GaussianProcess:
         self._y_std = np.zeros(0)
         self._y_mean, self._y_scale = 0.0, 1.0
         self._L: np.ndarray | None = None
+        self._jitter = 0.0  # diagonal jitter in the factor (block updates reuse it)
+        self._factor_theta: np.ndarray | None = None  # packed hyperparameters the factor was computed with
         self._alpha: np.ndarray | None = None
         self._sq_diffs: np.ndarray | None = None
 
@@ -196,11 +198,18 @@ class GaussianProcess:
         self._y_mean = float(np.mean(y))
         scale = float(np.std(y))
         self._y_scale = scale if scale > 1e-12 else 1.0
+        previous_X = self._X
         self._X = X
         self._sq_diffs = None
         self._y_std = (y - self._y_mean) / self._y_scale
         if optimize and len(y) >= 2:
             self.hyperparameters = self._optimize_hyperparameters(num_restarts)
+        elif self._extends_factor(previous_X, X) and self._append_rows(len(previous_X)):
+            # Same hyperparameters and the old inputs are a prefix of the new ones: the Cholesky factor was
+            # extended by the new rows (O(n^2 k)) instead of refactorised (O(n^3)); the outputs are
+            # re-standardised, so only alpha is recomputed in full (O(n^2)).
+            self._set_alpha()
+            return self
         self._factorize()
         return self
 
@@ -209,10 +218,52 @@ class GaussianProcess:
         assert hp is not None
         K = self._cross_covariance(self._X, self._X, hp)
         K[np.diag_indices_from(K)] += hp.noise_variance
-        self._L, _ = stable_cholesky(K)
+        self._L, self._jitter = stable_cholesky(K)
+        self._factor_theta = self._pack(hp)
+        self._set_alpha()
+
+    def _set_alpha(self) -> None:
+        hp = self.hyperparameters
+        assert hp is not None and self._L is not None
         mean = self._prior_mean(self._X, hp)
         residual = self._y_std if mean is None else self._y_std - mean
         self._alpha = cho_solve((self._L, True), residual, check_finite=False)
+
+    def _extends_factor(self, previous_X: np.ndarray, X: np.ndarray) -> bool:
+        """Whether the current factor (of ``previous_X``) can be extended to ``X``."""
+        m = len(previous_X)
+        return (self._L is not None and len(self._L) == m and 0 < m <= len(X)
+                and self._factor_theta is not None and self.hyperparameters is not None
+                and np.array_equal(self._factor_theta, self._pack(self.hyperparameters))
+                and np.array_equal(X[:m], previous_X))
+
+    def _append_rows(self, m: int) -> bool:
+        """Extend the factor of the first ``m`` rows of ``self._X`` to all rows (block Cholesky update):
+        ``L_new = [[L, 0], [S^T, chol(K22 + noise + jitter - S^T S)]]`` with ``S = L^-1 K12``, the same jitter as
+        the existing factor. False when the Schur complement is not numerically positive definite (the caller
+        then refactorises with a fresh jitter)."""
+        hp = self.hyperparameters
+        assert hp is not None and self._L is not None
+        X_old, X_new = self._X[:m], self._X[m:]
+        k = len(X_new)
+        if k == 0:
+            return True
+        K12 = self._cross_covariance(X_old, X_new, hp)
+        K22 = self._cross_covariance(X_new, X_new, hp)
+        K22[np.diag_indices(k)] += hp.noise_variance + self._jitter
+        S = solve_triangular(self._L, K12, lower=True, check_finite=False)
+        try:
+            L22 = cholesky(K22 - S.T @ S, lower=True, check_finite=False)
+        except LinAlgError:
+            return False
+        if not np.all(np.isfinite(L22)):
+            return False
+        L = np.zeros((m + k, m + k))
+        L[:m, :m] = self._L
+        L[m:, :m] = S.T
+        L[m:, m:] = L22
+        self._L = L
+        return True
 
     # ------------------------------------------------------------------------------------------------
     # The prior: hooks a subclass extends
@@ -380,7 +431,11 @@ class GaussianProcess:
             clone._X = np.vstack([self._X, X_pending])
             clone._y_std = np.concatenate([self._y_std, (mean - self._y_mean) / self._y_scale])
             clone._sq_diffs = None
-            clone._factorize()
+            with single_threaded_blas():
+                if clone._append_rows(len(self._X)):  # block update: O(n^2 p), not a refactorisation
+                    clone._set_alpha()
+                else:
+                    clone._factorize()
         return clone
 
 

@@ -13,7 +13,7 @@ trials' values *at* ``s`` instead of their running averages).
 """
 from __future__ import annotations
 
-import bisect
+import heapq
 from collections.abc import Mapping, Sequence
 
 from baselines.multi_fidelity import SearcherScheduler, check_positive_int
@@ -26,6 +26,44 @@ def median_of_sorted(sorted_values: list[float]) -> float:
     n = len(sorted_values)
     mid = n // 2
     return sorted_values[mid] if n % 2 else 0.5 * (sorted_values[mid - 1] + sorted_values[mid])
+
+
+class RunningMedian:
+    """The median of a growing multiset, O(log n) per insertion (a sorted list costs O(n) per insertion,
+    quadratic over a long run). A max-heap holds the lower half (one more value for an odd count), a min-heap the
+    upper half; ``median()`` equals ``median_of_sorted`` of the sorted values exactly (the same one or two
+    middle values, the same arithmetic)."""
+
+    __slots__ = ("_high", "_low")
+
+    def __init__(self) -> None:
+        self._low: list[float] = []  # negated
+        self._high: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._low) + len(self._high)
+
+    def add(self, value: float) -> None:
+        low, high = self._low, self._high
+        if low and value > -low[0]:
+            heapq.heappush(high, value)
+        else:
+            heapq.heappush(low, -value)
+        if len(low) > len(high) + 1:
+            heapq.heappush(high, -heapq.heappop(low))
+        elif len(high) > len(low):
+            heapq.heappush(low, -heapq.heappop(high))
+
+    def median(self) -> float:
+        if not self._low:
+            raise ValueError("the median of no values is undefined")
+        if len(self._low) > len(self._high):
+            return -self._low[0]
+        return 0.5 * (-self._low[0] + self._high[0])
+
+    def sorted(self) -> list[float]:
+        """The values, ascending (for inspection)."""
+        return sorted([-v for v in self._low] + self._high)
 
 
 class MedianStoppingRule(SearcherScheduler):
@@ -54,7 +92,7 @@ class MedianStoppingRule(SearcherScheduler):
         self.grace_period = grace_period
         self.min_samples = min_samples
         self.running_average = running_average
-        self._reference: dict[float, list[float]] = {}  # per fidelity: sorted running averages of trials
+        self._reference: dict[float, RunningMedian] = {}  # per fidelity: running averages of trials
         self._sum: dict[int, float] = {}
         self._count: dict[int, int] = {}
         self._best: dict[int, float] = {}
@@ -74,11 +112,13 @@ class MedianStoppingRule(SearcherScheduler):
         best = min(self._best.get(trial_id, value), value)
         self._best[trial_id] = best
         key = float(fidelity)
-        reference = self._reference.setdefault(key, [])
+        reference = self._reference.get(key)
+        if reference is None:
+            reference = self._reference[key] = RunningMedian()
         decision = Decision.CONTINUE
         if float(fidelity) >= self.grace_period and len(reference) >= self.min_samples \
-                and best > median_of_sorted(reference):
+                and best > reference.median():
             decision = Decision.STOP
         own = self._sum[trial_id] / self._count[trial_id] if self.running_average else value
-        bisect.insort(reference, own)
+        reference.add(own)
         return decision

@@ -102,6 +102,64 @@ def check_positive_int(name: str, value: Any, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+class TrialStatusTable(dict):
+    """``trial id -> TrialStatus`` that keeps the running trials as a set, so asking "which trials run" costs
+    O(running trials) instead of a scan of every trial ever started (which made long runs quadratic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running: dict[int, int] = {}  # running trial -> its position in the table (insertion order)
+        self._positions: dict[int, int] = {}
+
+    def __setitem__(self, trial_id: int, status: TrialStatus) -> None:
+        super().__setitem__(trial_id, status)
+        position = self._positions.setdefault(trial_id, len(self._positions))
+        if status == TrialStatus.RUNNING:
+            self.running[trial_id] = position
+        else:
+            self.running.pop(trial_id, None)
+
+    def __delitem__(self, trial_id: int) -> None:
+        super().__delitem__(trial_id)
+        self.running.pop(trial_id, None)
+        self._positions.pop(trial_id, None)
+
+    def pop(self, trial_id: int, *default: TrialStatus) -> TrialStatus:  # type: ignore[override]
+        if trial_id in self:
+            status = self[trial_id]
+            del self[trial_id]
+            return status
+        return super().pop(trial_id, *default)
+
+    def setdefault(self, trial_id: int, default: TrialStatus) -> TrialStatus:  # type: ignore[override]
+        if trial_id not in self:
+            self[trial_id] = default
+        return self[trial_id]
+
+    def update(self, *args, **kwargs) -> None:  # type: ignore[override]
+        for trial_id, status in dict(*args, **kwargs).items():
+            self[trial_id] = status
+
+    def clear(self) -> None:
+        super().clear()
+        self.running.clear()
+        self._positions.clear()
+
+    def __reduce__(self):  # pickle/copy rebuild through __setitem__, after the bookkeeping attributes exist
+        return _status_table_from_items, (list(self.items()),)
+
+    def running_trials(self) -> list[int]:
+        """Running trials in table order (the order a scan of ``items()`` would give)."""
+        return sorted(self.running, key=self.running.__getitem__)
+
+
+def _status_table_from_items(items: list[tuple[int, TrialStatus]]) -> TrialStatusTable:
+    table = TrialStatusTable()
+    for trial_id, status in items:
+        table[trial_id] = status
+    return table
+
+
 class SearcherScheduler(Scheduler):
     """A scheduler whose new trials come from a searcher (random search by default).
 
@@ -140,7 +198,7 @@ class SearcherScheduler(Scheduler):
         self.searcher = searcher
         self.max_trials = max_trials
         self.configs: dict[int, dict[str, Any]] = {}
-        self.status: dict[int, TrialStatus] = {}
+        self.status: TrialStatusTable = TrialStatusTable()
         self._searcher_exhausted = False
         self._last_observed: dict[int, float] = {}
 
@@ -157,7 +215,7 @@ class SearcherScheduler(Scheduler):
         return self.max_trials is None or self.num_started < self.max_trials
 
     def running_trials(self) -> list[int]:
-        return [t for t, s in self.status.items() if s == TrialStatus.RUNNING]
+        return self.status.running_trials()
 
     def start_new_trial(self, trial_id: int) -> Suggestion | None:
         """A ``start`` suggestion with the searcher's next configuration, or ``None`` if none can start."""

@@ -65,8 +65,12 @@ def _write_bytes_atomically(fs: fsspec.AbstractFileSystem, path: str, payload: b
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    return _table_parquet_bytes(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _table_parquet_bytes(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+    pq.write_table(table, buffer)
     return buffer.getvalue()
 
 
@@ -129,7 +133,7 @@ def write_experiment(path: str, results: Results, metadata: Mapping[str, Any]) -
     })
     fs, folder = fsspec.core.url_to_fs(path)
     fs.makedirs(folder, exist_ok=True)
-    _write_bytes_atomically(fs, posixpath.join(folder, "results.parquet"), _parquet_bytes(results.to_frame()))
+    _write_bytes_atomically(fs, posixpath.join(folder, "results.parquet"), _table_parquet_bytes(results.to_table()))
     _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _parquet_bytes(results.trials_frame()))
     _write_bytes_atomically(fs, posixpath.join(folder, "real_times.parquet"),
                             _parquet_bytes(results.real_times_frame()))
