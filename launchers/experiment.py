@@ -180,12 +180,17 @@ def seeds_for(spec: ExperimentSpec) -> tuple[int, int]:
 def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: bool = False) -> str:
     """Run (or skip, if already complete) one experiment; returns its folder."""
     from baselines.registry import make_method
+    from benchmark_definitions.definitions import objectives_of
+    from launchers.objective_checks import check_objectives_fit
     from launchers.tuner import StoppingCriterion, Tuner
 
     path = spec.path
     if skip_complete and is_complete(path):
         return path
     bench = spec.benchmark
+    check_objectives_fit(spec.method, bench)
+    goals = objectives_of(bench)
+    objective_kwargs = {"metrics": list(goals.metrics), "modes": list(goals.modes)}
     backend_seed, method_seed = seeds_for(spec)
     started_at = datetime.now(UTC).isoformat()
     t0 = time.perf_counter()
@@ -196,7 +201,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         space = SearchSpace.from_dict(bench.config_space)
         scheduler = make_method(
             spec.method, space, bench.metric, bench.mode, fidelity_name=bench.resource_attr,
-            max_fidelity=bench.max_fidelity, seed=method_seed, **spec.method_kwargs,
+            max_fidelity=bench.max_fidelity, seed=method_seed, **objective_kwargs, **spec.method_kwargs,
         )
         backend = LocalBackend(
             resolve_script(bench.script), n_workers=bench.n_workers, trial_timeout=bench.trial_timeout,
@@ -220,7 +225,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         scheduler = make_method(
             spec.method, blackbox.configuration_space, bench.metric, bench.mode, fidelity_name=fidelity_name,
             max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
-            **method_kwargs,
+            **objective_kwargs, **method_kwargs,
         )
         backend = SimulatorBackend(
             blackbox, n_workers=bench.n_workers, seed=backend_seed,
@@ -233,6 +238,8 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         time_objective = backend.time_objective
         extra = {"simulated": True}
         best, worst = _metric_range(bench, spec.blackbox_root, max_fidelity)
+        if goals.is_multi_objective:
+            extra["objective_bounds"] = objective_bounds(blackbox, goals.metrics, goals.modes, max_fidelity)
     mark_status(spec, started_at)
     try:
         results = Tuner(scheduler, backend, stop).run()
@@ -245,6 +252,8 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         "master_seed": spec.master_seed, "backend_seed": backend_seed, "method_seed": method_seed,
         "n_workers": bench.n_workers, "budget": stop.to_dict(),
         "metric": bench.metric, "mode": bench.mode,
+        "metrics": list(goals.metrics), "modes": list(goals.modes),
+        "constraint": getattr(bench, "constraint", None),
         "objectives": objectives if objectives is not None else results.objectives_names,
         "fidelity_name": fidelity_name, "max_fidelity": max_fidelity, "time_objective": time_objective,
         "blackbox": getattr(bench, "blackbox", None), "task": getattr(bench, "task", None),
@@ -294,3 +303,25 @@ def _metric_range(bench: SimulatedBenchmark | FunctionBenchmark, root: str | Non
         return None, None
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     return (low, high) if bench.mode == "min" else (high, low)
+
+
+def objective_bounds(blackbox: Blackbox, metrics: tuple[str, ...] | list[str], modes: tuple[str, ...] | list[str],
+                     max_fidelity: float | None) -> dict[str, list[float]] | None:
+    """``{objective: [best, worst]}`` over the whole table (every configuration, seed and fidelity up to the
+    benchmark's maximum): fixed per benchmark, so hypervolumes of different runs and methods share one
+    normalisation and reference point (``results.multiobjective``). None when the blackbox is not a table."""
+    import numpy as np
+
+    if not isinstance(blackbox, TabularBlackbox):
+        return None
+    stop = None
+    if max_fidelity is not None and blackbox.fidelity_values is not None:
+        stop = int(np.searchsorted(blackbox.fidelity_values, max_fidelity, side="right"))
+    out: dict[str, list[float]] = {}
+    for metric, mode in zip(metrics, modes):
+        values = np.asarray(blackbox.objectives[:, :, :stop, blackbox.objective_index(metric)], dtype=np.float64)
+        if np.isnan(values).all():
+            return None
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        out[metric] = [low, high] if mode == "min" else [high, low]
+    return out
