@@ -54,6 +54,7 @@ def _with_surrogate(blackbox: str, task: str, root: str | None, surrogate: str, 
 
 
 STEPS = "steps"
+OBJECTIVE_WORST_QUANTILE = 0.9  # see objective_bounds
 
 
 @functools.lru_cache(maxsize=8)
@@ -308,8 +309,11 @@ def _metric_range(bench: SimulatedBenchmark | FunctionBenchmark, root: str | Non
 def objective_bounds(blackbox: Blackbox, metrics: tuple[str, ...] | list[str], modes: tuple[str, ...] | list[str],
                      max_fidelity: float | None) -> dict[str, list[float]] | None:
     """``{objective: [best, worst]}`` over the whole table (every configuration, seed and fidelity up to the
-    benchmark's maximum): fixed per benchmark, so hypervolumes of different runs and methods share one
-    normalisation and reference point (``results.multiobjective``). None when the blackbox is not a table."""
+    benchmark's maximum): best is the best value, worst the value 90% of the entries are better than
+    (``OBJECTIVE_WORST_QUANTILE``), not the worst entry, so that a few diverged entries (FCNet's validation MSE
+    reaches 1951 where almost all values are below 1) do not squash the scale. Fixed per benchmark, so
+    hypervolumes of different runs and methods share one normalisation and reference point
+    (``results.multiobjective``). None when the blackbox is not a table."""
     import numpy as np
 
     if not isinstance(blackbox, TabularBlackbox):
@@ -322,6 +326,8 @@ def objective_bounds(blackbox: Blackbox, metrics: tuple[str, ...] | list[str], m
         values = np.asarray(blackbox.objectives[:, :, :stop, blackbox.objective_index(metric)], dtype=np.float64)
         if np.isnan(values).all():
             return None
-        low, high = float(np.nanmin(values)), float(np.nanmax(values))
-        out[metric] = [low, high] if mode == "min" else [high, low]
+        if mode == "min":
+            out[metric] = [float(np.nanmin(values)), float(np.nanquantile(values, OBJECTIVE_WORST_QUANTILE))]
+        else:
+            out[metric] = [float(np.nanmax(values)), float(np.nanquantile(values, 1 - OBJECTIVE_WORST_QUANTILE))]
     return out
