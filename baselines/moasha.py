@@ -3,7 +3,8 @@ non-dominated sorting instead of by one metric.
 
 Rungs, brackets and milestones are ASHA's stopping variant (``baselines.asynchronous_successive_halving``).
 When a trial first reports at a rung, its objective vector joins the ``n`` vectors recorded there (``n``
-counting it) and all of them are put in a total order by ``baselines.multiobjective.pareto_order``: Pareto
+counting it) and all of them are put in a total order by ``baselines.multiobjective.pareto_order``
+(computed by ``pareto_position`` for the new trial only): Pareto
 rank first, then, within a rank, larger NSGA-II crowding distance first (the documented tie-break: a point
 in a sparse part of a front is kept before one in a crowded part; Syne Tune uses an epsilon-net instead),
 then the earlier trial. The trial continues iff its position is among the first ``ceil(n / reduction_factor)``,
@@ -22,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from baselines.asynchronous_successive_halving import ASHA
-from baselines.multiobjective import ObjectiveVector, pareto_order
+from baselines.multiobjective import ObjectiveVector, pareto_position
 from baselines.scheduler import Decision, Searcher
 from blackbox_repo.search_space import SearchSpace
 
@@ -70,7 +71,7 @@ class MOASHA(ASHA):
             value = float(vector[0])
             self._rungs[bracket][k].add(trial_id, math.inf if math.isnan(value) else value)
             n = len(ids)
-            position = int(np.flatnonzero(pareto_order(np.vstack(vectors)) == n - 1)[0])
+            position = pareto_position(np.vstack(vectors), n - 1)
             keep = math.ceil(n / self.reduction_factor)
             return Decision.CONTINUE if position < keep else Decision.STOP
         return Decision.CONTINUE

@@ -14,6 +14,8 @@ first (``ObjectiveVector``). Pure numpy, no state; the methods (MOASHA, MO-REA, 
 - ``pareto_order(points)``: a total order, best first: by Pareto rank, then by crowding distance within the
   rank (larger first: points in sparse regions of a front are kept before crowded ones, NSGA-II's
   crowded-comparison operator), then by row index (earlier first). This is the tie-break MOASHA uses.
+- ``pareto_position(points, i)``: where row ``i`` lands in ``pareto_order`` (computing crowding only in its
+  own front: what a rung decision needs).
 - ``pareto_front_mask(points)``: the non-dominated rows.
 """
 from __future__ import annotations
@@ -97,6 +99,19 @@ def pareto_order(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
         crowding[members] = crowding_distance(front)
     # lexsort sorts by the last key first: rank, then -crowding, then index.
     return np.lexsort((np.arange(len(p)), -crowding, ranks))
+
+
+def pareto_position(points: np.ndarray | Sequence[Sequence[float]], i: int) -> int:
+    """The position of row ``i`` in ``pareto_order(points)`` (0 = best), without ordering the other fronts."""
+    p = _as_points(points)
+    ranks = non_dominated_ranks(p)
+    members = np.flatnonzero(ranks == ranks[i])
+    ahead = int((ranks < ranks[i]).sum())
+    if np.isnan(p[members]).any():
+        return ahead + int((members < i).sum())  # the NaN rank: index order
+    crowding = crowding_distance(p[members])
+    mine = crowding[members == i][0]
+    return ahead + int(((crowding > mine) | ((crowding == mine) & (members < i))).sum())
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ Methods (``list_methods()``, ``describe_methods()``):
   (no searcher), so ``restrict_to`` and ``points_to_evaluate`` go to the scheduler
 - multi-objective (``MethodSpec.multi_objective``; ``make_method(..., metrics=[...], modes=[...])``, refused
   with fewer than two objectives): MOASHA (``baselines.moasha``), MOBO-RANDOM and MOBO-LINEAR
-  (``baselines.mobo``), MOREA (``baselines.morea``), LINEAR-SCALARIZED (``baselines.linear_scalarized``: any
+  (``baselines.mobo``), MOREA (``baselines.morea``), NSGA2 (``baselines.nsga2``, pymoo), LINEAR-SCALARIZED (``baselines.linear_scalarized``: any
   single-objective method, ``base_method``, on a weighted sum of the objectives). Single-objective methods run
   on multi-objective benchmarks too and optimise the first (primary) objective.
 """
@@ -242,6 +242,14 @@ def _linear_scalarized(ctx: _Context, searcher: None, base_method: str = "ASHA",
     return LinearScalarizedScheduler(base, list(ctx.metrics), list(ctx.modes), weights)
 
 
+def _nsga2(ctx: _Context, searcher: None, population_size: int = 20, max_trials: int | None = None,
+           restrict_to: Sequence[Mapping[str, Any]] | None = None) -> Scheduler:
+    from baselines.nsga2 import NSGA2
+
+    return NSGA2(population_size=population_size, max_trials=max_trials, restrict_to=restrict_to,
+                 **_multi_objective_common(ctx))
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
@@ -312,6 +320,8 @@ _METHODS: dict[str, MethodSpec] = {
                    _multi_objective_fifo, "mobo", multi_objective=True, searcher_fixed={"scalarization": "linear"}),
         MethodSpec("MOREA", "multi-objective regularised evolution: tournament by Pareto rank and crowding "
                    "distance", _multi_objective_fifo, "morea", multi_objective=True),
+        MethodSpec("NSGA2", "NSGA-II (Deb et al. 2002) from pymoo through ask/tell, one generation at a time "
+                   "(needs the moo extra)", _nsga2, None, multi_objective=True),
         MethodSpec("LINEAR-SCALARIZED", "any single-objective method (base_method, default ASHA) on a fixed "
                    "weighted sum of the raw objectives", _linear_scalarized, None, multi_objective=True),
     )

@@ -18,7 +18,9 @@ from baselines.multiobjective import (
     non_dominated_ranks,
     pareto_front_mask,
     pareto_order,
+    pareto_position,
 )
+from baselines.nsga2 import NSGA2
 from baselines.registry import list_methods, make_method, method_is_multi_objective, method_spec
 from baselines.scheduler import Decision
 from benchmark_definitions.definitions import SimulatedBenchmark, objectives_of
@@ -57,6 +59,7 @@ def test_pareto_order_breaks_ties_by_crowding_then_index():
     # (crowding 2/3 + 1/2) comes before row 1 (1/3 + 1/2): equal points, the one sorted later in each
     # objective sees the wider gap. Then fronts 1, 2, 3 and the NaN row.
     assert pareto_order(POINTS).tolist() == [0, 3, 5, 1, 2, 4, 6, 7]
+    assert [pareto_position(POINTS, i) for i in range(8)] == [0, 3, 4, 1, 5, 2, 6, 7]
 
 
 def test_objective_vector_negates_maximised_objectives_and_names_the_problem():
@@ -170,7 +173,7 @@ def test_linear_scalarized_wrapper_forwards_the_weighted_sum():
 
 def test_registry_flags_agree_with_the_scheduler_classes_and_refuse_one_objective():
     multi = [m for m in list_methods() if method_is_multi_objective(m)]
-    assert set(multi) == {"MOASHA", "MOBO-RANDOM", "MOBO-LINEAR", "MOREA", "LINEAR-SCALARIZED"}
+    assert set(multi) == {"MOASHA", "MOBO-RANDOM", "MOBO-LINEAR", "MOREA", "NSGA2", "LINEAR-SCALARIZED"}
     for name in multi:
         kwargs = {"base_method": "RS"} if name == "LINEAR-SCALARIZED" else {}
         scheduler = make_method(name, SPACE, "err", "min", "epoch", 9, seed=0, metrics=["err", "time"],
@@ -202,7 +205,7 @@ def test_hypervolume_equals_pymoo_on_random_fronts(n_objectives, n_points):
 
 
 def test_benchmark_objectives_are_declared_consistently():
-    base = dict(name="b", blackbox="t", task="x", metric="err", mode="min", max_wallclock_time=1.0)
+    base = {"name": "b", "blackbox": "t", "task": "x", "metric": "err", "mode": "min", "max_wallclock_time": 1.0}
     single = SimulatedBenchmark(**base)
     assert objectives_of(single).metrics == ("err",) and not objectives_of(single).is_multi_objective
     multi = SimulatedBenchmark(**base, metrics=["err", "time"], modes=["min", "min"],
@@ -214,3 +217,37 @@ def test_benchmark_objectives_are_declared_consistently():
         SimulatedBenchmark(**base, metrics=["time", "err"], modes=["min", "min"])
     with pytest.raises(ValueError, match="constraint must be"):
         SimulatedBenchmark(**base, metrics=["err", "time"], modes=["min", "min"], constraint={"metric": "m"})
+
+
+def test_nsga2_hands_out_one_generation_at_a_time_and_learns_from_it():
+    pytest.importorskip("pymoo")
+    scheduler = NSGA2(SPACE, ["err", "time"], ["min", "min"], seed=4, population_size=4)
+    first = [scheduler.suggest(t) for t in range(4)]
+    assert [s.kind for s in first] == ["start"] * 4
+    assert scheduler.suggest(4).kind == "wait"  # the generation is still running
+    for t, s in enumerate(first[:3]):
+        scheduler.on_trial_complete(t, 1, {"err": s.config["x"], "time": 1 - s.config["x"]})
+    scheduler.on_trial_failed(3)  # counts as the generation's worst value
+    assert scheduler.generations_told == 0
+    second = scheduler.suggest(4)
+    assert second.kind == "start" and scheduler.generations_told == 1
+    again = NSGA2(SPACE, ["err", "time"], ["min", "min"], seed=4, population_size=4)
+    assert [again.suggest(t).config for t in range(4)] == [s.config for s in first]  # seeded: repeats exactly
+
+
+def test_nsga2_restricted_to_a_table_proposes_each_row_once():
+    pytest.importorskip("pymoo")
+    rows = [{"x": i / 9, "n": 1 + i % 8} for i in range(10)]
+    scheduler = NSGA2(SPACE, ["err", "time"], ["min", "max"], seed=0, population_size=4, restrict_to=rows)
+    proposed = []
+    for t in range(12):
+        suggestion = scheduler.suggest(t)
+        if suggestion.kind == "done":
+            break
+        assert suggestion.kind == "start"
+        proposed.append(suggestion.config)
+        scheduler.on_trial_complete(t, 1, {"err": suggestion.config["x"], "time": suggestion.config["n"]})
+    assert len(proposed) == 10 and all(p in rows for p in proposed)
+    assert len({(p["x"], p["n"]) for p in proposed}) == 10
+    with pytest.raises(ValueError, match="population_size must be an integer >= 2"):
+        NSGA2(SPACE, ["err", "time"], ["min", "min"], population_size=1)
