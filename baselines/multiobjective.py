@@ -4,8 +4,8 @@ Everything here works on points to *minimise*, shape ``(n, d)``: a maximised obj
 first (``ObjectiveVector``). Pure numpy, no state; the methods (MOASHA, MO-REA, MOBO) build on them.
 
 - ``non_dominated_ranks(points)``: Pareto rank of every point (0 = non-dominated, 1 = non-dominated once rank
-  0 is removed, ...), NSGA-II's fast non-dominated sorting (Deb et al. 2002) with a vectorised dominance
-  matrix. A point dominates another if it is no worse in every objective and better in at least one; equal
+  0 is removed, ...): NSGA-II's fast non-dominated sorting (Deb et al. 2002) with a vectorised dominance
+  matrix, and an O(n log n) sweep for two objectives (the common case, and MOASHA's hot path). A point dominates another if it is no worse in every objective and better in at least one; equal
   points share a rank. Rows holding NaN (a diverged or failed evaluation) rank after every finite row.
 - ``crowding_distance(points)``: NSGA-II's crowding distance within one set (normally one front): per objective,
   the points are sorted, the two extremes get infinity and every other point the gap between its neighbours
@@ -20,6 +20,7 @@ first (``ObjectiveVector``). Pure numpy, no state; the methods (MOASHA, MO-REA, 
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,27 @@ def dominance_matrix(points: np.ndarray) -> np.ndarray:
     return no_worse & better
 
 
+def _ranks_2d(p: np.ndarray) -> np.ndarray:
+    """Pareto ranks of NaN-free 2-D points in O(n log n).
+
+    Distinct points are visited by (first, second) objective ascending; every point visited before has a first
+    objective no larger, so front k dominates the current point iff the smallest second objective seen in
+    front k is <= its own. Those minima never decrease with k, so the point's rank is found by bisection and it
+    becomes its front's new minimum. Equal points share their rank (computed once on the distinct rows).
+    """
+    unique, inverse = np.unique(p, axis=0, return_inverse=True)  # rows sorted by (first, second)
+    front_min: list[float] = []
+    unique_ranks = np.empty(len(unique), dtype=np.int64)
+    for i, y in enumerate(unique[:, 1].tolist()):
+        k = bisect.bisect_right(front_min, y)
+        if k == len(front_min):
+            front_min.append(y)
+        else:
+            front_min[k] = y
+        unique_ranks[i] = k
+    return unique_ranks[inverse.reshape(-1)]
+
+
 def non_dominated_ranks(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     """Pareto rank of every row (0 = the non-dominated front); NaN rows rank last (see the module doc)."""
     p = _as_points(points)
@@ -48,6 +70,10 @@ def non_dominated_ranks(points: np.ndarray | Sequence[Sequence[float]]) -> np.nd
     ranks = np.full(n, -1, dtype=np.int64)
     finite = ~np.isnan(p).any(axis=1)
     index = np.flatnonzero(finite)
+    if p.shape[1] == 2:
+        ranks[index] = _ranks_2d(p[index])
+        ranks[~finite] = ranks[index].max() + 1 if len(index) else 0
+        return ranks
     dominated_by = dominance_matrix(p[index])  # (m, m)
     counts = dominated_by.sum(axis=0)  # how many remaining points dominate each point
     remaining = np.ones(len(index), dtype=bool)

@@ -251,3 +251,23 @@ def test_nsga2_restricted_to_a_table_proposes_each_row_once():
     assert len({(p["x"], p["n"]) for p in proposed}) == 10
     with pytest.raises(ValueError, match="population_size must be an integer >= 2"):
         NSGA2(SPACE, ["err", "time"], ["min", "min"], population_size=1)
+
+
+def test_two_objective_sweep_matches_the_definition_on_random_points_with_ties():
+    # Reference: peel fronts with the pairwise definition of dominance, written out here.
+    rng = np.random.default_rng(5)
+    for trial in range(100):
+        points = rng.integers(0, 5, size=(int(rng.integers(1, 40)), 2)).astype(float)
+        if trial % 4 == 0:
+            points[int(rng.integers(len(points)))] = NAN
+        expected = np.full(len(points), -1)
+        remaining = [i for i in range(len(points)) if not np.isnan(points[i]).any()]
+        rank = 0
+        while remaining:
+            front = [i for i in remaining if not any(
+                np.all(points[j] <= points[i]) and np.any(points[j] < points[i]) for j in remaining)]
+            expected[front] = rank
+            remaining = [i for i in remaining if i not in front]
+            rank += 1
+        expected[expected == -1] = rank
+        assert non_dominated_ranks(points).tolist() == expected.tolist()
