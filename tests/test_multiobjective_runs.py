@@ -146,3 +146,40 @@ def test_multi_objective_study_through_arena_sweep(tmp_path):
     finals = comparative.final_values(WINE, spec=hypervolume_curve_spec())
     assert sorted(finals["setup"].unique()) == ["MOASHA", "NSGA2"] and len(finals) == 4
     assert (finals["best"] > 0).all()
+
+
+def test_user_benchmark_declares_objectives_and_the_listing_shows_them(tmp_path, capsys):
+    from benchmark_definitions.cli import add_commands
+    from benchmark_definitions.user import UserBenchmarkError, load_user_benchmarks
+
+    folder = tmp_path / "benchmark"
+    folder.mkdir()
+    common = ("blackbox: xgboost-sklearn\ntask: wine\nmetric: val_error\nmode: min\nmax_wallclock_time: 0.1\n")
+    (folder / "mo-mine.yaml").write_text(common + "metrics: [val_error, elapsed_time]\nmodes: [min, min]\n"
+                                         "constraint: {metric: train_error, threshold: 0.5}\n")
+    bench = load_user_benchmarks([str(tmp_path)])["mo-mine"].benchmark
+    assert objectives_of(bench).metrics == ("val_error", "elapsed_time")
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    args = parser.parse_args(["benchmarks", "list", "mo-*", "--config-dir", str(tmp_path)])
+    assert args.func(args) == 0
+    listing = capsys.readouterr().out
+    assert "val_error (min), elapsed_time (min); s.t. train_error <= 0.5" in listing
+    assert "mo-xgboost-sklearn-wine" in listing and "val_error (min), elapsed_time (min)" in listing
+    (folder / "mo-mine.yaml").write_text(common + "metrics: [val_error, elapsed_time]\nmodes: [min]\n")
+    with pytest.raises(UserBenchmarkError, match="same length"):
+        load_user_benchmarks([str(tmp_path)])
+    # A constrained run records its constraint; hypervolume counts only feasible results.
+    (folder / "mo-mine.yaml").write_text(common + "metrics: [val_error, elapsed_time]\nmodes: [min, min]\n"
+                                         "constraint: {metric: train_error, threshold: 0.05}\n")
+    bench = dataclasses.replace(load_user_benchmarks([str(tmp_path)])["mo-mine"].benchmark, restrict_to_table=True)
+    path = Path(run_experiment(ExperimentSpec(benchmark=bench, method="RS", seed=0, master_seed=1, tag="c",
+                                              results_root=str(tmp_path / "r"))))
+    metadata = json.loads((path / "metadata.json").read_text())
+    results = pd.read_parquet(path / "results.parquet")
+    assert metadata["constraint"] == {"metric": "train_error", "threshold": 0.05}
+    points = normalised_objectives(results, metadata)
+    infeasible = results["train_error"].to_numpy() > 0.05
+    assert infeasible.any() and np.isnan(points[infeasible]).all() and not np.isnan(points[~infeasible]).any()
