@@ -102,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds.setdefault((benchmark, method), []).append(t)
 
     comparative = ComparativeResults(str(results_root), tags="mo-bench", n_threads=2)
-    lines = [f"Final normalised hypervolume (reference point 1.1 per objective; maximum 1.21), IQM over "
-             f"{args.seeds} seeds [95% bootstrap interval]; wall-clock seconds per run in brackets.", ""]
+    caption = (f"Final normalised hypervolume (reference point 1.1 per objective; maximum 1.21), IQM over "
+               f"{args.seeds} seeds [95% bootstrap interval]; wall-clock seconds per run in parentheses.")
+    lines = [caption, ""]
     header = "| benchmark | " + " | ".join(args.methods) + " |"
     lines += [header, "|" + "---|" * (len(args.methods) + 1)]
     for benchmark in args.benchmarks:
