@@ -271,3 +271,23 @@ def test_two_objective_sweep_matches_the_definition_on_random_points_with_ties()
             rank += 1
         expected[expected == -1] = rank
         assert non_dominated_ranks(points).tolist() == expected.tolist()
+
+
+def test_mobo_linear_with_all_weight_on_one_objective_decides_like_bo_on_it():
+    from baselines.bayesian_optimization import BOSearcher
+
+    rows = [{"x": i / 29, "n": 1 + (7 * i) % 8} for i in range(30)]
+    multi = MultiObjectiveBOSearcher(SPACE, "err", "min", seed=3, restrict_to=rows, metrics=["err", "time"],
+                                     modes=["min", "min"], scalarization="linear", weights=[1, 0],
+                                     num_initial_random=4)
+    single = BOSearcher(SPACE, "err", "min", seed=3, restrict_to=rows, num_initial_random=4)
+    for tid in range(10):
+        proposed = multi.suggest(tid)
+        assert proposed == single.suggest(tid)
+        err = (proposed["x"] - 0.6) ** 2 + 0.01 * proposed["n"]
+        # The second objective (weight 0) carries no information: scaling makes err's scale irrelevant too.
+        multi.observe_objectives(tid, proposed, None, np.array([err, 100.0 * proposed["n"]]))
+        single.observe(tid, proposed, None, err)
+        multi.on_trial_end(tid)
+        single.on_trial_end(tid)
+    assert multi.last_weights.tolist() == [1.0, 0.0]
