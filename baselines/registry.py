@@ -315,7 +315,7 @@ _METHODS: dict[str, MethodSpec] = {
                    "tie-break (Schmucker et al. 2021)", _moasha, "random", multi_objective=True),
         MethodSpec("MOBO-RANDOM", "multi-objective GP-EI on random augmented-Chebyshev scalarisations, new weights "
                    "every decision (Paria et al. 2019, ParEGO-style single GP)", _multi_objective_fifo, "mobo",
-                   multi_objective=True, searcher_fixed={"scalarization": "random"}),
+                   multi_objective=True, searcher_fixed={"scalarization": "random", "weights": None}),
         MethodSpec("MOBO-LINEAR", "multi-objective GP-EI on a fixed weighted sum of the range-scaled objectives",
                    _multi_objective_fifo, "mobo", multi_objective=True, searcher_fixed={"scalarization": "linear"}),
         MethodSpec("MOREA", "multi-objective regularised evolution: tournament by Pareto rank and crowding "

@@ -21,7 +21,13 @@ from baselines.multiobjective import (
     pareto_position,
 )
 from baselines.nsga2 import NSGA2
-from baselines.registry import list_methods, make_method, method_is_multi_objective, method_spec
+from baselines.registry import (
+    list_methods,
+    make_method,
+    method_defaults,
+    method_is_multi_objective,
+    method_spec,
+)
 from baselines.scheduler import Decision
 from benchmark_definitions.definitions import SimulatedBenchmark, objectives_of
 from blackbox_repo.search_space import Integer, SearchSpace, Uniform
@@ -183,6 +189,11 @@ def test_registry_flags_agree_with_the_scheduler_classes_and_refuse_one_objectiv
             make_method(name, SPACE, "err", "min", "epoch", 9, seed=0, **kwargs)
     assert not type(make_method("ASHA", SPACE, "err", "min", "epoch", 9, seed=0)).multi_objective
     assert method_spec("MOBO-LINEAR").searcher_fixed == {"scalarization": "linear"}
+    # MOBO-RANDOM draws its weights: they are not an argument of the method.
+    assert "weights" in method_defaults("MOBO-LINEAR") and "weights" not in method_defaults("MOBO-RANDOM")
+    with pytest.raises(ValueError, match="does not accept \\['weights'\\]"):
+        make_method("MOBO-RANDOM", SPACE, "err", "min", None, None, seed=0, metrics=["err", "time"],
+                    modes=["min", "min"], weights=[1, 1])
     with pytest.raises(ValueError, match="base_method must be a single-objective"):
         make_method("LINEAR-SCALARIZED", SPACE, "err", "min", "epoch", 9, seed=0, metrics=["err", "time"],
                     modes=["min", "min"], base_method="MOASHA")
