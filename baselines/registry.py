@@ -39,6 +39,11 @@ subclass (run under FIFO) or an ask/tell class, built with the arguments its con
 
 A ``MethodSpec`` may fix searcher defaults of its own (``searcher_defaults``, e.g. MOBSTER-JOINT's
 ``model="joint"``); they are overridable like any other keyword argument.
+- multi-objective (``MethodSpec.multi_objective``; ``make_method(..., metrics=[...], modes=[...])``, refused
+  with fewer than two objectives): MOASHA (``baselines.moasha``), MOBO-RANDOM and MOBO-LINEAR
+  (``baselines.mobo``), MOREA (``baselines.morea``), NSGA2 (``baselines.nsga2``, pymoo), LINEAR-SCALARIZED (``baselines.linear_scalarized``: any
+  single-objective method, ``base_method``, on a weighted sum of the objectives). Single-objective methods run
+  on multi-objective benchmarks too and optimise the first (primary) objective.
 """
 from __future__ import annotations
 
@@ -64,9 +69,12 @@ _SEARCHERS: dict[str, tuple[str, str]] = {
     "bore-mf": ("baselines.asha_bore", "MultiFidelityBORESearcher"),
     "mobster": ("baselines.mobster", "MultiFidelityGPSearcher"),
     "hypertune": ("baselines.hyper_tune", "HyperTuneSearcher"),
+    "mobo": ("baselines.mobo", "MultiObjectiveBOSearcher"),
+    "morea": ("baselines.morea", "MOREASearcher"),
 }
 # Arguments the registry fills in itself (never user keyword arguments).
-_SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to"}
+_SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to", "metrics",
+                   "modes"}
 
 
 def _searcher_class(key: str) -> type[Searcher]:
@@ -84,6 +92,8 @@ class _Context:
     fidelity_name: str | None
     max_fidelity: float | None
     fidelity_values: Sequence[float] | None
+    metrics: tuple[str, ...] = ()  # multi-objective methods: every objective (metrics[0] == metric)
+    modes: tuple[str, ...] = ()
 
     def common(self) -> dict[str, Any]:
         return {"config_space": self.config_space, "metric": self.metric, "mode": self.mode, "seed": self.seed,
@@ -256,6 +266,48 @@ def _dyhpo(ctx: _Context, searcher: Searcher, grace_period: float = 1, rung_incr
                  probability_sh=probability_sh, num_new_candidates=num_new_candidates, **ctx.common())
 
 
+def _multi_objective_common(ctx: _Context) -> dict[str, Any]:
+    return {"config_space": ctx.config_space, "metrics": list(ctx.metrics), "modes": list(ctx.modes),
+            "seed": ctx.seed, "fidelity_name": ctx.fidelity_name, "max_fidelity": ctx.max_fidelity,
+            "fidelity_values": ctx.fidelity_values}
+
+
+def _moasha(ctx: _Context, searcher: Searcher, grace_period: float = 1, reduction_factor: float = 3,
+            brackets: int | None = 1, max_trials: int | None = None) -> Scheduler:
+    from baselines.moasha import MOASHA
+
+    return MOASHA(searcher=searcher, max_trials=max_trials, grace_period=grace_period,
+                  reduction_factor=reduction_factor, brackets=brackets, **_multi_objective_common(ctx))
+
+
+def _multi_objective_fifo(ctx: _Context, searcher: Searcher, max_trials: int | None = None) -> Scheduler:
+    from baselines.mo_fifo import MultiObjectiveFIFO
+
+    return MultiObjectiveFIFO(searcher=searcher, max_trials=max_trials,  # type: ignore[arg-type]
+                              **_multi_objective_common(ctx))
+
+
+def _linear_scalarized(ctx: _Context, searcher: None, base_method: str = "ASHA",
+                       weights: Sequence[float] | None = None, base_kwargs: Mapping[str, Any] | None = None,
+                       restrict_to: Sequence[Mapping[str, Any]] | None = None) -> Scheduler:
+    from baselines.linear_scalarized import SCALARIZED_METRIC, LinearScalarizedScheduler
+
+    if method_spec(base_method).multi_objective:
+        raise ValueError(f"LINEAR-SCALARIZED: base_method must be a single-objective method, {base_method} is "
+                         "multi-objective")
+    base = make_method(base_method, ctx.config_space, SCALARIZED_METRIC, "min", ctx.fidelity_name,
+                       ctx.max_fidelity, ctx.seed, ctx.fidelity_values, restrict_to, **dict(base_kwargs or {}))
+    return LinearScalarizedScheduler(base, list(ctx.metrics), list(ctx.modes), weights)
+
+
+def _nsga2(ctx: _Context, searcher: None, population_size: int = 20, max_trials: int | None = None,
+           restrict_to: Sequence[Mapping[str, Any]] | None = None) -> Scheduler:
+    from baselines.nsga2 import NSGA2
+
+    return NSGA2(population_size=population_size, max_trials=max_trials, restrict_to=restrict_to,
+                 **_multi_objective_common(ctx))
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
@@ -267,6 +319,8 @@ class MethodSpec:
     #: it needs real checkpoints, so simulated benchmarks refuse it before any job starts
     transfers_checkpoints: bool = False
     searcher_defaults: Mapping[str, Any] = field(default_factory=dict)  # this method's own searcher defaults
+    multi_objective: bool = False  # needs metrics/modes with >= 2 objectives (the scheduler's class attribute)
+    searcher_fixed: Mapping[str, Any] = field(default_factory=dict)  # searcher arguments the method fixes
     # Methods wrapping another library: the class (``module:Class``, see ``baselines.external``) and the
     # optional extra that installs the library (``pip install hpo-arena[EXTRA]``) with its import names.
     target: str | None = None
@@ -294,7 +348,7 @@ class MethodSpec:
         if self.searcher is None:
             return []
         params = inspect.signature(_searcher_class(self.searcher).__init__).parameters
-        return [n for n, p in params.items() if n not in _SEARCHER_FIXED
+        return [n for n, p in params.items() if n not in _SEARCHER_FIXED and n not in self.searcher_fixed
                 and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
 
 
@@ -368,6 +422,19 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("DEHB-REF", "the official dehb package (DEHB, its defaults) through its ask/tell interface",
                    None, None, target="baselines.dehb_reference:DEHBReference", extra="dehb",
                    requires=("dehb", "ConfigSpace")),
+        MethodSpec("MOASHA", "multi-objective ASHA: rung decisions by non-dominated sorting, crowding-distance "
+                   "tie-break (Schmucker et al. 2021)", _moasha, "random", multi_objective=True),
+        MethodSpec("MOBO-RANDOM", "multi-objective GP-EI on random augmented-Chebyshev scalarisations, new weights "
+                   "every decision (Paria et al. 2019, ParEGO-style single GP)", _multi_objective_fifo, "mobo",
+                   multi_objective=True, searcher_fixed={"scalarization": "random", "weights": None}),
+        MethodSpec("MOBO-LINEAR", "multi-objective GP-EI on a fixed weighted sum of the range-scaled objectives",
+                   _multi_objective_fifo, "mobo", multi_objective=True, searcher_fixed={"scalarization": "linear"}),
+        MethodSpec("MOREA", "multi-objective regularised evolution: tournament by Pareto rank and crowding "
+                   "distance", _multi_objective_fifo, "morea", multi_objective=True),
+        MethodSpec("NSGA2", "NSGA-II (Deb et al. 2002) from pymoo through ask/tell, one generation at a time "
+                   "(needs the moo extra)", _nsga2, None, multi_objective=True),
+        MethodSpec("LINEAR-SCALARIZED", "any single-objective method (base_method, default ASHA) on a fixed "
+                   "weighted sum of the raw objectives", _linear_scalarized, None, multi_objective=True),
     )
 }
 
@@ -400,6 +467,11 @@ def method_transfers_checkpoints(name: str) -> bool:
     return method_spec(name).transfers_checkpoints
 
 
+def method_is_multi_objective(name: str) -> bool:
+    """Whether method ``name`` optimises several objectives (it then needs a multi-objective benchmark)."""
+    return method_spec(name).multi_objective
+
+
 def method_spec(name: str) -> MethodSpec:
     key = str(name).upper()
     if key not in _METHODS:
@@ -417,11 +489,15 @@ def make_method(
     seed: int,
     fidelity_values: Sequence[float] | None = None,
     restrict_to: Sequence[Mapping[str, Any]] | None = None,
+    metrics: Sequence[str] | None = None,
+    modes: Sequence[str] | None = None,
     **kwargs: Any,
 ) -> Scheduler:
     """Build method ``name`` for a benchmark (see the module docstring).
 
     ``name`` is a registered short name or a class path ``module:Class`` (``baselines.external``).
+    ``metrics``/``modes``: the benchmark's objectives (``metrics[0]``/``modes[0]`` are ``metric``/``mode``);
+    multi-objective methods require at least two, single-objective ones optimise ``metric`` and ignore them.
     """
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
@@ -430,6 +506,15 @@ def make_method(
         return external.build(config_space, metric, mode, fidelity_name, max_fidelity, seed,
                               fidelity_values=fidelity_values, restrict_to=restrict_to, **kwargs)
     spec = method_spec(name)
+    objectives: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    if spec.multi_objective:
+        from baselines.multiobjective import ObjectiveVector
+
+        vector = ObjectiveVector.build(metrics, modes, spec.name)
+        if (vector.metrics[0], vector.modes[0]) != (metric, mode):
+            raise ValueError(f"method {spec.name}: metric/mode ({metric}, {mode}) must be the first of metrics/modes "
+                             f"({vector.metrics[0]}, {vector.modes[0]})")
+        objectives = (vector.metrics, vector.modes)
     scheduler_names = spec.scheduler_kwargs()
     searcher_names = spec.searcher_kwargs()
     unknown = [k for k in kwargs if k not in scheduler_names and k not in searcher_names]
@@ -443,7 +528,7 @@ def make_method(
     searcher_kwargs = {**spec.searcher_defaults, **{k: v for k, v in kwargs.items() if k not in scheduler_names}}
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
-    ctx = _Context(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+    ctx = _Context(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values, *objectives)
     if spec.searcher is None:
         return spec.factory(ctx, None, restrict_to=restrict_to, **scheduler_kwargs)
     searcher_cls = _searcher_class(spec.searcher)
@@ -455,6 +540,9 @@ def make_method(
             raise ValueError(f"method {spec.name}'s searcher {searcher_cls.__name__} cannot be restricted to a "
                              "list of configurations")
         searcher_kwargs["restrict_to"] = restrict_to
+    searcher_kwargs.update(spec.searcher_fixed)
+    if "metrics" in inspect.signature(searcher_cls.__init__).parameters and spec.multi_objective:
+        searcher_kwargs.update(metrics=list(ctx.metrics), modes=list(ctx.modes))
     searcher = searcher_cls(config_space, metric, mode=mode, seed=seed, max_fidelity=max_fidelity,
                             **searcher_kwargs)
     return spec.factory(ctx, searcher, **scheduler_kwargs)
@@ -482,7 +570,7 @@ def method_defaults(name: str) -> dict[str, Any]:
     out.update({k: v for k, v in spec.searcher_defaults.items() if k in allowed})
     for params in signatures:
         for pname, param in params.items():
-            if pname not in allowed or pname == "restrict_to" or pname in out:
+            if pname not in allowed or pname == "restrict_to" or pname in out or pname in spec.searcher_fixed:
                 continue
             default = param.default
             if default is inspect.Parameter.empty:

@@ -80,6 +80,10 @@ class Scheduler(ABC):
     #: Only a backend that holds real checkpoints (the local backend) can run them; a simulated table holds
     #: one curve per configuration and nothing to continue from, so such methods are refused there.
     transfers_checkpoints: ClassVar[bool] = False
+    #: True for methods that optimise several objectives at once (they take ``metrics`` and ``modes`` lists and
+    #: need a benchmark with at least two objectives, ``baselines.multiobjective``). Single-objective methods
+    #: run on multi-objective benchmarks too: they optimise the first (primary) objective.
+    multi_objective: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 
 
 def _rows(pattern: str, root: str | None, config_dirs: list[str] | None = None) -> list[dict[str, Any]]:
-    from benchmark_definitions.definitions import FunctionBenchmark, SimulatedBenchmark
+    from benchmark_definitions.definitions import FunctionBenchmark, SimulatedBenchmark, objectives_of
     from benchmark_definitions.registry import builtin_benchmarks
     from benchmark_definitions.user import load_user_benchmarks
 
@@ -44,7 +44,7 @@ def _rows(pattern: str, root: str | None, config_dirs: list[str] | None = None) 
             status, source = "real", bench.script
         rows.append({
             "name": name, "family": bench.family, "data": status, "source": source,
-            "metric": f"{bench.metric} ({bench.mode})", "budget_s": bench.max_wallclock_time,
+            "metric": objectives_of(bench).describe(), "budget_s": bench.max_wallclock_time,
             "workers": bench.n_workers, "get": get,
             "defined_in": str(user[name].path) if name in user else "built-in",
         })
@@ -72,7 +72,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no benchmark matches {args.pattern!r}")
         return 1
-    headers = ["name", "data", "source", "metric", "budget_s", "workers"]
+    headers = ["name", "data", "source", "metric", "budget_s", "workers"]  # "metric": every objective
     widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
     print("  ".join(h.ljust(widths[h]) for h in headers))
     for r in rows:

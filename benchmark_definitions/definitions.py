@@ -5,6 +5,12 @@
 ``FunctionBenchmark`` runs against a Python function (``blackbox_repo.function``): a shipped synthetic
 function by name, or a ``FunctionProblem`` of the user's as ``module.path:attribute`` / ``file.py:attribute``.
 All are plain frozen dataclasses: Hydra turns them into config nodes and back.
+
+Multi-objective benchmarks (``SimulatedBenchmark`` and ``FunctionBenchmark``) list their objectives in
+``metrics`` with one direction each in ``modes``; ``metric``/``mode`` stay the first of them (the primary
+objective, which single-objective methods optimise). ``metrics=[]`` (the default) is a single-objective
+benchmark. A ``constraint`` ``{"metric": NAME, "threshold": VALUE}`` marks results with ``NAME <= VALUE`` as
+feasible (a property of the problem, recorded with the results). See ``objectives_of``.
 """
 from __future__ import annotations
 
@@ -61,12 +67,16 @@ class SimulatedBenchmark:
     surrogate_kwargs: dict[str, Any] = field(default_factory=dict)
     restrict_to_table: bool = False  # methods only propose configurations the table holds
     repository: str | None = None  # where the blackbox is stored; None: the sweep's blackbox_root / default
+    metrics: list[str] = field(default_factory=list)  # multi-objective: every objective, metrics[0] == metric
+    modes: list[str] = field(default_factory=list)  # one "min" | "max" per entry of metrics
+    constraint: dict[str, Any] | None = None  # {"metric": NAME, "threshold": VALUE}: feasible iff NAME <= VALUE
     family: str = ""
     description: str = ""
     kind: str = "simulated"
 
     def __post_init__(self) -> None:
         check_budget(self)
+        check_objectives(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,9 +128,15 @@ class FunctionBenchmark:
     function_kwargs: dict[str, Any] = field(default_factory=dict)
     max_fidelity: float | None = None  # None: the function's largest fidelity
     max_evaluations: int | None = None  # optional cap on reported results
+    metrics: list[str] = field(default_factory=list)  # multi-objective: every objective, metrics[0] == metric
+    modes: list[str] = field(default_factory=list)  # one "min" | "max" per entry of metrics
+    constraint: dict[str, Any] | None = None  # {"metric": NAME, "threshold": VALUE}: feasible iff NAME <= VALUE
     family: str = ""
     description: str = ""
     kind: str = "function"
+
+    def __post_init__(self) -> None:
+        check_objectives(self)
 
     # What the simulated path of an experiment reads from any simulated benchmark (not settable here).
     time_objective = None
@@ -133,6 +149,69 @@ class FunctionBenchmark:
 
 
 Benchmark = SimulatedBenchmark | RealBenchmark | FunctionBenchmark
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """What a benchmark optimises: its objective names with their directions, and an optional constraint."""
+
+    metrics: tuple[str, ...]
+    modes: tuple[str, ...]
+    constraint_metric: str | None = None
+    constraint_threshold: float | None = None
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.metrics) > 1
+
+    def describe(self) -> str:
+        text = ", ".join(f"{m} ({mode})" for m, mode in zip(self.metrics, self.modes))
+        if self.constraint_metric is not None:
+            text += f"; s.t. {self.constraint_metric} <= {self.constraint_threshold:g}"
+        return text
+
+
+def objectives_of(benchmark: Benchmark) -> Objectives:
+    """The objectives of any benchmark: ``metrics``/``modes`` when set, else the single ``metric``/``mode``."""
+    metrics = list(getattr(benchmark, "metrics", None) or [benchmark.metric])
+    modes = list(getattr(benchmark, "modes", None) or [benchmark.mode])
+    constraint = getattr(benchmark, "constraint", None)
+    if constraint:
+        return Objectives(tuple(metrics), tuple(modes), str(constraint["metric"]), float(constraint["threshold"]))
+    return Objectives(tuple(metrics), tuple(modes))
+
+
+def check_objectives(benchmark: SimulatedBenchmark | FunctionBenchmark) -> None:
+    """Refuse inconsistent objective declarations, naming the field to fix."""
+    name, metrics, modes = benchmark.name, list(benchmark.metrics), list(benchmark.modes)
+    if metrics or modes:
+        if len(metrics) != len(modes):
+            raise ValueError(f"benchmark {name!r}: metrics {metrics} and modes {modes} must have the same length "
+                             "(one direction per objective)")
+        if len(set(metrics)) != len(metrics):
+            raise ValueError(f"benchmark {name!r}: metrics {metrics} lists an objective twice")
+        bad = [m for m in modes if m not in ("min", "max")]
+        if bad:
+            raise ValueError(f"benchmark {name!r}: modes must be 'min' or 'max', got {bad}")
+        if metrics[0] != benchmark.metric or modes[0] != benchmark.mode:
+            raise ValueError(
+                f"benchmark {name!r}: the first objective ({metrics[0]!r}, {modes[0]!r}) must be the primary "
+                f"metric and mode ({benchmark.metric!r}, {benchmark.mode!r}); set metric/mode to the first of "
+                "metrics/modes"
+            )
+    if benchmark.constraint is not None:
+        constraint = benchmark.constraint
+        if not isinstance(constraint, dict) or set(constraint) != {"metric", "threshold"}:
+            raise ValueError(f"benchmark {name!r}: constraint must be {{'metric': NAME, 'threshold': VALUE}}, "
+                             f"got {constraint!r}")
+        try:
+            float(constraint["threshold"])
+        except (TypeError, ValueError):
+            raise ValueError(f"benchmark {name!r}: constraint threshold must be a number, got "
+                             f"{constraint['threshold']!r}") from None
+        if constraint["metric"] in metrics:
+            raise ValueError(f"benchmark {name!r}: the constraint metric {constraint['metric']!r} is also an "
+                             "objective; constrain a different metric")
 BENCHMARK_KINDS: dict[str, type] = {"simulated": SimulatedBenchmark, "real": RealBenchmark,
                                     "function": FunctionBenchmark}
 

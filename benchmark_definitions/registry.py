@@ -146,6 +146,57 @@ def _embedded() -> Iterable[SimulatedBenchmark]:
         )
 
 
+def _multi_objective() -> Iterable[SimulatedBenchmark]:
+    """``mo-*``: the primary metric of a single-objective family against a cost the table records.
+
+    Budgets, workers and table restrictions are those of the single-objective definition, so the two compare.
+    The first objective is the primary metric (what single-objective methods tune on these benchmarks).
+    """
+    for task, budget in EMBEDDED_BUDGETS.items():
+        yield SimulatedBenchmark(
+            name=f"mo-xgboost-sklearn-{task}", blackbox="xgboost-sklearn", task=task, metric="val_error",
+            mode="min", metrics=["val_error", "elapsed_time"], modes=["min", "min"], max_wallclock_time=budget,
+            n_workers=4, restrict_to_table=True, family="mo-xgboost-sklearn",
+            description="embedded XGBoost table: validation error against measured training time (cumulative "
+                        "CPU seconds up to the reported boosting round); methods choose among the 256 "
+                        "tabulated configurations",
+        )
+    for task in LCBENCH_TASKS:
+        yield SimulatedBenchmark(
+            name=f"mo-lcbench-ce-{task}", blackbox="lcbench-val-ce", task=task, metric="val_cross_entropy",
+            mode="min", metrics=["val_cross_entropy", STEPS], modes=["min", "min"], max_wallclock_time=1000.0,
+            n_workers=4, time_objective=STEPS, restrict_to_table=True, family="mo-lcbench-ce",
+            description="LCBench validation cross-entropy against epochs trained (the table records no "
+                        "times: one simulated second per epoch), methods restricted to the 2000 tabulated "
+                        "configurations",
+        )
+    for task in NAS201_TASKS:
+        table_task = "cifar10-valid" if task == "cifar10" else task
+        yield SimulatedBenchmark(
+            name=f"mo-nas201-final-{task}", blackbox="nasbench201-final", task=table_task, metric="valid_error",
+            mode="min", metrics=["valid_error", "latency"], modes=["min", "min"],
+            max_wallclock_time=600 * 3600.0, n_workers=4, restrict_to_table=True, family="mo-nas201-final",
+            description="NAS-Bench-201 final-epoch validation error against inference latency (seconds); each "
+                        "evaluation costs its recorded 200-epoch training time",
+        )
+        yield SimulatedBenchmark(
+            name=f"mo-nas201-final-3obj-{task}", blackbox="nasbench201-final", task=table_task,
+            metric="valid_error", mode="min", metrics=["valid_error", "latency", "params"],
+            modes=["min", "min", "min"], max_wallclock_time=600 * 3600.0, n_workers=4, restrict_to_table=True,
+            family="mo-nas201-final-3obj",
+            description="NAS-Bench-201 final-epoch validation error against inference latency (seconds) and "
+                        "model size (MB); each evaluation costs its recorded 200-epoch training time",
+        )
+    for short, task in FCNET_TASKS.items():
+        yield SimulatedBenchmark(
+            name=f"mo-fcnet-final-{short}", blackbox="fcnet-final", task=task, metric="valid_loss", mode="min",
+            metrics=["valid_loss", "n_params"], modes=["min", "min"], max_wallclock_time=48 * 3600.0,
+            n_workers=4, restrict_to_table=True, family="mo-fcnet-final",
+            description="FCNet final-epoch validation MSE against the number of parameters; each evaluation "
+                        "costs its recorded 100-epoch training time",
+        )
+
+
 def _real() -> Iterable[RealBenchmark]:
     """Real training with the example scripts (scikit-learn's bundled datasets: no downloads)."""
     from blackbox_repo.search_space import Constant, Integer, LogUniform, SearchSpace, Uniform
@@ -211,7 +262,7 @@ def _synthetic() -> Iterable[FunctionBenchmark]:
 def builtin_benchmarks() -> dict[str, Benchmark]:
     """The benchmarks defined in the package."""
     out: dict[str, Benchmark] = {}
-    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml, _synthetic, _real):
+    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml, _synthetic, _multi_objective, _real):
         for bench in family():
             if bench.name in out:
                 raise ValueError(f"benchmark name {bench.name!r} is defined twice")

@@ -63,6 +63,7 @@ def _with_surrogate(blackbox: str, task: str, root: str | None, surrogate: str, 
 
 
 STEPS = "steps"
+OBJECTIVE_WORST_QUANTILE = 0.9  # see objective_bounds
 
 
 @functools.lru_cache(maxsize=8)
@@ -194,30 +195,35 @@ def build_scheduler(spec: ExperimentSpec):
     PBT) on a simulated benchmark: a table holds one curve per configuration and no checkpoint to continue
     from with other hyperparameters.
     """
+    from baselines.external import is_external_name
     from baselines.registry import make_method
+    from benchmark_definitions.definitions import objectives_of
     from launchers.method_checks import check_method_fits_benchmark
 
     bench = spec.benchmark
     _, method_seed = seeds_for(spec)
+    goals = objectives_of(bench)
+    if not is_external_name(spec.method_target or spec.method):  # a class path optimises the primary metric
+        method_kwargs = {"metrics": list(goals.metrics), "modes": list(goals.modes), **spec.method_kwargs}
+    else:
+        method_kwargs = dict(spec.method_kwargs)
     if isinstance(bench, RealBenchmark):
         from blackbox_repo.search_space import SearchSpace
 
         return make_method(
             spec.method_target or spec.method, SearchSpace.from_dict(bench.config_space), bench.metric, bench.mode,
-            fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, seed=method_seed,
-            **spec.method_kwargs,
+            fidelity_name=bench.resource_attr, max_fidelity=bench.max_fidelity, seed=method_seed, **method_kwargs,
         )
     check_method_fits_benchmark(spec.method, bench)  # registered methods: before the table is even loaded
     blackbox = benchmark_blackbox(bench, spec.blackbox_root)
     fidelity_name = bench.resource_attr or blackbox.fidelity_name
     max_fidelity = bench.max_fidelity if bench.max_fidelity is not None else blackbox.max_fidelity
-    method_kwargs = dict(spec.method_kwargs)
     if bench.restrict_to_table:
         method_kwargs["restrict_to"] = table_configurations(bench, spec.blackbox_root)
     scheduler = make_method(
         spec.method_target or spec.method, blackbox.configuration_space, bench.metric, bench.mode,
-        fidelity_name=fidelity_name, max_fidelity=max_fidelity, seed=method_seed, fidelity_values=_fidelities(blackbox, max_fidelity),
-        **method_kwargs,
+        fidelity_name=fidelity_name, max_fidelity=max_fidelity, seed=method_seed,
+        fidelity_values=_fidelities(blackbox, max_fidelity), **method_kwargs,
     )
     check_method_fits_benchmark(spec.method, bench, transfers_checkpoints=scheduler.transfers_checkpoints)
     return scheduler
@@ -225,7 +231,9 @@ def build_scheduler(spec: ExperimentSpec):
 
 def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: bool = False) -> str:
     """Run (or skip, if already complete) one experiment; returns its folder."""
+    from benchmark_definitions.definitions import objectives_of
     from launchers.method_checks import check_method_fits_benchmark
+    from launchers.objective_checks import check_objectives_fit
     from launchers.tuner import StoppingCriterion, Tuner
 
     path = spec.path
@@ -233,6 +241,8 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         return path
     bench = spec.benchmark
     check_method_fits_benchmark(spec.method, bench)  # before anything is loaded or written
+    check_objectives_fit(spec.method, bench)
+    goals = objectives_of(bench)
     backend_seed, method_seed = seeds_for(spec)
     started_at = datetime.now(UTC).isoformat()
     t0 = time.perf_counter()
@@ -270,6 +280,8 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         time_objective = backend.time_objective
         extra = {"simulated": True}
         best, worst = _metric_range(bench, spec.blackbox_root, max_fidelity)
+        if goals.is_multi_objective:
+            extra["objective_bounds"] = objective_bounds(blackbox, goals.metrics, goals.modes, max_fidelity)
     mark_status(spec, started_at)
     try:
         results = Tuner(scheduler, backend, stop).run()
@@ -292,6 +304,8 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         "master_seed": spec.master_seed, "backend_seed": backend_seed, "method_seed": method_seed,
         "n_workers": bench.n_workers, "budget": stop.to_dict(),
         "metric": bench.metric, "mode": bench.mode,
+        "metrics": list(goals.metrics), "modes": list(goals.modes),
+        "constraint": getattr(bench, "constraint", None),
         "objectives": objectives if objectives is not None else results.objectives_names,
         "fidelity_name": fidelity_name, "max_fidelity": max_fidelity, "time_objective": time_objective,
         "blackbox": getattr(bench, "blackbox", None), "task": getattr(bench, "task", None),
@@ -358,3 +372,30 @@ def _metric_range(bench: SimulatedBenchmark | FunctionBenchmark, root: str | Non
         return None, None
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     return (low, high) if bench.mode == "min" else (high, low)
+
+
+def objective_bounds(blackbox: Blackbox, metrics: tuple[str, ...] | list[str], modes: tuple[str, ...] | list[str],
+                     max_fidelity: float | None) -> dict[str, list[float]] | None:
+    """``{objective: [best, worst]}`` over the whole table (every configuration, seed and fidelity up to the
+    benchmark's maximum): best is the best value, worst the value 90% of the entries are better than
+    (``OBJECTIVE_WORST_QUANTILE``), not the worst entry, so that a few diverged entries (FCNet's validation MSE
+    reaches 1951 where almost all values are below 1) do not squash the scale. Fixed per benchmark, so
+    hypervolumes of different runs and methods share one normalisation and reference point
+    (``results.multiobjective``). None when the blackbox is not a table."""
+    import numpy as np
+
+    if not isinstance(blackbox, TabularBlackbox):
+        return None
+    stop = None
+    if max_fidelity is not None and blackbox.fidelity_values is not None:
+        stop = int(np.searchsorted(blackbox.fidelity_values, max_fidelity, side="right"))
+    out: dict[str, list[float]] = {}
+    for metric, mode in zip(metrics, modes):
+        values = np.asarray(blackbox.objectives[:, :, :stop, blackbox.objective_index(metric)], dtype=np.float64)
+        if np.isnan(values).all():
+            return None
+        if mode == "min":
+            out[metric] = [float(np.nanmin(values)), float(np.nanquantile(values, OBJECTIVE_WORST_QUANTILE))]
+        else:
+            out[metric] = [float(np.nanmax(values)), float(np.nanquantile(values, 1 - OBJECTIVE_WORST_QUANTILE))]
+    return out

@@ -348,6 +348,20 @@ def check_names(argv: Sequence[str], config_dirs: Sequence[str | os.PathLike[str
         for value in _override_values(argv, key):
             if value not in valid and (key != "method" or value in unknown_methods):
                 raise SystemExit(f"arena sweep: {closest_choices_message(key, value, valid)}")
+    _check_objectives(argv, config_dirs)
+
+
+def _check_objectives(argv: Sequence[str], config_dirs: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse multi-objective methods on single-objective benchmarks before the study starts."""
+    from benchmark_definitions.registry import all_benchmarks
+    from launchers.objective_checks import ObjectivesMismatch, check_sweep_objectives
+
+    benchmarks = all_benchmarks(config_dirs)
+    try:
+        check_sweep_objectives(_override_values(argv, "method"),
+                               [benchmarks[b] for b in _override_values(argv, "benchmark")])
+    except ObjectivesMismatch as err:
+        raise SystemExit(f"arena sweep: {err}") from None
 
 
 def prepare_study(argv: Sequence[str], plan: SweepPlan | None = None) -> list[str]:

@@ -43,7 +43,7 @@ X_LABELS = {
     "evaluations": "number of evaluations",
     "cost": "cumulative cost",
 }
-DerivedColumn = Callable[[pd.DataFrame], pd.Series]
+DerivedColumn = Callable[..., pd.Series]  # (frame) -> values, or (frame, metadata) if it sets needs_metadata
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,10 @@ def run_curve(
     """x and best-so-far y (after ``spec.transform``) of one run, one point per kept report."""
     frame = results
     for name, column in spec.derived_columns.items():
-        frame = frame.assign(**{name: np.asarray(column(frame), dtype=float)})
+        # A column with ``needs_metadata = True`` is called with the run's metadata too (e.g. hypervolume,
+        # whose normalisation is recorded there).
+        values = column(frame, metadata) if getattr(column, "needs_metadata", False) else column(frame)
+        frame = frame.assign(**{name: np.asarray(values, dtype=float)})
     if spec.one_result_per_trial:
         frame = frame[~frame["trial_id"].duplicated(keep="last")]
     if max_trials is not None:

@@ -1,0 +1,52 @@
+"""Multi-objective FIFO: every trial runs to the maximum fidelity and its whole objective vector goes to a
+multi-objective searcher (``MultiObjectiveSearcher``: MOBO-RANDOM, MOBO-LINEAR, MO-REA)."""
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from baselines.fifo import FIFOScheduler
+from baselines.multiobjective import ObjectiveVector
+from baselines.scheduler import Searcher
+from blackbox_repo.search_space import SearchSpace
+
+
+class MultiObjectiveSearcher(Searcher):
+    """A searcher that learns from objective vectors (to minimise) rather than from one value."""
+
+    @abstractmethod
+    def observe_objectives(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None,
+                           vector: np.ndarray) -> None:
+        """A result's objective vector, maximised objectives already negated."""
+
+
+class MultiObjectiveFIFO(FIFOScheduler):
+    """FIFO whose completed trials report their objective vector to a ``MultiObjectiveSearcher``."""
+
+    multi_objective: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        config_space: SearchSpace,
+        metrics: Sequence[str],
+        modes: Sequence[str],
+        searcher: MultiObjectiveSearcher,
+        seed: int = 0,
+        fidelity_name: str | None = None,
+        max_fidelity: float | None = None,
+        fidelity_values: Sequence[float] | None = None,
+        max_trials: int | None = None,
+    ):
+        self.objectives = ObjectiveVector.build(metrics, modes, type(searcher).__name__)
+        if not isinstance(searcher, MultiObjectiveSearcher):
+            raise TypeError(f"MultiObjectiveFIFO needs a multi-objective searcher, got {type(searcher).__name__}")
+        super().__init__(config_space, self.objectives.metrics[0], searcher, self.objectives.modes[0], seed,
+                         fidelity_name, max_fidelity, fidelity_values, max_trials)
+
+    def on_trial_complete(self, trial_id: int, fidelity: float, metrics: Mapping[str, float]) -> None:
+        searcher: MultiObjectiveSearcher = self.searcher  # type: ignore[assignment]
+        searcher.observe_objectives(trial_id, self._configs[trial_id], fidelity, self.objectives(metrics))
+        searcher.on_trial_end(trial_id)

@@ -1,0 +1,52 @@
+"""Rule "can method M run on benchmark B" for objectives: a multi-objective method needs a benchmark with at
+least two objectives. (Single-objective methods run on multi-objective benchmarks: they optimise the primary,
+first objective, which makes them the natural baselines there.)
+
+``check_objectives_fit`` is called by ``launchers.experiment.run_experiment`` before anything is written and
+by ``arena sweep`` before the study starts (``check_sweep_objectives``).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from benchmark_definitions.definitions import Benchmark, objectives_of
+
+
+class ObjectivesMismatch(ValueError):
+    """A method cannot optimise the benchmark's objectives."""
+
+
+def check_objectives_fit(method: str, benchmark: Benchmark, multi_objective: bool | None = None) -> None:
+    """Raise ``ObjectivesMismatch`` when a multi-objective method meets a single-objective benchmark.
+
+    ``multi_objective`` overrides the registry's flag (for methods built outside the registry).
+    """
+    from baselines.registry import method_is_multi_objective
+
+    if multi_objective is None:
+        multi_objective = method_is_multi_objective(method)
+    objectives = objectives_of(benchmark)
+    if multi_objective and not objectives.is_multi_objective:
+        raise ObjectivesMismatch(
+            f"method {method} is multi-objective but benchmark {benchmark.name} has one objective "
+            f"({objectives.describe()}); choose an mo-* benchmark (`arena benchmarks list 'mo-*'`) or a "
+            "single-objective method"
+        )
+
+
+def check_sweep_objectives(methods: Iterable[str], benchmarks: Iterable[Benchmark]) -> None:
+    """Every (method, benchmark) pair of a sweep; raises one ``ObjectivesMismatch`` listing every bad pair."""
+    from baselines.registry import list_methods
+
+    known = set(list_methods())
+    problems = []
+    for method, benchmark in itertools.product(list(methods), list(benchmarks)):
+        if method.upper() not in known:
+            continue  # unknown names are reported by the name check
+        try:
+            check_objectives_fit(method, benchmark)
+        except ObjectivesMismatch as err:
+            problems.append(str(err))
+    if problems:
+        raise ObjectivesMismatch("; ".join(problems))
