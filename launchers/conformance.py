@@ -296,6 +296,15 @@ class _Setting:
     max_trials_started: int
 
 
+def _is_multi_objective(method: str) -> bool:
+    from baselines.registry import method_is_multi_objective
+
+    try:
+        return method_is_multi_objective(method)
+    except ValueError:  # a class path: single-objective
+        return False
+
+
 def _run(setting: _Setting, seed: int, mode: str, report: ConformanceReport, extra_kwargs: Mapping[str, Any] = ()):
     """One run; returns its results frame, or None when it stopped on a broken rule or an error."""
     from baselines.registry import make_method
@@ -305,10 +314,17 @@ def _run(setting: _Setting, seed: int, mode: str, report: ConformanceReport, ext
     name, task, metric = setting.blackbox
     blackbox = _blackbox(name, task, metric, mode == "max")
     fidelities = np.asarray(blackbox.fidelity_values, dtype=float)
+    objectives: dict[str, Any] = {}
+    if _is_multi_objective(setting.method):
+        # A second objective that never flips: the mode rule then checks that maximising -m while minimising the
+        # other is the same as minimising both.
+        second = next(o for o in blackbox.objectives_names if o != metric and o != blackbox.metadata.time_objective)
+        objectives = {"metrics": [metric, second], "modes": [mode, "min"]}
     try:
         scheduler = make_method(setting.method, blackbox.configuration_space, metric, mode,
                                 fidelity_name=blackbox.fidelity_name, max_fidelity=float(fidelities[-1]), seed=seed,
-                                fidelity_values=fidelities.tolist(), **{**setting.method_kwargs, **dict(extra_kwargs)})
+                                fidelity_values=fidelities.tolist(), **objectives,
+                                **{**setting.method_kwargs, **dict(extra_kwargs)})
         observer = _Observer(scheduler, fidelities, report)
         backend = SimulatorBackend(blackbox, n_workers=setting.n_workers, seed=setting.backend_seed)
         stop = StoppingCriterion(max_wallclock_time=setting.budget, max_trials_started=setting.max_trials_started)

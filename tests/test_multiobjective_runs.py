@@ -113,7 +113,8 @@ def test_mo_definitions_name_objectives_their_blackboxes_hold(tmp_path_factory):
     for bench in definitions:
         if bench.family not in tasks or (tasks[bench.family] and bench.task != tasks[bench.family]):
             continue
-        blackbox = benchmark_blackbox(bench, root)
+        # The embedded table ships with the package (default roots); the converted ones are in ``root``.
+        blackbox = benchmark_blackbox(bench, None if bench.family == "mo-xgboost-sklearn" else root)
         missing = [m for m in bench.metrics if m not in blackbox.objectives_names]
         assert not missing, f"{bench.name}: {missing} not in {blackbox.objectives_names}"
         checked.append(bench.family)
