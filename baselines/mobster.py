@@ -196,12 +196,12 @@ class MultiFidelityGPSearcher(BOSearcher):
     # Data
     def observe(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None, value: float) -> None:
         super().observe(trial_id, config, fidelity, value)
+        if trial_id not in self._x:  # also for a diverged trial: a paused one may still be scored for promotion
+            self._x[trial_id] = self.encoder.encode(config)
         value = self._sign * float(value)
-        if not math.isfinite(value):
+        if not math.isfinite(value):  # NaN and infinities stay out of the GP's data (the worst result)
             return
         level = float(self.max_fidelity if fidelity is None else fidelity)
-        if trial_id not in self._x:
-            self._x[trial_id] = self.encoder.encode(config)
         key = (trial_id, level)
         index = self._obs_index.get(key)
         if index is None:

@@ -25,7 +25,10 @@ def check_objectives_fit(method: str, benchmark: Benchmark, multi_objective: boo
     from baselines.registry import method_is_multi_objective
 
     if multi_objective is None:
-        multi_objective = method_is_multi_objective(method)
+        try:
+            multi_objective = method_is_multi_objective(method)
+        except ValueError:  # not a registered name (a class path): building the method says what it is
+            return
     objectives = objectives_of(benchmark)
     if multi_objective and not objectives.is_multi_objective:
         raise ObjectivesMismatch(
