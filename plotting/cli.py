@@ -153,8 +153,15 @@ def run_plot(args: argparse.Namespace) -> int:
         )
         save(fig, _file_stem(benchmark))
     several_benchmarks = len(comparative.benchmarks) > 1
-    if several_benchmarks or len(comparative.setups) > 1:
+    regret = None
+    if several_benchmarks:
         regret = normalised_regret_curves(comparative, **spec_options)
+    elif len(comparative.setups) > 1:
+        try:  # only the CD diagram needs paired runs of one benchmark; the figure above is already written
+            regret = normalised_regret_curves(comparative, **spec_options)
+        except ValueError as error:
+            print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
+    if regret is not None:
         if several_benchmarks:
             aggregated = aggregate_regret_over_time(regret, n_boot=args.n_boot, seed=args.seed)
             fig = plot_aggregated_curves(

@@ -294,3 +294,24 @@ def test_one_and_two_column_sizes_and_fonts():
         assert all(t.get_fontsize() == 8 for t in ax.get_xticklabels() + ax.get_yticklabels())
         assert all(t.get_fontsize() == 8 for t in fig.legends[0].get_texts())
     assert isinstance(fig.axes[0].get_lines()[0], Line2D)
+
+
+def test_arena_plot_makes_the_cd_diagram_without_the_grid_for_one_benchmark(root, tmp_path):
+    pytest.importorskip("scikit_posthocs")
+    parser = argparse.ArgumentParser(prog="arena")
+    add_commands(parser.add_subparsers(dest="command"))
+    out = tmp_path / "one"
+    args = parser.parse_args(
+        ["plot", root, "--benchmark", "suite-beta", "--out", str(out), "--n-boot", "20", "--n-grid", "20",
+         "--format", "png"]
+    )
+    assert args.func(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["critical_difference.png", "suite-beta.png"]
+    # One method: nothing to rank.
+    out = tmp_path / "single"
+    args = parser.parse_args(
+        ["plot", root, "--benchmark", "suite-beta", "--setup", "RS", "--out", str(out), "--n-boot", "20",
+         "--n-grid", "20", "--format", "png"]
+    )
+    assert args.func(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["suite-beta.png"]
