@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.transforms import ScaledTranslation
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+from matplotlib.transforms import ScaledTranslation
 
 from plotting.style import (
     MethodStyle,
@@ -84,7 +84,7 @@ def _legend_below(fig: Figure, handles: Sequence[object], labels: Sequence[str])
 
 
 def _decade_label(value: float, floor: float | None) -> str:
-    exponent = int(round(math.log10(value)))
+    exponent = round(math.log10(value))
     if floor is not None and math.isclose(value, floor, rel_tol=1e-9):
         return rf"$\leq\!10^{{{exponent}}}$"
     return rf"$10^{{{exponent}}}$"
@@ -101,8 +101,8 @@ def _apply_y_scale(ax: Axes, scale: YScale, top: float, bottom: float) -> None:
     if not scale.clipped:
         ax.set_ylim(bottom=bottom / 10.0**0.08, top=top * 10.0**0.08)
         return
-    low_exponent = int(round(math.log10(floor)))
-    high_exponent = max(low_exponent + 1, int(math.ceil(math.log10(max(top, floor)))))
+    low_exponent = round(math.log10(floor))
+    high_exponent = max(low_exponent + 1, math.ceil(math.log10(max(top, floor))))
     step = max(1, math.ceil((high_exponent - low_exponent) / 6))
     ticks = [10.0**e for e in range(low_exponent, high_exponent + 1, step)]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
