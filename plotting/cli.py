@@ -2,9 +2,13 @@
 
 ``launchers/cli.py`` calls ``add_commands(subparsers)`` and then ``args.func(args)`` (returns 0).
 
-* ``arena plot`` writes one figure per benchmark (aggregated best-so-far curves) and, with several
-  benchmarks, the aggregate normalised regret across benchmarks and the average rank over time, as
-  PDF and PNG in ``--out``.
+* ``arena plot`` writes, as PDF and PNG in ``--out``: one figure per benchmark (aggregated best-so-far
+  curves); with several benchmarks the aggregate normalised regret across benchmarks, the average
+  rank over time and a grid with one normalised-regret panel per benchmark (``benchmark_grid``);
+  with >= 2 setups and >= 2 (benchmark, seed) blocks a critical-difference diagram of final
+  normalised regret (``critical_difference``, needs the ``figures`` extra; skipped with a message
+  naming it when absent). Colours come from the whole study's set of setups, so ``--setup``
+  subsets keep them; the y axis is logarithmic when the curves span decades (``--y-scale``).
 * ``arena table`` prints (or writes to ``--out``) final values per benchmark and setup with intervals,
   best in bold, as Markdown or LaTeX.
 """
@@ -48,7 +52,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     plot.add_argument("--n-grid", type=int, default=200, help="points of the common grid")
     plot.add_argument("--columns", type=int, choices=[1, 2], default=1, help="paper columns the figure spans")
     plot.add_argument("--format", action="append", dest="formats", help="pdf, png, svg (default pdf and png)")
-    plot.add_argument("--log-y", action="store_true")
+    plot.add_argument(
+        "--y-scale",
+        choices=["auto", "linear", "log"],
+        default="auto",
+        help="auto: log when the curves' positive values span more than one decade (zeros drawn at a "
+        "stated floor), else linear",
+    )
+    plot.add_argument("--log-y", action="store_const", const="log", dest="y_scale", help="same as --y-scale log")
+    plot.add_argument("--alpha", type=float, default=0.05, help="level of the Nemenyi test of the CD diagram")
     plot.set_defaults(func=run_plot)
 
     table = subparsers.add_parser("table", help="final values per benchmark and setup, best in bold")
@@ -77,21 +89,43 @@ def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+def _study_setups(args: argparse.Namespace, comparative) -> list[str]:
+    """Every setup of the selected studies, also those ``--setup`` leaves out (for stable colours)."""
+    if not args.setups:
+        return comparative.setups
+    from results.store import index_experiments
+
+    bounds = (args.since, args.until) if (args.since or args.until) else None
+    index = index_experiments(args.root, tags=args.tags, benchmarks=args.benchmarks, datetime_bounds=bounds)
+    return list(dict.fromkeys(list(index.setups) + comparative.setups))
+
+
 def run_plot(args: argparse.Namespace) -> int:
+    import sys
+
     import matplotlib.pyplot as plt
 
-    from plotting.figures import plot_aggregated_curves, plot_average_ranks, save_figure
-    from plotting.style import method_styles
+    from plotting.figures import (
+        plot_aggregated_curves,
+        plot_average_ranks,
+        plot_benchmark_grid,
+        plot_critical_difference,
+        save_figure,
+    )
+    from plotting.style import study_styles
     from results.across_benchmarks import (
         aggregate_regret_over_time,
         average_rank_over_time,
+        final_regret_blocks,
         normalised_regret_curves,
+        regret_over_time_per_benchmark,
     )
+    from results.statistics import friedman_rank_test
 
     comparative = _comparative(args)
     if not comparative.benchmarks:
         raise SystemExit(f"no complete experiment under {args.root}; nothing to plot")
-    styles = method_styles(comparative.setups)
+    styles = study_styles(_study_setups(args, comparative))
     formats = args.formats or ["pdf", "png"]
     spec_options = {
         "metric": args.metric,
@@ -101,6 +135,11 @@ def run_plot(args: argparse.Namespace) -> int:
         "n_grid": args.n_grid,
     }
     written = []
+
+    def save(fig, name: str) -> None:
+        written.extend(save_figure(fig, os.path.join(args.out, name), formats))
+        plt.close(fig)
+
     for benchmark in comparative.benchmarks:
         fig = comparative.plot(
             benchmark,
@@ -109,29 +148,47 @@ def run_plot(args: argparse.Namespace) -> int:
             seed=args.seed,
             styles=styles,
             columns=args.columns,
-            log_y=args.log_y,
+            y_scale=args.y_scale,
             **spec_options,
         )
-        written += save_figure(fig, os.path.join(args.out, _file_stem(benchmark)), formats)
-        plt.close(fig)
-    if len(comparative.benchmarks) > 1:
+        save(fig, _file_stem(benchmark))
+    several_benchmarks = len(comparative.benchmarks) > 1
+    regret = None
+    if several_benchmarks:
         regret = normalised_regret_curves(comparative, **spec_options)
-        aggregated = aggregate_regret_over_time(regret, n_boot=args.n_boot, seed=args.seed)
-        fig = plot_aggregated_curves(
-            aggregated,
-            setups=regret.setups,
-            styles=styles,
-            title=f"IQM over {len(regret.benchmarks)} benchmarks",
-            x_label="fraction of budget",
-            y_label="normalised regret",
-            columns=args.columns,
-            log_y=args.log_y,
-        )
-        written += save_figure(fig, os.path.join(args.out, "normalised_regret"), formats)
-        plt.close(fig)
-        fig = plot_average_ranks(average_rank_over_time(regret), regret.setups, styles, columns=args.columns)
-        written += save_figure(fig, os.path.join(args.out, "average_rank"), formats)
-        plt.close(fig)
+    elif len(comparative.setups) > 1:
+        try:  # only the CD diagram needs paired runs of one benchmark; the figure above is already written
+            regret = normalised_regret_curves(comparative, **spec_options)
+        except ValueError as error:
+            print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
+    if regret is not None:
+        if several_benchmarks:
+            aggregated = aggregate_regret_over_time(regret, n_boot=args.n_boot, seed=args.seed)
+            fig = plot_aggregated_curves(
+                aggregated,
+                setups=regret.setups,
+                styles=styles,
+                title=f"IQM over {len(regret.benchmarks)} benchmarks",
+                x_label="fraction of budget",
+                y_label="normalised regret",
+                columns=args.columns,
+                y_scale=args.y_scale,
+            )
+            save(fig, "normalised_regret")
+            fig = plot_average_ranks(average_rank_over_time(regret), regret.setups, styles, columns=args.columns)
+            save(fig, "average_rank")
+            per_benchmark = regret_over_time_per_benchmark(regret, n_boot=args.n_boot, seed=args.seed)
+            fig = plot_benchmark_grid(per_benchmark, setups=regret.setups, styles=styles, y_scale=args.y_scale)
+            save(fig, "benchmark_grid")
+        blocks, _ = final_regret_blocks(regret)
+        if len(regret.setups) > 1 and len(blocks) > 1:
+            test = friedman_rank_test(blocks, regret.setups, alpha=args.alpha)
+            try:
+                fig = plot_critical_difference(test, blocks, styles, columns=args.columns)
+            except ModuleNotFoundError as error:
+                print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
+            else:
+                save(fig, "critical_difference")
     for path in written:
         print(path)
     return 0

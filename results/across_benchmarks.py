@@ -26,7 +26,9 @@ import pandas as pd
 
 from results.comparative import BenchmarkCurves, ComparativeResults, CurveSpec
 from results.statistics import (
+    RankTest,
     average_ranks,
+    friedman_rank_test,
     hypervolume_curve,
     iqm,
     normalised_regret,
@@ -185,6 +187,56 @@ def aggregate_regret_over_time(
     with ThreadPoolExecutor(max_workers=max(1, min(n_threads, len(regret.setups)))) as pool:
         frames = list(pool.map(one, range(len(regret.setups))))
     return pd.concat(frames, ignore_index=True)
+
+
+def regret_over_time_per_benchmark(
+    regret: RegretCurves,
+    statistic=iqm,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Aggregate (default IQM) of normalised regret over the seeds of each benchmark separately, with
+    bootstrap intervals over whole curves, as a tidy table whose ``subplot`` is the benchmark (one panel
+    per benchmark with ``plotting.figures.plot_benchmark_grid``). Setup i on benchmark j uses
+    ``default_rng([seed, j, i])``."""
+    frames = []
+    for j, benchmark in enumerate(regret.benchmarks):
+        for i, setup in enumerate(regret.setups):
+            runs = regret.values[setup][:, j : j + 1, :]
+            interval = stratified_bootstrap(
+                runs, statistic, n_boot=n_boot, rng=np.random.default_rng([seed, j, i]), level=level
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "benchmark": benchmark,
+                        "subplot": benchmark,
+                        "setup": setup,
+                        "x": regret.fraction,
+                        "center": interval.point,
+                        "lower": interval.lower,
+                        "upper": interval.upper,
+                        "n_runs": runs.shape[0],
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def final_regret_blocks(regret: RegretCurves) -> tuple[np.ndarray, list[tuple[str, object]]]:
+    """Final normalised regret as blocks for a rank test: ``(n_tasks * n_seeds, n_setups)`` and the
+    (benchmark, seed) of each row, benchmark-major."""
+    columns = [regret.final[s].T.reshape(-1) for s in regret.setups]  # (tasks, runs) flattened
+    labels = [(b, seed) for b in regret.benchmarks for seed in regret.seeds]
+    return np.stack(columns, axis=1), labels
+
+
+def final_regret_rank_test(regret: RegretCurves, alpha: float = 0.05) -> RankTest:
+    """Friedman test and Nemenyi critical difference on final normalised regret, one block per
+    (benchmark, seed) pair (runs are paired by seed, so every setup is scored in every block)."""
+    blocks, _ = final_regret_blocks(regret)
+    return friedman_rank_test(blocks, regret.setups, alpha=alpha, lower_is_better=True)
 
 
 def aggregate_final_regret(

@@ -416,7 +416,7 @@ class ComparativeResults:
         styles=None,
         columns: int = 1,
         ylabel: str | None = None,
-        log_y: bool = False,
+        y_scale: str = "auto",
         spec: CurveSpec | None = None,
         **spec_options,
     ) -> Figure:
@@ -424,7 +424,8 @@ class ComparativeResults:
 
         Drawing lives in ``plotting.figures`` (imported here, not at module level, so that results does
         not need matplotlib unless a figure is asked for); colours come from ``plotting.style`` so a
-        setup looks the same in every figure.
+        setup looks the same in every figure. ``y_scale`` is "auto" (log when the curves span decades,
+        ``plotting.style.choose_y_scale``), "linear" or "log".
         """
         from plotting.figures import plot_aggregated_curves
 
@@ -456,7 +457,7 @@ class ComparativeResults:
             x_label=curves.x_label,
             y_label=ylabel,
             columns=columns,
-            log_y=log_y,
+            y_scale=y_scale,
         )
 
 

@@ -528,3 +528,81 @@ def hypervolume_curve(points: np.ndarray, reference_point: Sequence[float] | np.
             current = _hypervolume_recursive(front, reference)
         curve[i] = current
     return curve
+
+
+@dataclass(frozen=True)
+class RankTest:
+    """Friedman test over blocks and the Nemenyi critical difference of the mean ranks (Demšar, 2006).
+
+    ``mean_ranks[j]`` is the average over blocks of setup j's rank within its block (1 = best, ties
+    share the average rank); two setups differ significantly at level ``alpha`` under the Nemenyi
+    test when their mean ranks differ by more than ``critical_difference``.
+    """
+
+    setups: list[str]
+    mean_ranks: np.ndarray  # (k,)
+    n_blocks: int
+    statistic: float  # Friedman chi-square, corrected for ties
+    p_value: float
+    critical_difference: float
+    alpha: float
+
+
+def nemenyi_critical_difference(n_setups: int, n_blocks: int, alpha: float = 0.05) -> float:
+    """``q_alpha * sqrt(k (k + 1) / (6 N))`` with ``q_alpha`` the studentized range quantile / sqrt(2).
+
+    ``q_alpha`` is the (1 - alpha) quantile of the studentized range of ``k`` means with infinite
+    degrees of freedom divided by sqrt(2): 1.960, 2.343, 2.569 for k = 2, 3, 4 at alpha = 0.05
+    (Demšar's Table 5).
+    """
+    if n_setups < 2 or n_blocks < 1:
+        raise ValueError(f"a critical difference needs >= 2 setups and >= 1 block, got {n_setups} and {n_blocks}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    q_alpha = scipy.stats.studentized_range.ppf(1.0 - alpha, n_setups, np.inf) / np.sqrt(2.0)
+    return float(q_alpha * np.sqrt(n_setups * (n_setups + 1) / (6.0 * n_blocks)))
+
+
+def friedman_rank_test(
+    blocks: np.ndarray, setups: Sequence[str], alpha: float = 0.05, lower_is_better: bool = True
+) -> RankTest:
+    """Mean ranks, Friedman test and Nemenyi critical difference of ``blocks`` ``(n_blocks, k)``.
+
+    Each row is one block (for HPO: one (task, seed) pair) holding the score of every setup; rows
+    with a NaN are an error, since the test needs complete blocks. The Friedman statistic uses the
+    tie correction of ``scipy.stats.friedmanchisquare`` (it equals scipy's for k >= 3 and is also
+    defined for k = 2); when every block is a full tie the statistic is 0 and the p-value 1.
+    """
+    blocks = np.asarray(blocks, dtype=float)
+    setups = list(setups)
+    if blocks.ndim != 2 or blocks.shape[1] != len(setups):
+        raise ValueError(f"blocks must have shape (n_blocks, {len(setups)}), got {blocks.shape}")
+    n_blocks, k = blocks.shape
+    if k < 2 or n_blocks < 2:
+        raise ValueError(f"a rank test needs >= 2 setups and >= 2 blocks, got {k} setups and {n_blocks} blocks")
+    if np.isnan(blocks).any():
+        bad = int(np.isnan(blocks).any(axis=1).sum())
+        raise ValueError(f"{bad} blocks hold a NaN score; a rank test needs every setup scored in every block")
+    ranks = scipy.stats.rankdata(blocks if lower_is_better else -blocks, axis=1, method="average")
+    rank_sums = ranks.sum(axis=0)
+    # Tie correction: sum over blocks and tie groups of t^3 - t.
+    ties = 0.0
+    for row in np.sort(blocks, axis=1):
+        _, counts = np.unique(row, return_counts=True)
+        ties += float(np.sum(counts.astype(float) ** 3 - counts))
+    denominator = 1.0 - ties / (n_blocks * k * (k * k - 1))
+    raw = 12.0 / (n_blocks * k * (k + 1)) * float(np.sum(rank_sums**2)) - 3.0 * n_blocks * (k + 1)
+    if denominator <= 0.0:
+        statistic, p_value = 0.0, 1.0
+    else:
+        statistic = raw / denominator
+        p_value = float(scipy.stats.chi2.sf(statistic, k - 1))
+    return RankTest(
+        setups=setups,
+        mean_ranks=rank_sums / n_blocks,
+        n_blocks=n_blocks,
+        statistic=float(statistic),
+        p_value=p_value,
+        critical_difference=nemenyi_critical_difference(k, n_blocks, alpha),
+        alpha=alpha,
+    )

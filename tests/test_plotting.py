@@ -59,7 +59,7 @@ def test_comparative_plot_has_one_curve_and_legend_entry_per_setup(comparative, 
     fig = comparative.plot("bench_1", n_boot=50, n_grid=40)
     ax = fig.axes[0]
     assert len(_labelled_lines(ax)) == len(METHODS)
-    legend = ax.get_legend()
+    (legend,) = fig.legends  # one legend for the figure, below the axes
     assert [t.get_text() for t in legend.get_texts()] == METHODS
     paths = save_figure(fig, str(tmp_path / "bench_1"))
     assert [os.path.splitext(p)[1] for p in paths] == [".pdf", ".png"]
@@ -105,7 +105,7 @@ def test_trial_learning_curves_one_line_per_trial(root):
     fig = plot_trial_learning_curves(experiment.results, "val_error")
     n_trials = experiment.results["trial_id"].nunique()
     assert len(fig.axes[0].get_lines()) == n_trials
-    assert len(fig.axes[0].get_legend().get_texts()) == 1
+    assert len(fig.legends[0].get_texts()) == 1
     fig.savefig(os.devnull, format="png")
 
 
@@ -115,7 +115,7 @@ def test_across_benchmark_figures(comparative):
     fig = plot_average_ranks(average_rank_over_time(regret), METHODS, styles)
     assert len(_labelled_lines(fig.axes[0])) == 4
     fig = plot_performance_profiles(performance_profiles(regret, n_boot=20), METHODS, styles)
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == METHODS
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == METHODS
     table = probability_of_improvement_table(regret, n_boot=20)
     fig = plot_probability_of_improvement(table)
     assert len(fig.axes[0].get_yticklabels()) == len(table) == 6
@@ -180,6 +180,8 @@ def test_plot_and_table_commands(root, tmp_path, capsys):
         "average_rank.png",
         "bench_1.png",
         "bench_2.png",
+        "benchmark_grid.png",
+        "critical_difference.png",
         "normalised_regret.png",
     ]
     args = parser.parse_args(["table", root, "--n-boot", "20", "--setup", "RS", "--setup", "BO"])
