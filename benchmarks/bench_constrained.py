@@ -66,7 +66,8 @@ def best_feasible(path: str) -> tuple[float, float, float]:
 
     metadata = json.loads((Path(path) / "metadata.json").read_text())
     results = pd.read_parquet(Path(path) / "results.parquet")
-    final = results[results["fidelity"] == metadata["max_fidelity"]]
+    # Single-fidelity tables record no maximum fidelity: every result is final.
+    final = results if metadata["max_fidelity"] is None else results[results["fidelity"] == metadata["max_fidelity"]]
     constraint = metadata["constraint"]
     feasible = final[constraint["metric"]].to_numpy(dtype=float) <= float(constraint["threshold"])
     values = final[metadata["metric"]].to_numpy(dtype=float)[feasible]
