@@ -111,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     per_cell: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for job, path in zip(jobs, paths):
         per_cell.setdefault((job[0], job[1]), []).append(best_feasible(path))
-    lines = [f"Best feasible validation error at the end of the budget, IQM over {args.seeds} seeds [95% bootstrap "
-             "interval]; mean fraction of feasible evaluations and mean wall-clock seconds per run in parentheses.",
-             "", "| benchmark | " + " | ".join(args.methods) + " |", "|" + "---|" * (len(args.methods) + 1)]
+    caption = (f"Best feasible validation error at the end of the budget, IQM over {args.seeds} seeds [95% bootstrap "
+               "interval]; mean fraction of feasible evaluations and mean wall-clock seconds per run in parentheses.")
+    lines = [caption, "", "| benchmark | " + " | ".join(args.methods) + " |", "|" + "---|" * (len(args.methods) + 1)]
     for benchmark in args.benchmarks:
         cells = []
         for method in args.methods:
@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{float(interval.point):.4f} [{float(interval.lower):.4f}, {float(interval.upper):.4f}] "
                          f"({rows[:, 1].mean():.0%} feasible, {rows[:, 2].mean():.1f} s)")
         lines.append(f"| {benchmark} | " + " | ".join(cells) + " |")
-    lines += ["", f"{len(jobs)} runs ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "
-                  f"{args.n_jobs} processes."]
+    footer = (f"{len(jobs)} runs ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "
+              f"{args.n_jobs} processes.")
+    lines += ["", footer]
     text = "\n".join(lines)
     print(text)
     if args.out:

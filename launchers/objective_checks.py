@@ -28,11 +28,14 @@ def check_objectives_fit(method: str, benchmark: Benchmark, multi_objective: boo
     ``ConstraintMissing`` when a constrained method meets a benchmark without a constraint.
 
     ``multi_objective``/``constrained`` override the registry's flags (for methods built outside the registry).
+    A name the registry does not hold (a class path, a user method YAML's name) counts as single-objective and
+    unconstrained: such methods optimise the primary metric.
     """
-    from baselines.registry import method_is_constrained, method_is_multi_objective
+    from baselines.registry import list_methods, method_is_constrained, method_is_multi_objective
 
+    registered = str(method).upper() in set(list_methods())
     if multi_objective is None:
-        multi_objective = method_is_multi_objective(method)
+        multi_objective = registered and method_is_multi_objective(method)
     objectives = objectives_of(benchmark)
     if multi_objective and not objectives.is_multi_objective:
         raise ObjectivesMismatch(
@@ -41,7 +44,7 @@ def check_objectives_fit(method: str, benchmark: Benchmark, multi_objective: boo
             "single-objective method"
         )
     if constrained is None:
-        constrained = method_is_constrained(method)
+        constrained = registered and method_is_constrained(method)
     if constrained and objectives.constraint_metric is None:
         raise ConstraintMissing(
             f"method {method} is constrained but benchmark {benchmark.name} has no constraint "
