@@ -44,6 +44,8 @@ A ``MethodSpec`` may fix searcher defaults of its own (``searcher_defaults``, e.
   (``baselines.mobo``), MOREA (``baselines.morea``), NSGA2 (``baselines.nsga2``, pymoo), LINEAR-SCALARIZED (``baselines.linear_scalarized``: any
   single-objective method, ``base_method``, on a weighted sum of the objectives). Single-objective methods run
   on multi-objective benchmarks too and optimise the first (primary) objective.
+- constrained (``MethodSpec.constrained``; ``make_method(..., constraint={"metric": NAME, "threshold": VALUE})``,
+  refused without one): CBO (``baselines.cbo``). Other methods ignore a benchmark's constraint.
 """
 from __future__ import annotations
 
@@ -71,10 +73,11 @@ _SEARCHERS: dict[str, tuple[str, str]] = {
     "hypertune": ("baselines.hyper_tune", "HyperTuneSearcher"),
     "mobo": ("baselines.mobo", "MultiObjectiveBOSearcher"),
     "morea": ("baselines.morea", "MOREASearcher"),
+    "cbo": ("baselines.cbo", "ConstrainedBOSearcher"),
 }
 # Arguments the registry fills in itself (never user keyword arguments).
 _SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to", "metrics",
-                   "modes"}
+                   "modes", "constraint_metric", "constraint_threshold"}
 
 
 def _searcher_class(key: str) -> type[Searcher]:
@@ -300,6 +303,12 @@ def _linear_scalarized(ctx: _Context, searcher: None, base_method: str = "ASHA",
     return LinearScalarizedScheduler(base, list(ctx.metrics), list(ctx.modes), weights)
 
 
+def _constrained_fifo(ctx: _Context, searcher: Searcher, max_trials: int | None = None) -> Scheduler:
+    from baselines.cbo import ConstrainedFIFO
+
+    return ConstrainedFIFO(searcher=searcher, max_trials=max_trials, **ctx.common())  # type: ignore[arg-type]
+
+
 def _nsga2(ctx: _Context, searcher: None, population_size: int = 20, max_trials: int | None = None,
            restrict_to: Sequence[Mapping[str, Any]] | None = None) -> Scheduler:
     from baselines.nsga2 import NSGA2
@@ -321,6 +330,7 @@ class MethodSpec:
     searcher_defaults: Mapping[str, Any] = field(default_factory=dict)  # this method's own searcher defaults
     multi_objective: bool = False  # needs metrics/modes with >= 2 objectives (the scheduler's class attribute)
     searcher_fixed: Mapping[str, Any] = field(default_factory=dict)  # searcher arguments the method fixes
+    constrained: bool = False  # needs the benchmark's constraint (make_method's ``constraint``)
     # Methods wrapping another library: the class (``module:Class``, see ``baselines.external``) and the
     # optional extra that installs the library (``pip install hpo-arena[EXTRA]``) with its import names.
     target: str | None = None
@@ -435,6 +445,9 @@ _METHODS: dict[str, MethodSpec] = {
                    "(needs the moo extra)", _nsga2, None, multi_objective=True),
         MethodSpec("LINEAR-SCALARIZED", "any single-objective method (base_method, default ASHA) on a fixed "
                    "weighted sum of the raw objectives", _linear_scalarized, None, multi_objective=True),
+        MethodSpec("CBO", "constrained Bayesian optimisation: EI over the best feasible value times the "
+                   "probability of feasibility from a second GP (Gardner et al. 2014; needs a constraint)",
+                   _constrained_fifo, "cbo", constrained=True),
     )
 }
 
@@ -472,6 +485,11 @@ def method_is_multi_objective(name: str) -> bool:
     return method_spec(name).multi_objective
 
 
+def method_is_constrained(name: str) -> bool:
+    """Whether method ``name`` needs the benchmark's constraint (it then needs a constrained benchmark)."""
+    return method_spec(name).constrained
+
+
 def method_spec(name: str) -> MethodSpec:
     key = str(name).upper()
     if key not in _METHODS:
@@ -491,6 +509,7 @@ def make_method(
     restrict_to: Sequence[Mapping[str, Any]] | None = None,
     metrics: Sequence[str] | None = None,
     modes: Sequence[str] | None = None,
+    constraint: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> Scheduler:
     """Build method ``name`` for a benchmark (see the module docstring).
@@ -498,6 +517,8 @@ def make_method(
     ``name`` is a registered short name or a class path ``module:Class`` (``baselines.external``).
     ``metrics``/``modes``: the benchmark's objectives (``metrics[0]``/``modes[0]`` are ``metric``/``mode``);
     multi-objective methods require at least two, single-objective ones optimise ``metric`` and ignore them.
+    ``constraint``: the benchmark's ``{"metric": NAME, "threshold": VALUE}`` (feasible iff NAME <= VALUE);
+    constrained methods (CBO) require it, the others ignore it.
     """
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
@@ -515,6 +536,14 @@ def make_method(
             raise ValueError(f"method {spec.name}: metric/mode ({metric}, {mode}) must be the first of metrics/modes "
                              f"({vector.metrics[0]}, {vector.modes[0]})")
         objectives = (vector.metrics, vector.modes)
+    if spec.constrained and constraint and (not isinstance(constraint, Mapping)
+                                            or set(constraint) != {"metric", "threshold"}):
+        raise ValueError(f"method {spec.name}: constraint must be {{'metric': NAME, 'threshold': VALUE}}, got "
+                         f"{constraint!r}")
+    if spec.constrained and not constraint:
+        raise ValueError(f"method {spec.name} needs a constraint {{'metric': NAME, 'threshold': VALUE}} (the "
+                         "benchmark's `constraint`); choose a constrained-* benchmark (`arena benchmarks list "
+                         "'constrained-*'`) or an unconstrained method")
     scheduler_names = spec.scheduler_kwargs()
     searcher_names = spec.searcher_kwargs()
     unknown = [k for k in kwargs if k not in scheduler_names and k not in searcher_names]
@@ -543,6 +572,10 @@ def make_method(
     searcher_kwargs.update(spec.searcher_fixed)
     if "metrics" in inspect.signature(searcher_cls.__init__).parameters and spec.multi_objective:
         searcher_kwargs.update(metrics=list(ctx.metrics), modes=list(ctx.modes))
+    if spec.constrained:
+        assert constraint is not None
+        searcher_kwargs.update(constraint_metric=str(constraint["metric"]),
+                               constraint_threshold=float(constraint["threshold"]))
     searcher = searcher_cls(config_space, metric, mode=mode, seed=seed, max_fidelity=max_fidelity,
                             **searcher_kwargs)
     return spec.factory(ctx, searcher, **scheduler_kwargs)

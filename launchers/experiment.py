@@ -193,18 +193,23 @@ def build_scheduler(spec: ExperimentSpec):
 
     Refuses a method that transfers checkpoints between trials (``Scheduler.transfers_checkpoints``, e.g.
     PBT) on a simulated benchmark: a table holds one curve per configuration and no checkpoint to continue
-    from with other hyperparameters.
+    from with other hyperparameters; and a registered multi-objective method on a single-objective benchmark or
+    a constrained one (CBO) on a benchmark without a constraint (``launchers.objective_checks``). Registered
+    methods get the benchmark's ``metrics``, ``modes`` and ``constraint``.
     """
     from baselines.external import is_external_name
     from baselines.registry import make_method
     from benchmark_definitions.definitions import objectives_of
     from launchers.method_checks import check_method_fits_benchmark
+    from launchers.objective_checks import check_objectives_fit
 
     bench = spec.benchmark
     _, method_seed = seeds_for(spec)
     goals = objectives_of(bench)
     if not is_external_name(spec.method_target or spec.method):  # a class path optimises the primary metric
-        method_kwargs = {"metrics": list(goals.metrics), "modes": list(goals.modes), **spec.method_kwargs}
+        check_objectives_fit(spec.method, bench)  # before the table is loaded (the sweep's validation pass too)
+        method_kwargs = {"metrics": list(goals.metrics), "modes": list(goals.modes),
+                         "constraint": getattr(bench, "constraint", None), **spec.method_kwargs}
     else:
         method_kwargs = dict(spec.method_kwargs)
     if isinstance(bench, RealBenchmark):

@@ -1,6 +1,7 @@
 """Rule "can method M run on benchmark B" for objectives: a multi-objective method needs a benchmark with at
-least two objectives. (Single-objective methods run on multi-objective benchmarks: they optimise the primary,
-first objective, which makes them the natural baselines there.)
+least two objectives, and a constrained method (CBO) a benchmark with a constraint. (Single-objective methods
+run on multi-objective benchmarks: they optimise the primary, first objective, which makes them the natural
+baselines there; unconstrained methods run on constrained benchmarks and ignore the constraint.)
 
 ``check_objectives_fit`` is called by ``launchers.experiment.run_experiment`` before anything is written and
 by ``arena sweep`` before the study starts (``check_sweep_objectives``).
@@ -17,24 +18,38 @@ class ObjectivesMismatch(ValueError):
     """A method cannot optimise the benchmark's objectives."""
 
 
-def check_objectives_fit(method: str, benchmark: Benchmark, multi_objective: bool | None = None) -> None:
-    """Raise ``ObjectivesMismatch`` when a multi-objective method meets a single-objective benchmark.
+class ConstraintMissing(ObjectivesMismatch):
+    """A constrained method on a benchmark without a constraint."""
 
-    ``multi_objective`` overrides the registry's flag (for methods built outside the registry).
+
+def check_objectives_fit(method: str, benchmark: Benchmark, multi_objective: bool | None = None,
+                         constrained: bool | None = None) -> None:
+    """Raise ``ObjectivesMismatch`` when a multi-objective method meets a single-objective benchmark, and
+    ``ConstraintMissing`` when a constrained method meets a benchmark without a constraint.
+
+    ``multi_objective``/``constrained`` override the registry's flags (for methods built outside the registry).
+    A name the registry does not hold (a class path, a user method YAML's name) counts as single-objective and
+    unconstrained: such methods optimise the primary metric.
     """
-    from baselines.registry import method_is_multi_objective
+    from baselines.registry import list_methods, method_is_constrained, method_is_multi_objective
 
+    registered = str(method).upper() in set(list_methods())
     if multi_objective is None:
-        try:
-            multi_objective = method_is_multi_objective(method)
-        except ValueError:  # not a registered name (a class path): building the method says what it is
-            return
+        multi_objective = registered and method_is_multi_objective(method)
     objectives = objectives_of(benchmark)
     if multi_objective and not objectives.is_multi_objective:
         raise ObjectivesMismatch(
             f"method {method} is multi-objective but benchmark {benchmark.name} has one objective "
             f"({objectives.describe()}); choose an mo-* benchmark (`arena benchmarks list 'mo-*'`) or a "
             "single-objective method"
+        )
+    if constrained is None:
+        constrained = registered and method_is_constrained(method)
+    if constrained and objectives.constraint_metric is None:
+        raise ConstraintMissing(
+            f"method {method} is constrained but benchmark {benchmark.name} has no constraint "
+            f"({objectives.describe()}); choose a constrained-* benchmark (`arena benchmarks list 'constrained-*'`) "
+            "or an unconstrained method"
         )
 
 

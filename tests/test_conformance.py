@@ -26,6 +26,7 @@ CHECK_OPTIONS: dict[str, dict] = {
     "GRID": {"method_kwargs": {"num_points": 2}},
     "BANDIT": {"method_kwargs": {"slack_amount": 0.02}},
     "BO": {"max_trials_started": 12},
+    "CBO": {"max_trials_started": 16},  # past its initial random points (a GP decision per trial)
     "BORE": {"max_trials_started": 12},
     "ASHA-BO": {"max_trials_started": 12},
     "OPTUNA-MEDIAN": {"max_trials_started": 16},

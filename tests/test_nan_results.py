@@ -19,7 +19,6 @@ import pytest
 from baselines.registry import (
     list_methods,
     make_method,
-    method_is_multi_objective,
     method_spec,
     method_transfers_checkpoints,
 )
@@ -49,8 +48,13 @@ def nan_table(fill: float, mode: str) -> TabularBlackbox:
 
 def decisions(method: str, fill: float, mode: str) -> pd.DataFrame:
     table = nan_table(fill, mode)
+    # Constrained methods (CBO) need a constraint: the time at the end (9 epochs) is always feasible here.
+    constraint = {"metric": "time", "threshold": float(N_EPOCHS)} if method_spec(method).constrained else None
+    # Multi-objective methods need a second objective: the time (epochs), which NaN never touches.
+    objectives = {"metrics": ["loss", "time"], "modes": [mode, "min"]} if method_spec(method).multi_objective else {}
     scheduler = make_method(method, table.configuration_space, "loss", mode, fidelity_name="epoch",
-                            max_fidelity=N_EPOCHS, seed=0, fidelity_values=list(range(1, N_EPOCHS + 1)))
+                            max_fidelity=N_EPOCHS, seed=0, fidelity_values=list(range(1, N_EPOCHS + 1)),
+                            constraint=constraint, **objectives)
     results = Tuner(scheduler, SimulatorBackend(table, n_workers=3, seed=0),
                     StoppingCriterion(max_evaluations=90)).run()
     frame = results.to_frame()
@@ -59,9 +63,8 @@ def decisions(method: str, fill: float, mode: str) -> pd.DataFrame:
     return frame[["trial_id", "fidelity", "decision", "config.x"]]
 
 
-# Methods that continue other trials' checkpoints (PBT) run on real training only, never on a table; the
-# multi-objective ones need several objectives and their NaN handling is pinned in tests/test_multiobjective.py.
-SIMULABLE = [m for m in list_methods() if not method_transfers_checkpoints(m) and not method_is_multi_objective(m)]
+# Methods that continue other trials' checkpoints (PBT) run on real training only, never on a table.
+SIMULABLE = [m for m in list_methods() if not method_transfers_checkpoints(m)]
 
 
 @pytest.mark.parametrize("method", SIMULABLE)

@@ -8,7 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baselines.asynchronous_successive_halving import ASHA
-from baselines.registry import describe_methods, list_methods, make_method, method_is_multi_objective
+from baselines.registry import (
+    describe_methods,
+    list_methods,
+    make_method,
+    method_is_constrained,
+    method_is_multi_objective,
+)
 from blackbox_repo.search_space import (
     Categorical,
     FiniteRange,
@@ -45,12 +51,16 @@ def build(name, space=SPACE, mode="min", seed=0, **kwargs):
 
 # Multi-objective methods need several objectives; tests/test_multiobjective*.py cover them.
 MULTI_OBJECTIVE = ["MOASHA", "MOBO-RANDOM", "MOBO-LINEAR", "MOREA", "NSGA2", "LINEAR-SCALARIZED"]
+# Constrained methods need a constraint; tests/test_cbo.py covers them.
+CONSTRAINED = ["CBO"]
 
 
 def test_every_required_method_is_registered():
-    assert [m for m in list_methods() if not method_is_multi_objective(m)] == REQUIRED + LIBRARY_METHODS
+    assert [m for m in list_methods() if not method_is_multi_objective(m) and not method_is_constrained(m)] == \
+        REQUIRED + LIBRARY_METHODS
     assert [m for m in list_methods() if method_is_multi_objective(m)] == MULTI_OBJECTIVE
-    assert set(describe_methods()) == set(REQUIRED + LIBRARY_METHODS) | set(MULTI_OBJECTIVE)
+    assert [m for m in list_methods() if method_is_constrained(m)] == CONSTRAINED
+    assert set(describe_methods()) == set(REQUIRED + LIBRARY_METHODS) | set(MULTI_OBJECTIVE) | set(CONSTRAINED)
 
 
 def test_unknown_method_lists_valid_names():
