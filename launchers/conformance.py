@@ -305,6 +305,28 @@ def _is_multi_objective(method: str) -> bool:
         return False
 
 
+def _uses_transfer_data(method: str) -> bool:
+    from baselines.registry import method_uses_transfer_data
+
+    try:
+        return method_uses_transfer_data(method)
+    except ValueError:  # a class path: gets no transfer data
+        return False
+
+
+def _transfer_data(blackbox: str, task: str, metric: str, mode: str):
+    """Leave-one-task-out data for a transfer method: the other tasks of the same table. Their values are in
+    the minimisation direction whatever ``mode`` (the mode rule negates the metric of the target only, and
+    a method sees values to minimise), so both runs of the mode rule get the same data."""
+    from dataclasses import replace as replace_field
+
+    from blackbox_repo.repository import load_blackbox
+    from launchers.transfer_data import _build
+
+    others = tuple(t for t in load_blackbox(blackbox).tasks if t != task)
+    return replace_field(_build(blackbox, task, others, metric, "min", None, None), mode=mode)
+
+
 def _run(setting: _Setting, seed: int, mode: str, report: ConformanceReport, extra_kwargs: Mapping[str, Any] = ()):
     """One run; returns its results frame, or None when it stopped on a broken rule or an error."""
     from baselines.registry import make_method
@@ -320,6 +342,8 @@ def _run(setting: _Setting, seed: int, mode: str, report: ConformanceReport, ext
         # other is the same as minimising both.
         second = next(o for o in blackbox.objectives_names if o != metric and o != blackbox.metadata.time_objective)
         objectives = {"metrics": [metric, second], "modes": [mode, "min"]}
+    if _uses_transfer_data(setting.method):
+        objectives["transfer_data"] = _transfer_data(name, task, metric, mode)
     try:
         scheduler = make_method(setting.method, blackbox.configuration_space, metric, mode,
                                 fidelity_name=blackbox.fidelity_name, max_fidelity=float(fidelities[-1]), seed=seed,
