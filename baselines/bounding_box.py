@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from baselines.scheduler import Searcher
 from baselines.transfer import TransferData, check_transfer_data
 from blackbox_repo.search_space import Categorical, Constant, SearchSpace

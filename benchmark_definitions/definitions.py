@@ -220,7 +220,8 @@ def check_objectives(benchmark: SimulatedBenchmark | FunctionBenchmark) -> None:
 def check_transfer(benchmark: SimulatedBenchmark) -> None:
     """Refuse source tasks without transfer, and a target task among its own sources."""
     if not isinstance(benchmark.transfer, bool):
-        raise ValueError(f"benchmark {benchmark.name!r}: transfer must be true or false, got {benchmark.transfer!r}")
+        raise ValueError(  # noqa: TRY004 - definitions report every bad field as a ValueError
+            f"benchmark {benchmark.name!r}: transfer must be true or false, got {benchmark.transfer!r}")
     sources = list(benchmark.source_tasks)
     if sources and not benchmark.transfer:
         raise ValueError(f"benchmark {benchmark.name!r}: source_tasks {sources} are set but transfer is false; "

@@ -403,9 +403,7 @@ def check_method(
     method has a ``max_trials`` argument. ``skip_rules``: rules not checked (``seed-used``, ``mode``), for a
     method that breaks them by definition (reported as skipped).
     """
-    from baselines.registry import method_defaults
-
-    from baselines.registry import method_transfers_checkpoints
+    from baselines.registry import method_defaults, method_transfers_checkpoints
 
     try:
         transfers = method_transfers_checkpoints(method)
