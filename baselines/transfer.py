@@ -101,9 +101,10 @@ class TransferData:
 
 def check_transfer_data(transfer_data: Any, method: str) -> TransferData:
     if not isinstance(transfer_data, TransferData):  # a ValueError: the sweep's validation reports it as a problem
-        raise ValueError(  # noqa: TRY004f"method {method} learns from other tasks' evaluations and needs transfer data "
-                         f"(a baselines.transfer.TransferData), got {type(transfer_data).__name__}; run it on a "
-                         "leave-one-task-out benchmark (`arena benchmarks list 'transfer-*'`)")
+        raise ValueError(  # noqa: TRY004
+            f"method {method} learns from other tasks' evaluations and needs transfer data "
+            f"(a baselines.transfer.TransferData), got {type(transfer_data).__name__}; run it on a "
+            "leave-one-task-out benchmark (`arena benchmarks list 'transfer-*'`)")
     return transfer_data
 
 
