@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baselines.asynchronous_successive_halving import ASHA
-from baselines.registry import describe_methods, list_methods, make_method, method_is_multi_objective
+from baselines.registry import describe_methods, list_methods, make_method, method_is_multi_objective, method_spec
 from blackbox_repo.search_space import (
     Categorical,
     FiniteRange,
@@ -47,10 +47,16 @@ def build(name, space=SPACE, mode="min", seed=0, **kwargs):
 MULTI_OBJECTIVE = ["MOASHA", "MOBO-RANDOM", "MOBO-LINEAR", "MOREA", "NSGA2", "LINEAR-SCALARIZED"]
 
 
+# Transfer-learning methods need other tasks' evaluations; tests/test_transfer.py covers them.
+TRANSFER = ["ZERO-SHOT", "BOUNDING-BOX", "ASHA-CTS", "RUSH"]
+
+
 def test_every_required_method_is_registered():
-    assert [m for m in list_methods() if not method_is_multi_objective(m)] == REQUIRED + LIBRARY_METHODS
+    assert [m for m in list_methods() if not method_is_multi_objective(m) and m not in TRANSFER] == \
+        REQUIRED + LIBRARY_METHODS
     assert [m for m in list_methods() if method_is_multi_objective(m)] == MULTI_OBJECTIVE
-    assert set(describe_methods()) == set(REQUIRED + LIBRARY_METHODS) | set(MULTI_OBJECTIVE)
+    assert [m for m in list_methods() if method_spec(m).transfer_learning] == TRANSFER
+    assert set(describe_methods()) == set(REQUIRED + LIBRARY_METHODS) | set(MULTI_OBJECTIVE) | set(TRANSFER)
 
 
 def test_unknown_method_lists_valid_names():
