@@ -65,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
 
+    from comparison_helpers import regret_intervals
     from joblib import Parallel, delayed
 
     from benchmark_definitions.registry import LCBENCH_TASKS, get_benchmark
     from blackbox_repo.conversion import convert
     from blackbox_repo.repository import list_blackboxes
-    from comparison_helpers import regret_intervals
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-transfer-"))
     repository, results_root = work / "repository", work / "results"
@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     curves: dict[tuple[str, str], list[np.ndarray]] = {}
     for (target, method, _, _, _), path in zip(jobs, paths):
         curves.setdefault((method, target), []).append(regret_curve(path, grid))
-    lines = [f"Normalised regret of the best validation cross-entropy so far, IQM over {len(args.targets)} target "
+    lines = [(f"Normalised regret of the best validation cross-entropy so far, IQM over {len(args.targets)} target "
              f"tasks x {args.seeds} seeds [95% stratified-bootstrap interval], leave-one-task-out over the "
-             f"{len(LCBENCH_TASKS)} LCBench tasks (targets: {', '.join(args.targets)}); lower is better.", "",
+             f"{len(LCBENCH_TASKS)} LCBench tasks (targets: {', '.join(args.targets)}); lower is better."), "",
              "| method | " + " | ".join(f"{f:.0%} of budget" for f in FRACTIONS) + " |",
              "|---|" + "---|" * len(FRACTIONS)]
     for method in args.methods:
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = regret_intervals(per_task, list(range(len(FRACTIONS))))
         lines.append(f"| {method} | " + " | ".join(f"{c.point:.4f} [{c.lower:.4f}, {c.upper:.4f}]" for c in cells)
                      + " |")
-    lines += ["", f"{len(jobs)} runs in {elapsed:.0f} s with {args.n_jobs} processes (complete runs in --work-dir "
-              "are reused)."]
+    lines += ["", (f"{len(jobs)} runs in {elapsed:.0f} s with {args.n_jobs} processes (complete runs in --work-dir "
+              "are reused).")]
     print("\n".join(lines))
     return 0
 

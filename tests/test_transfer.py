@@ -270,3 +270,36 @@ def test_each_transfer_method_runs_through_the_simulator_and_repeats_bit_for_bit
         frames.append(pd.read_parquet(Path(run_experiment(spec)) / "results.parquet"))
     assert len(frames[0]) > 20
     pd.testing.assert_frame_equal(frames[0], frames[1])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# real data: LCBench curves, leave one task out
+# ------------------------------------------------------------------------------------------------------------
+
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "lcbench_curves").is_dir(), reason="needs ../shared/data/lcbench_curves")
+def test_lcbench_leave_one_task_out_zero_shot_starts_with_the_best_sum_of_ranks(tmp_path):
+    from blackbox_repo.conversion import convert
+    from blackbox_repo.repository import load_blackbox
+
+    tasks = ["adult", "higgs", "jannis", "volkert"]
+    convert("lcbench-npz", SHARED / "lcbench_curves", tmp_path, tasks=tasks, progress=False)
+    bench = get_benchmark("transfer-lcbench-ce-adult")
+    data = build_transfer_data(bench, str(tmp_path))
+    assert data.task_names == ["higgs", "jannis", "volkert"]
+    # Independently: seed-mean final cross-entropy per source task, ranks per task, the lowest rank sum first.
+    ranks = []
+    for task in data.task_names:
+        table = load_blackbox("lcbench-val-ce", root=str(tmp_path), task=task)
+        final = np.nanmean(np.asarray(table.objectives[:, :, -1, table.objective_index(bench.metric)], float), axis=1)
+        ranks.append(pd.Series(final).rank().to_numpy())
+    first = int(np.argmin(np.sum(ranks, axis=0)))
+    scheduler = build_scheduler(ExperimentSpec(bench, "ZERO-SHOT", 0, 0, "t", "unused", blackbox_root=str(tmp_path)))
+    expected = load_blackbox("lcbench-val-ce", root=str(tmp_path), task="adult").all_configurations()[first]
+    assert scheduler.suggest(0).config == expected
+    results = pd.read_parquet(Path(run_experiment(ExperimentSpec(
+        replace(bench, max_wallclock_time=200.0), "RUSH", 0, 0, "t", str(tmp_path / "results"),
+        blackbox_root=str(tmp_path)))) / "results.parquet")
+    assert len(results) > 0 and results[bench.metric].notna().all()
