@@ -6,7 +6,7 @@ Each source task's final values are mapped to standard-normal quantiles (``Phi^-
 regressor of those quantiles on the encoded configurations, pooled over the source tasks, estimates how good
 a configuration tends to be across tasks (``mu``); the spread of its residuals (``sigma``, one value: the root
 mean square residual on held-out rows) says how much tasks disagree. Each proposal scores fresh candidates
-(``num_candidates`` random configurations, or the not yet proposed rows of ``restrict_to``) with a Thompson
+(``num_candidates`` random members drawn uniformly in the encoded space, or the not yet proposed rows of ``restrict_to``) with a Thompson
 sample ``mu + sigma * N(0, 1)`` and takes the lowest. The model is fitted once, at the first proposal, from
 the source tasks only: this is the copula Thompson sampler (CTS) of the paper, without the target-task GP.
 
@@ -111,15 +111,15 @@ class CopulaThompsonSearcher(Searcher):
                 rows = np.sort(self.rng.choice(rows, self.num_candidates, replace=False))
             mu = self._restrict_mu[rows]
         else:
-            configs = [self.config_space.sample(self.rng) for _ in range(self.num_candidates)]
             from threadpoolctl import threadpool_limits
 
+            candidates = self.encoder.sample(self.rng, self.num_candidates)  # members, uniform in encoded space
             with threadpool_limits(1):
-                mu = self._model.predict(self.encoder.encode_many(configs))
+                mu = self._model.predict(candidates)
         sample = mu + self.sigma * self.rng.standard_normal(len(mu))
         best = int(np.argmin(sample))
         if self._restrict is not None:
             row = int(rows[best])
             self._left[row] = False
             return dict(self._restrict[row])
-        return configs[best]
+        return self.encoder.decode(candidates[best])

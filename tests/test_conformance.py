@@ -34,6 +34,7 @@ CHECK_OPTIONS: dict[str, dict] = {
     "OPTUNA-GP": {"method_kwargs": {"n_startup_trials": 3}, "max_trials_started": 6},
     # The greedy portfolio is the same for every seed by design; a short one lets the random phase show the seed.
     "ZERO-SHOT": {"method_kwargs": {"portfolio_size": 4}},
+    "ASHA-CTS": {"method_kwargs": {"max_iter": 20, "num_candidates": 200}},  # ten model fits per check
 }
 SLOW = {"OPTUNA-GP"}  # PyTorch's import and first fit: about 15 s
 
