@@ -65,9 +65,11 @@ def build_transfer_data(benchmark: SimulatedBenchmark, root: str | None = None) 
     """The source tasks' evaluations of ``benchmark``'s metric (see the module docstring)."""
     if not has_transfer_data(benchmark):
         raise TransferMismatch(f"benchmark {benchmark.name} has no transfer data (transfer is false)")
+    from launchers.experiment import blackbox_root
+
     tasks = tuple(task for task in source_tasks(benchmark, root) if task != benchmark.task)
     return _build(benchmark.blackbox, benchmark.task, tasks, benchmark.metric, benchmark.mode,
-                  benchmark.max_fidelity, root if not benchmark.repository else benchmark.repository)
+                  benchmark.max_fidelity, blackbox_root(benchmark, root))
 
 
 @functools.lru_cache(maxsize=4)
