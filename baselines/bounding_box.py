@@ -5,7 +5,8 @@ The search space shrinks to the smallest box holding the ``num_top`` best config
 for each ordered hyperparameter the interval between the smallest and largest of their values (on the
 domain's own scale: log-scaled domains get a log-scaled box), for each categorical one the values they use.
 Random search then samples inside the box. With ``restrict_to`` (a table's configurations) it draws, without
-replacement, the listed configurations that lie inside the box; if none does, the whole list.
+replacement, the listed configurations that lie inside the box, then (once those are used up, which happens
+when the tables of the tasks hold different configurations and the box is small) the other listed ones.
 """
 from __future__ import annotations
 
@@ -51,9 +52,13 @@ class BoundingBoxSearcher(Searcher):
         self._inside: list[dict[str, Any]] | None = None
         if restrict_to is not None:
             listed = [dict(c) for c in restrict_to]
-            inside = [c for c in listed if self.contains(c)]
-            self._inside = inside or listed
-            self._order = self.rng.permutation(len(self._inside))
+            flags = [self.contains(c) for c in listed]
+            inside = [c for c, f in zip(listed, flags) if f]
+            outside = [c for c, f in zip(listed, flags) if not f]
+            # Inside the box first (random order), then the rest, so a small box does not end the run early.
+            self._inside = ([inside[i] for i in self.rng.permutation(len(inside))]
+                            + [outside[i] for i in self.rng.permutation(len(outside))])
+            self.num_inside = len(inside)
             self._next = 0
 
     def contains(self, config: Mapping[str, Any]) -> bool:
@@ -72,7 +77,7 @@ class BoundingBoxSearcher(Searcher):
         if self._inside is not None:
             if self._next >= len(self._inside):
                 return None
-            config = dict(self._inside[int(self._order[self._next])])
+            config = dict(self._inside[self._next])
             self._next += 1
             return config
         config: dict[str, Any] = {}

@@ -144,8 +144,8 @@ def scores_at(candidates: Sequence[Mapping[str, Any]], task: TransferTask, task_
         encoder = ConfigEncoder(space)
         source = encoder.encode_many(task.records())
         queried = encoder.encode_many([candidates[j] for j in missing])
-        for start in range(0, len(missing), 512):  # chunks keep the distance matrix small
-            block = queried[start:start + 512]
-            distances = ((block[:, None, :] - source[None, :, :]) ** 2).sum(axis=2)
-            out[np.asarray(missing[start:start + 512])] = task_scores[np.argmin(distances, axis=1)]
+        from scipy.spatial import cKDTree
+
+        _, nearest = cKDTree(source).query(queried, k=1)
+        out[np.asarray(missing)] = task_scores[nearest]
     return out

@@ -209,8 +209,9 @@ def test_bounding_box_samples_only_inside_the_box_of_the_best_configurations():
     listed = [{"x": 0.1, "c": "a"}, {"x": 0.3, "c": "b"}, {"x": 0.5, "c": "a"}, {"x": 0.5, "c": "c"}]
     scheduler = make_method("BOUNDING-BOX", space, "loss", "min", None, None, 0, restrict_to=listed,
                             transfer_data=data)
-    proposed = [scheduler.suggest(i) for i in range(3)]
-    assert sorted(p.config["x"] for p in proposed[:2]) == [0.3, 0.5] and proposed[2].kind == "done"
+    proposed = [scheduler.suggest(i) for i in range(5)]
+    assert sorted(p.config["x"] for p in proposed[:2]) == [0.3, 0.5]  # inside the box first
+    assert sorted(p.config["x"] for p in proposed[2:4]) == [0.1, 0.5] and proposed[4].kind == "done"
 
 
 def test_asha_cts_proposes_where_every_task_is_good_whatever_each_task_s_scale():
