@@ -74,10 +74,13 @@ _SEARCHERS: dict[str, tuple[str, str]] = {
     "mobo": ("baselines.mobo", "MultiObjectiveBOSearcher"),
     "morea": ("baselines.morea", "MOREASearcher"),
     "cbo": ("baselines.cbo", "ConstrainedBOSearcher"),
+    "zero-shot": ("baselines.zero_shot", "ZeroShotSearcher"),
+    "bounding-box": ("baselines.bounding_box", "BoundingBoxSearcher"),
+    "cts": ("baselines.asha_cts", "CopulaThompsonSearcher"),
 }
 # Arguments the registry fills in itself (never user keyword arguments).
 _SEARCHER_FIXED = {"self", "config_space", "metric", "mode", "seed", "max_fidelity", "restrict_to", "metrics",
-                   "modes", "constraint_metric", "constraint_threshold"}
+                   "modes", "constraint_metric", "constraint_threshold", "transfer_data"}
 
 
 def _searcher_class(key: str) -> type[Searcher]:
@@ -317,6 +320,14 @@ def _nsga2(ctx: _Context, searcher: None, population_size: int = 20, max_trials:
                  **_multi_objective_common(ctx))
 
 
+def _rush(ctx: _Context, searcher: Searcher, transfer_data: Any, num_hyperparameters_per_task: int = 1,
+          grace_period: float = 1, reduction_factor: float = 3, max_trials: int | None = None) -> Scheduler:
+    from baselines.rush import RUSH
+
+    return RUSH(searcher=searcher, transfer_data=transfer_data,
+                num_hyperparameters_per_task=num_hyperparameters_per_task, max_trials=max_trials, grace_period=grace_period, reduction_factor=reduction_factor, **ctx.common())
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
@@ -329,6 +340,8 @@ class MethodSpec:
     transfers_checkpoints: bool = False
     searcher_defaults: Mapping[str, Any] = field(default_factory=dict)  # this method's own searcher defaults
     multi_objective: bool = False  # needs metrics/modes with >= 2 objectives (the scheduler's class attribute)
+    #: learns from other tasks' evaluations (``transfer_data``, ``baselines.transfer``): needs a transfer-* benchmark
+    transfer_learning: bool = False
     searcher_fixed: Mapping[str, Any] = field(default_factory=dict)  # searcher arguments the method fixes
     constrained: bool = False  # needs the benchmark's constraint (make_method's ``constraint``)
     # Methods wrapping another library: the class (``module:Class``, see ``baselines.external``) and the
@@ -352,7 +365,7 @@ class MethodSpec:
         if self.factory is None:
             return []
         params = inspect.signature(self.factory).parameters
-        return [n for n in params if n not in ("ctx", "searcher", "restrict_to")]
+        return [n for n in params if n not in ("ctx", "searcher", "restrict_to", "transfer_data")]
 
     def searcher_kwargs(self) -> list[str]:
         if self.searcher is None:
@@ -448,6 +461,16 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("CBO", "constrained Bayesian optimisation: EI over the best feasible value times the "
                    "probability of feasibility from a second GP (Gardner et al. 2014; needs a constraint)",
                    _constrained_fifo, "cbo", constrained=True),
+        MethodSpec("ZERO-SHOT", "zero-shot transfer: greedy portfolio of the configurations that best cover the "
+                   "other tasks, evaluated in order, then random search (Wistuba et al. 2015)", _fifo, "zero-shot",
+                   transfer_learning=True),
+        MethodSpec("BOUNDING-BOX", "random search inside the bounding box of the other tasks' best configurations "
+                   "(Perrone et al. 2019)", _fifo, "bounding-box", transfer_learning=True),
+        MethodSpec("ASHA-CTS", "Gaussian-copula Thompson sampling fitted on the other tasks' quantile-transformed "
+                   "values, proposing for stopping ASHA (Salinas et al. 2020)", _asha_factory("stopping", 1), "cts",
+                   transfer_learning=True),
+        MethodSpec("RUSH", "ASHA warm-started with the other tasks' best configurations, whose rung results stop "
+                   "worse trials (Zappella et al. 2021)", _rush, "random", transfer_learning=True),
     )
 }
 
@@ -490,6 +513,11 @@ def method_is_constrained(name: str) -> bool:
     return method_spec(name).constrained
 
 
+def method_uses_transfer_data(name: str) -> bool:
+    """Whether method ``name`` learns from other tasks' evaluations (it then needs a transfer-* benchmark)."""
+    return method_spec(name).transfer_learning
+
+
 def method_spec(name: str) -> MethodSpec:
     key = str(name).upper()
     if key not in _METHODS:
@@ -510,6 +538,7 @@ def make_method(
     metrics: Sequence[str] | None = None,
     modes: Sequence[str] | None = None,
     constraint: Mapping[str, Any] | None = None,
+    transfer_data: Any = None,
     **kwargs: Any,
 ) -> Scheduler:
     """Build method ``name`` for a benchmark (see the module docstring).
@@ -519,6 +548,8 @@ def make_method(
     multi-objective methods require at least two, single-objective ones optimise ``metric`` and ignore them.
     ``constraint``: the benchmark's ``{"metric": NAME, "threshold": VALUE}`` (feasible iff NAME <= VALUE);
     constrained methods (CBO) require it, the others ignore it.
+    ``transfer_data``: the other tasks' evaluations (``baselines.transfer.TransferData``), required by transfer
+    methods (``method_uses_transfer_data``) and ignored by the others.
     """
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
@@ -558,6 +589,14 @@ def make_method(
     if max_fidelity is None and fidelity_values is not None and len(fidelity_values):
         max_fidelity = float(list(fidelity_values)[-1])
     ctx = _Context(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values, *objectives)
+    if spec.transfer_learning:
+        from baselines.transfer import check_transfer_data
+
+        transfer_data = check_transfer_data(transfer_data, spec.name)
+        if "transfer_data" in inspect.signature(spec.factory).parameters:
+            scheduler_kwargs["transfer_data"] = transfer_data
+        else:
+            searcher_kwargs["transfer_data"] = transfer_data
     if spec.searcher is None:
         return spec.factory(ctx, None, restrict_to=restrict_to, **scheduler_kwargs)
     searcher_cls = _searcher_class(spec.searcher)

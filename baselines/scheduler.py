@@ -84,6 +84,10 @@ class Scheduler(ABC):
     #: need a benchmark with at least two objectives, ``baselines.multiobjective``). Single-objective methods
     #: run on multi-objective benchmarks too: they optimise the first (primary) objective.
     multi_objective: ClassVar[bool] = False
+    #: True for transfer-learning methods: they are built with the evaluations of the benchmark's *other* tasks
+    #: (``baselines.transfer.TransferData``, built by the framework from the source tasks only) and need a
+    #: leave-one-task-out benchmark (``transfer-*``); refused elsewhere before any job starts.
+    uses_transfer_data: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -70,6 +70,10 @@ class SimulatedBenchmark:
     metrics: list[str] = field(default_factory=list)  # multi-objective: every objective, metrics[0] == metric
     modes: list[str] = field(default_factory=list)  # one "min" | "max" per entry of metrics
     constraint: dict[str, Any] | None = None  # {"metric": NAME, "threshold": VALUE}: feasible iff NAME <= VALUE
+    # Leave-one-task-out transfer (``launchers.transfer_data``): transfer methods get the evaluations of the
+    # source tasks, never of ``task``; empty ``source_tasks``: every other task of the blackbox.
+    transfer: bool = False
+    source_tasks: list[str] = field(default_factory=list)
     family: str = ""
     description: str = ""
     kind: str = "simulated"
@@ -77,6 +81,7 @@ class SimulatedBenchmark:
     def __post_init__(self) -> None:
         check_budget(self)
         check_objectives(self)
+        check_transfer(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,6 +217,22 @@ def check_objectives(benchmark: SimulatedBenchmark | FunctionBenchmark) -> None:
         if constraint["metric"] in metrics:
             raise ValueError(f"benchmark {name!r}: the constraint metric {constraint['metric']!r} is also an "
                              "objective; constrain a different metric")
+def check_transfer(benchmark: SimulatedBenchmark) -> None:
+    """Refuse source tasks without transfer, and a target task among its own sources."""
+    if not isinstance(benchmark.transfer, bool):
+        raise ValueError(  # noqa: TRY004 - definitions report every bad field as a ValueError
+            f"benchmark {benchmark.name!r}: transfer must be true or false, got {benchmark.transfer!r}")
+    sources = list(benchmark.source_tasks)
+    if sources and not benchmark.transfer:
+        raise ValueError(f"benchmark {benchmark.name!r}: source_tasks {sources} are set but transfer is false; "
+                         "set transfer: true to give transfer methods those tasks' evaluations")
+    if benchmark.task in sources:
+        raise ValueError(f"benchmark {benchmark.name!r}: the target task {benchmark.task!r} is among its own "
+                         "source_tasks; transfer methods must never see the target's evaluations, remove it")
+    if len(set(sources)) != len(sources):
+        raise ValueError(f"benchmark {benchmark.name!r}: source_tasks {sources} lists a task twice")
+
+
 BENCHMARK_KINDS: dict[str, type] = {"simulated": SimulatedBenchmark, "real": RealBenchmark,
                                     "function": FunctionBenchmark}
 

@@ -239,6 +239,25 @@ def _constrained() -> Iterable[SimulatedBenchmark]:
         )
 
 
+def _transfer() -> Iterable[SimulatedBenchmark]:
+    """``transfer-*``: leave-one-task-out over the tasks of one table (``SimulatedBenchmark.transfer``).
+
+    Each is the single-objective definition of one task (same metric, budget, workers, table restriction), plus
+    the evaluations of every other task of the blackbox for transfer-learning methods; non-transfer methods run
+    on them exactly as on the plain definition, so the two compare. (YAHPO's surrogates hold no table of
+    evaluations to transfer from, so they have no transfer variant.)
+    """
+    from dataclasses import replace
+
+    for family in (_embedded, _lcbench, _icml):
+        for bench in family():
+            if bench.family not in ("xgboost-sklearn", "lcbench-ce", "icml-xgboost"):
+                continue
+            yield replace(bench, name=f"transfer-{bench.name}", transfer=True, family=f"transfer-{bench.family}",
+                          description=f"{bench.description}; leave-one-task-out: transfer methods see the "
+                                      "evaluations of every other task of the blackbox, never this task's")
+
+
 def _real() -> Iterable[RealBenchmark]:
     """Real training with the example scripts (scikit-learn's bundled datasets: no downloads)."""
     from blackbox_repo.search_space import Constant, Integer, LogUniform, SearchSpace, Uniform
@@ -304,7 +323,8 @@ def _synthetic() -> Iterable[FunctionBenchmark]:
 def builtin_benchmarks() -> dict[str, Benchmark]:
     """The benchmarks defined in the package."""
     out: dict[str, Benchmark] = {}
-    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml, _synthetic, _multi_objective, _constrained, _real):
+    for family in (_embedded, _nas201, _fcnet, _lcbench, _yahpo, _icml, _synthetic, _multi_objective, _constrained,
+                   _transfer, _real):
         for bench in family():
             if bench.name in out:
                 raise ValueError(f"benchmark name {bench.name!r} is defined twice")

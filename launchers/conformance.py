@@ -314,6 +314,28 @@ def _is_constrained(method: str) -> bool:
         return False
 
 
+def _uses_transfer_data(method: str) -> bool:
+    from baselines.registry import method_uses_transfer_data
+
+    try:
+        return method_uses_transfer_data(method)
+    except ValueError:  # a class path: gets no transfer data
+        return False
+
+
+def _transfer_data(blackbox: str, task: str, metric: str, mode: str):
+    """Leave-one-task-out data for a transfer method: the other tasks of the same table. Their values are in
+    the minimisation direction whatever ``mode`` (the mode rule negates the metric of the target only, and
+    a method sees values to minimise), so both runs of the mode rule get the same data."""
+    from dataclasses import replace as replace_field
+
+    from blackbox_repo.repository import load_blackbox
+    from launchers.transfer_data import _build
+
+    others = tuple(t for t in load_blackbox(blackbox).tasks if t != task)
+    return replace_field(_build(blackbox, task, others, metric, "min", None, None), mode=mode)
+
+
 def _run(setting: _Setting, seed: int, mode: str, report: ConformanceReport, extra_kwargs: Mapping[str, Any] = ()):
     """One run; returns its results frame, or None when it stopped on a broken rule or an error."""
     from baselines.registry import make_method
@@ -338,6 +360,8 @@ def _run(setting: _Setting, seed: int, mode: str, report: ConformanceReport, ext
         constrained = next(o for o in table.objectives_names if o != metric and o != table.metadata.time_objective)
         final = np.asarray(table.objectives[:, :, -1, table.objective_index(constrained)], dtype=float)
         objectives["constraint"] = {"metric": constrained, "threshold": float(np.nanmedian(final))}
+    if _uses_transfer_data(setting.method):
+        objectives["transfer_data"] = _transfer_data(name, task, metric, mode)
     try:
         scheduler = make_method(setting.method, blackbox.configuration_space, metric, mode,
                                 fidelity_name=blackbox.fidelity_name, max_fidelity=float(fidelities[-1]), seed=seed,
@@ -397,9 +421,7 @@ def check_method(
     method has a ``max_trials`` argument. ``skip_rules``: rules not checked (``seed-used``, ``mode``), for a
     method that breaks them by definition (reported as skipped).
     """
-    from baselines.registry import method_defaults
-
-    from baselines.registry import method_transfers_checkpoints
+    from baselines.registry import method_defaults, method_transfers_checkpoints
 
     try:
         transfers = method_transfers_checkpoints(method)

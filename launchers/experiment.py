@@ -225,6 +225,11 @@ def build_scheduler(spec: ExperimentSpec):
     max_fidelity = bench.max_fidelity if bench.max_fidelity is not None else blackbox.max_fidelity
     if bench.restrict_to_table:
         method_kwargs["restrict_to"] = table_configurations(bench, spec.blackbox_root)
+    if _uses_transfer_data(spec):
+        from launchers.transfer_data import build_transfer_data
+
+        # Built from the source tasks only: the target task's table is never read for the method.
+        method_kwargs["transfer_data"] = build_transfer_data(bench, spec.blackbox_root)
     scheduler = make_method(
         spec.method_target or spec.method, blackbox.configuration_space, bench.metric, bench.mode,
         fidelity_name=fidelity_name, max_fidelity=max_fidelity, seed=method_seed,
@@ -232,6 +237,14 @@ def build_scheduler(spec: ExperimentSpec):
     )
     check_method_fits_benchmark(spec.method, bench, transfers_checkpoints=scheduler.transfers_checkpoints)
     return scheduler
+
+
+def _uses_transfer_data(spec: ExperimentSpec) -> bool:
+    from baselines.external import is_external_name
+    from baselines.registry import method_uses_transfer_data
+
+    name = spec.method_target or spec.method
+    return not is_external_name(name) and method_uses_transfer_data(name)
 
 
 def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: bool = False) -> str:

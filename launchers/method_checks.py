@@ -18,9 +18,14 @@ def check_method_fits_benchmark(method: str, benchmark: Benchmark, transfers_che
 
     A method that starts trials from copies of other trials' checkpoints (``transfers_checkpoints``, e.g. PBT)
     needs real checkpoints; a simulated benchmark's table holds one learning curve per configuration and no
-    checkpoint to continue from with other hyperparameters, so it is refused there. ``transfers_checkpoints``
+    checkpoint to continue from with other hyperparameters, so it is refused there. A transfer-learning method
+    on a benchmark without other tasks' evaluations is refused too (``launchers.transfer_data.TransferMismatch``,
+    a subclass of ``ValueError`` like ``MethodBenchmarkMismatch``). ``transfers_checkpoints``
     defaults to what the method registry says of ``method`` (pass it for methods built outside the registry).
     """
+    from launchers.transfer_data import check_transfer_fits
+
+    check_transfer_fits(method, benchmark)  # a transfer method needs a leave-one-task-out benchmark
     if transfers_checkpoints is None:
         from baselines.registry import method_transfers_checkpoints
 

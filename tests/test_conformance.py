@@ -22,6 +22,7 @@ from launchers.conformance import RULES, ConformanceError, assert_conforms, chec
 # with a slack_factor is a ratio to the best value, defined on the metric's own scale, so maximising -m is not
 # minimising m by definition: the mode rule is checked with its additive slack_amount. Model-based methods
 # get fewer trials per run (a GP fit per suggestion); OPTUNA-GP starts modelling after 4 trials, not 10.
+# Transfer methods (ZERO-SHOT, BOUNDING-BOX, ASHA-CTS, RUSH) get the other tasks of the table as transfer data.
 CHECK_OPTIONS: dict[str, dict] = {
     "GRID": {"method_kwargs": {"num_points": 2}},
     "BANDIT": {"method_kwargs": {"slack_amount": 0.02}},
@@ -32,6 +33,9 @@ CHECK_OPTIONS: dict[str, dict] = {
     "OPTUNA-MEDIAN": {"max_trials_started": 16},
     "OPTUNA-SH": {"max_trials_started": 16},
     "OPTUNA-GP": {"method_kwargs": {"n_startup_trials": 3}, "max_trials_started": 6},
+    # The greedy portfolio is the same for every seed by design; a short one lets the random phase show the seed.
+    "ZERO-SHOT": {"method_kwargs": {"portfolio_size": 4}},
+    "ASHA-CTS": {"method_kwargs": {"max_iter": 20, "num_candidates": 200}},  # ten model fits per check
 }
 SLOW = {"OPTUNA-GP"}  # PyTorch's import and first fit: about 15 s
 

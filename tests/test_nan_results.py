@@ -51,10 +51,16 @@ def decisions(method: str, fill: float, mode: str) -> pd.DataFrame:
     # Constrained methods (CBO) need a constraint: the time at the end (9 epochs) is always feasible here.
     constraint = {"metric": "time", "threshold": float(N_EPOCHS)} if method_spec(method).constrained else None
     # Multi-objective methods need a second objective: the time (epochs), which NaN never touches.
-    objectives = {"metrics": ["loss", "time"], "modes": [mode, "min"]} if method_spec(method).multi_objective else {}
+    extra = {"metrics": ["loss", "time"], "modes": [mode, "min"]} if method_spec(method).multi_objective else {}
+    if method_spec(method).transfer_learning:  # other tasks' (finite) evaluations, best at the first 12 rows
+        from baselines.transfer import TransferData
+
+        xs = table.hyperparameters["x"]
+        sources = {f"s{i}": pd.DataFrame({"x": xs, "loss": (xs - xs[i]) ** 2}) for i in range(12)}
+        extra["transfer_data"] = TransferData.from_frames(sources, "loss")
     scheduler = make_method(method, table.configuration_space, "loss", mode, fidelity_name="epoch",
                             max_fidelity=N_EPOCHS, seed=0, fidelity_values=list(range(1, N_EPOCHS + 1)),
-                            constraint=constraint, **objectives)
+                            constraint=constraint, **extra)
     results = Tuner(scheduler, SimulatorBackend(table, n_workers=3, seed=0),
                     StoppingCriterion(max_evaluations=90)).run()
     frame = results.to_frame()

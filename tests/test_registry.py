@@ -14,6 +14,7 @@ from baselines.registry import (
     make_method,
     method_is_constrained,
     method_is_multi_objective,
+    method_spec,
 )
 from blackbox_repo.search_space import (
     Categorical,
@@ -55,12 +56,17 @@ MULTI_OBJECTIVE = ["MOASHA", "MOBO-RANDOM", "MOBO-LINEAR", "MOREA", "NSGA2", "LI
 CONSTRAINED = ["CBO"]
 
 
+# Transfer-learning methods need other tasks' evaluations; tests/test_transfer.py covers them.
+TRANSFER = ["ZERO-SHOT", "BOUNDING-BOX", "ASHA-CTS", "RUSH"]
+
+
 def test_every_required_method_is_registered():
-    assert [m for m in list_methods() if not method_is_multi_objective(m) and not method_is_constrained(m)] == \
-        REQUIRED + LIBRARY_METHODS
+    special = set(MULTI_OBJECTIVE) | set(CONSTRAINED) | set(TRANSFER)
+    assert [m for m in list_methods() if m not in special] == REQUIRED + LIBRARY_METHODS
     assert [m for m in list_methods() if method_is_multi_objective(m)] == MULTI_OBJECTIVE
     assert [m for m in list_methods() if method_is_constrained(m)] == CONSTRAINED
-    assert set(describe_methods()) == set(REQUIRED + LIBRARY_METHODS) | set(MULTI_OBJECTIVE) | set(CONSTRAINED)
+    assert [m for m in list_methods() if method_spec(m).transfer_learning] == TRANSFER
+    assert set(describe_methods()) == set(REQUIRED + LIBRARY_METHODS) | special
 
 
 def test_unknown_method_lists_valid_names():
