@@ -60,11 +60,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from baselines.registry import list_methods, method_transfers_checkpoints  # noqa: E402
-from benchmark_definitions.definitions import SimulatedBenchmark  # noqa: E402
-from benchmark_definitions.registry import get_benchmark  # noqa: E402
-from launchers.experiment import ExperimentSpec  # noqa: E402
-from results.statistics import iqm  # noqa: E402
+from baselines.registry import list_methods, method_transfers_checkpoints
+from benchmark_definitions.definitions import SimulatedBenchmark
+from benchmark_definitions.registry import get_benchmark
+from launchers.experiment import ExperimentSpec
+from results.statistics import iqm
 
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 TAG = "bench-methods"
@@ -222,7 +222,7 @@ def _instrument(scheduler, calls: dict[str, list[float]], suggest_completed: lis
 
 def run_one(spec: ExperimentSpec) -> RunRecord:
     """``run_experiment(spec)`` with the scheduler's calls timed; errors are returned, not raised."""
-    import baselines.registry as registry
+    from baselines import registry
     from launchers.experiment import run_experiment
 
     calls: dict[str, list[float]] = defaultdict(list)

@@ -16,7 +16,12 @@ import pytest
 from benchmark_definitions.definitions import RealBenchmark, SimulatedBenchmark, benchmark_from_dict
 from benchmark_definitions.registry import all_benchmarks, get_benchmark
 from blackbox_repo.conversion import convert
-from blackbox_repo.conversion.upstream_fixtures import fcnet_subgrid, write_fcnet, write_lcbench, write_nasbench201
+from blackbox_repo.conversion.upstream_fixtures import (
+    fcnet_subgrid,
+    write_fcnet,
+    write_lcbench,
+    write_nasbench201,
+)
 from blackbox_repo.repository import list_blackboxes, load_blackbox
 from launchers.experiment import STEPS, ExperimentSpec, benchmark_blackbox, run_experiment
 
