@@ -112,6 +112,13 @@ def simulate(table, meta, method: str, max_wallclock: float, seed: int, n_worker
     seconds = time.perf_counter() - t0
     status = tuner.tuning_status
     n_results = int(status.overall_metric_statistics.count)
+    # How far each trial got (the fidelity is reported as a metric; its maximum per trial is where it ended),
+    # counted as bench_simulator.py counts ours.
+    fidelity_name = meta["fidelity_name"]
+    last = np.array([stats.max_metrics.get(fidelity_name, 0) for stats in status.trial_metric_statistics.values()])
+    levels = [int(v) for v in meta.get("rung_levels", [])] + [int(meta["fidelity_values"][-1])]
+    by_last = {str(level): int(np.count_nonzero(last == level)) for level in levels}
+    by_last["between"] = int(len(last) - sum(by_last.values()))
     return {
         "method": method,
         "max_wallclock_sim_s": max_wallclock,
@@ -120,6 +127,7 @@ def simulate(table, meta, method: str, max_wallclock: float, seed: int, n_worker
         "run_real_s": seconds,
         "trials_started": int(status.num_trials_started),
         "results_reported": n_results,
+        "trials_by_last_fidelity": by_last,
         "results_per_real_s": n_results / seconds,
         "trials_per_real_s": status.num_trials_started / seconds,
     }
