@@ -1,13 +1,13 @@
 """HyperDrive's truncation policy answers from order statistics exactly as the scan over every run did.
 
 The oracle is the previous implementation (a numpy scan of every run's value at ``min(length, N)`` on each
-evaluation), kept here verbatim as a subclass; the scheduler under test must take the same decision at every
+evaluation), kept here verbatim as a subclass (the scheduler still scans below ``scan_below_runs`` runs; the tests lower
+that so the pool decides, from the start or from a point mid-run); the scheduler under test must take the same decision at every
 result, on seeded random sequences with many ties, infinite ("NaN") results, runs longer than the Fenwick tree's
 initial capacity, and with and without ``exclude_finished_jobs``.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -58,7 +58,7 @@ def _noisy_objective(seed: int, levels: int):
     return f
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(("seed", "scan_below_runs"), [(0, 0), (1, 0), (2, 60)])  # 60: built mid-run
 @pytest.mark.parametrize(("percentage", "evaluation_interval", "delay", "exclude", "mode", "levels"), [
     (20, 1, 0, False, "min", 4),
     (20, 1, 0, True, "min", 4),
@@ -66,13 +66,15 @@ def _noisy_objective(seed: int, levels: int):
     (35, 2, 0, False, "max", 1000),
     (25, 1, 8, True, "min", 3),
 ])
-def test_truncation_decisions_match_the_scan(seed, percentage, evaluation_interval, delay, exclude, mode, levels):
+def test_truncation_decisions_match_the_scan(seed, scan_below_runs, percentage, evaluation_interval, delay, exclude,
+                                            mode, levels):
     fidelities = list(range(1, 41))  # 40 intervals: beyond the tree's initial capacity of 16
     policy = TruncationSelectionPolicy(percentage, evaluation_interval, delay, exclude_finished_jobs=exclude)
     logs = []
     for cls in (EarlyTerminationScheduler, ScanningTruncation):
         scheduler = cls(SPACE, "loss", mode=mode, seed=seed, max_fidelity=40, policy=policy)
-        logs.append(drive(scheduler, fidelities, n_workers=5, max_results=3000,
+        scheduler.scan_below_runs = scan_below_runs  # the scan oracle ignores it
+        logs.append(drive(scheduler, fidelities, n_workers=5, max_results=2000,
                           objective=_noisy_objective(seed, levels)))
     ours, scan = logs
     decisions = scan.decisions()
@@ -80,6 +82,7 @@ def test_truncation_decisions_match_the_scan(seed, percentage, evaluation_interv
     assert sum(d == "continue" for _, _, d in decisions) > 100
     assert ours.events == scan.events
     assert ours.final == scan.final
+    assert len(scan.configs) > scan_below_runs  # the pool was used
     if exclude:
         assert any(state == "completed" for state in scan.final.values())  # finished runs leave the pool
 
@@ -135,8 +138,9 @@ def _table(seed: int) -> TabularBlackbox:
                            fidelity_name="epoch", fidelity_values=epochs.tolist())
 
 
-@pytest.mark.parametrize(("exclude", "seed"), itertools.product([False, True], [0, 1]))
-def test_truncation_through_the_simulator_matches_the_scan(exclude, seed):
+@pytest.mark.parametrize(("exclude", "seed", "scan_below_runs"), [(False, 0, 0), (True, 0, 0), (False, 1, 100),
+                                                                   (True, 1, 100)])
+def test_truncation_through_the_simulator_matches_the_scan(exclude, seed, scan_below_runs):
     table = _table(seed)
     policy = TruncationSelectionPolicy(30, exclude_finished_jobs=exclude)
     frames = []
@@ -144,6 +148,7 @@ def test_truncation_through_the_simulator_matches_the_scan(exclude, seed):
         space = table.configuration_space
         scheduler = cls(space, "loss", RandomSearcher(space, "loss", seed=seed), seed=seed,
                         fidelity_name="epoch", max_fidelity=30, max_trials=300, policy=policy)
+        scheduler.scan_below_runs = scan_below_runs
         results = Tuner(scheduler, SimulatorBackend(table, n_workers=4, seed=seed), StoppingCriterion()).run()
         frames.append((results.to_frame(), results.trials_frame()))
     (ours, ours_trials), (scan, scan_trials) = frames
