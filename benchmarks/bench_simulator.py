@@ -20,6 +20,9 @@ Prints one JSON line per measurement:
 
   and the work done: ``trials_started``, ``results_reported`` and ``trials_by_last_fidelity`` (how many trials
   ended at each rung level, at ``max_t``, or were still between levels when the budget ran out);
+  ``floor_process_s`` is a third fresh process per pair that only imports numpy and pandas and reads the two
+  files: the start-up floor any pandas-based simulator pays (ours: ``process_s - floor_process_s`` is our own
+  start-up, imports of our packages and the simulation);
 * ``summary``: per workload, medians of both times on both sides, the median of the per-pair ratios
   (``peer / ours``; >= 100 is the target for ASHA in time), the medians of the work counts, and for ASHA where
   the two stopping rules differ (``ASHA_RULES``).
@@ -176,6 +179,34 @@ def make_scheduler(workload: str, table: TabularBlackbox, seed: int):
     raise ValueError(f"unknown workload {workload!r}; valid: {', '.join(WORKLOADS)}")
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. ``VmHWM`` starts afresh at ``exec``; ``ru_maxrss`` (the fallback
+    where /proc is missing) is inherited from the parent on Linux, so a child started by this script would report
+    the parent's peak."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+FLOOR_CODE = (
+    "import os, sys, numpy, pandas; d = sys.argv[1]; "
+    "pandas.read_parquet(os.path.join(d, 'hyperparameters.parquet')); numpy.load(os.path.join(d, 'objectives.npy'))"
+)
+
+
+def run_floor(data_dir: str) -> float:
+    """Seconds for a process that only imports numpy and pandas and reads the table files: the floor for any
+    pandas-based simulator in a fresh process (ours and the peer's both do this and more)."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR_CODE, data_dir], check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
 def trials_by_last_fidelity(last_fidelity: np.ndarray) -> dict[str, int]:
     """How many trials ended at each rung level / at max_t; ``between`` = cut by the budget between levels."""
     counts = {str(level): int(np.count_nonzero(last_fidelity == level)) for level in [*RUNG_LEVELS, N_EPOCHS]}
@@ -205,7 +236,7 @@ def child(workload: str, data_dir: str, wallclock: float, seed: int) -> None:
         "results_reported": results.n_results,
         "trials_by_last_fidelity": trials_by_last_fidelity(last),
         "sim_time_s": results.stop_time,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(CHILD_PREFIX + json.dumps(out), flush=True)
 
@@ -276,10 +307,13 @@ def summarise(workload: str, wallclock: float, pairs: list[dict], with_peer: boo
 
     summary: dict = {"what": "summary", "workload": workload, "max_wallclock_sim_s": wallclock,
                      "n_workers": N_WORKERS, "pairs": len(pairs)}
-    for key in ("process_s", "simulation_s", "imports_s", "load_s", "trials_started", "results_reported"):
+    summary["floor_process_s_median"] = statistics.median(pair["floor_process_s"] for pair in pairs)
+    summary["floor_note"] = "a fresh process that only imports numpy + pandas and reads the two table files"
+    for key in ("process_s", "simulation_s", "imports_s", "load_s", "scheduler_s", "trials_started",
+                "results_reported", "peak_rss_mb"):
         summary[f"ours_{key}_median"] = median("ours", key)
     if with_peer:
-        for key in ("process_s", "simulation_s", "load_s", "trials_started", "results_reported"):
+        for key in ("process_s", "simulation_s", "load_s", "trials_started", "results_reported", "peak_rss_mb"):
             summary[f"peer_{key}_median"] = median("peer", key)
         for key in ("process_s", "simulation_s"):
             ratios = [pair[f"ratio_{key}"] for pair in pairs]
@@ -348,6 +382,7 @@ def main() -> None:
             for i in range(args.pairs):
                 seed = args.seed + i
                 pair: dict = {"what": "pair", "workload": workload, "pair": i, "seed": seed,
+                              "floor_process_s": run_floor(data_dir),
                               "ours": run_ours(workload, data_dir, wallclock, seed)}
                 if python:
                     pair["peer"] = run_peer(python, data_dir, workload, repr(wallclock), str(seed))

@@ -26,6 +26,18 @@ import pandas as pd
 RESULT_PREFIX = "ARENA_PEER_RESULT "  # the peer prints its own progress too; our line is marked
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process: ``VmHWM`` (``ru_maxrss`` is inherited from the parent on Linux)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def load_table(data_dir: str):
     from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular
     from syne_tune.config_space import choice, randint
@@ -150,7 +162,7 @@ def main(argv: list[str]) -> None:
         out.update(time_lookups(table, meta))
     else:
         out.update(simulate(table, meta, mode, max_wallclock, seed, n_workers))
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    out["peak_rss_mb"] = peak_rss_mb()
     print(RESULT_PREFIX + json.dumps(out), flush=True)
 
 
