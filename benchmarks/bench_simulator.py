@@ -44,30 +44,30 @@ import time
 
 _PROCESS_T0 = time.perf_counter()  # before the imports: the child reports how long they took
 
-import argparse  # noqa: E402 (the clock above must start first)
-import itertools  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import itertools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from baselines.fifo import FIFOScheduler  # noqa: E402
-from baselines.random_search import RandomSearcher  # noqa: E402
-from baselines.registry import make_method  # noqa: E402
-from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox  # noqa: E402
-from blackbox_repo.search_space import Categorical, SearchSpace  # noqa: E402
-from launchers.simulator import SimulatorBackend  # noqa: E402
-from launchers.tuner import StoppingCriterion, Tuner  # noqa: E402
+from baselines.fifo import FIFOScheduler
+from baselines.random_search import RandomSearcher
+from baselines.registry import make_method
+from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
+from blackbox_repo.search_space import Categorical, SearchSpace
+from launchers.simulator import SimulatorBackend
+from launchers.tuner import StoppingCriterion, Tuner
 
 _IMPORTS_S = time.perf_counter() - _PROCESS_T0
 
