@@ -1,35 +1,61 @@
-"""Simulator speed on a NAS-Bench-201-sized synthetic table, side by side with Syne Tune 0.16.
+"""Simulator speed on a NAS-Bench-201-sized synthetic table, side by side with Syne Tune 0.16, in fresh processes.
 
-    python benchmarks/bench_simulator.py [--repeats 3] [--peer-python PATH | --skip-peer]
+    python benchmarks/bench_simulator.py [--pairs 5] [--peer-python PATH | --skip-peer]
+                                         [--rs-wallclock 750000] [--asha-wallclock 20000] [--seed 0]
 
 Prints one JSON line per measurement:
 
-* ``lookup``: single-result and whole-curve lookups (median microseconds);
-* ``random_search``: FIFO random search, 4 workers, 1000 trials x 200 epochs run to completion
-  (targets: < 1 s and >= 200,000 results per real second), and the same under a simulated wall-clock budget;
-* ``asha``: ASHA (stopping variant, grace period 1, reduction factor 3, max 200 epochs), 4 workers;
-* ``peer_*``: the same lookups / random search / ASHA in Syne Tune 0.16, run in its own virtual environment
-  (the interpreter given by ``--peer-python`` or the ``PEER_PYTHON`` environment variable; no default) through
-  ``benchmarks/peer_simulation.py`` on the same table in its format, and ``ratio_*`` lines (targets >= 100x).
-  Skipped with a message when no peer interpreter is given or it does not exist.
+* ``table``: the synthetic table; ``lookup`` / ``peer_lookup`` / ``ratio_lookup``: single-result and whole-curve
+  lookups, median microseconds inside one process of each side;
+* ``pair``: one A/B pair of a workload (``rs``: random search, 4 workers, ``--rs-wallclock`` simulated seconds;
+  ``asha``: stopping ASHA, grace period 1, reduction factor 3, max 200 epochs, 4 workers, ``--asha-wallclock``
+  simulated seconds). A is a fresh Python process of ours, B a fresh process of the peer, run one after the
+  other (A B A B ..., pair ``i`` uses seed ``seed + i`` on both sides). Each side starts the interpreter, imports
+  its library, loads the same table from the same files (``hyperparameters.parquet``, ``objectives.npy``) and
+  simulates. Two times per side, labelled:
+
+  - ``process_s``: the whole process, measured by this script around ``subprocess.run`` (interpreter start,
+    imports, table load, simulation, exit): what a researcher waits for;
+  - ``simulation_s``: the simulation alone (``Tuner.run()`` on each side), measured inside the process (each
+    side's ``load_s`` before it covers reading the files, building the table and one lookup, so that both
+    tables' configuration indexes are built before the clock starts);
+
+  and the work done: ``trials_started``, ``results_reported`` and ``trials_by_last_fidelity`` (how many trials
+  ended at each rung level, at ``max_t``, or were still between levels when the budget ran out);
+  ``floor_process_s`` is a third fresh process per pair that only imports numpy and pandas and reads the two
+  files: the start-up floor any pandas-based simulator pays (ours: ``process_s - floor_process_s`` is our own
+  start-up, imports of our packages and the simulation);
+* ``summary``: per workload, medians of both times on both sides, the median of the per-pair ratios
+  (``peer / ours``; >= 100 is the target for ASHA in time), the medians of the work counts, and for ASHA where
+  the two stopping rules differ (``ASHA_RULES``).
+
+The peer interpreter is ``--peer-python`` or the ``PEER_PYTHON`` environment variable (a virtual environment with
+``syne-tune==0.16.0``; it runs ``benchmarks/peer_simulation.py``). Without one the peer side is skipped with a
+message and only our processes are timed.
 
 Table: 15625 configurations (6 operations out of 5 choices, as NAS-Bench-201) x 3 seeds x 200 epochs x 4
 objectives, float32; each configuration has a constant epoch time drawn from 5..25 s (the real table's times
 are per-configuration constants too), ``elapsed_time`` is cumulative.
+
+``--child`` is this script's own entry point for side A (one simulation, one ``ARENA_CHILD_RESULT`` line).
 """
 
 from __future__ import annotations
+
+import time
+
+_PROCESS_T0 = time.perf_counter()  # before the imports: the child reports how long they took
 
 import argparse
 import itertools
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -39,17 +65,40 @@ sys.path.insert(0, str(REPO))
 
 from baselines.fifo import FIFOScheduler
 from baselines.random_search import RandomSearcher
+from baselines.registry import make_method
 from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
 from blackbox_repo.search_space import Categorical, SearchSpace
 from launchers.simulator import SimulatorBackend
 from launchers.tuner import StoppingCriterion, Tuner
+
+_IMPORTS_S = time.perf_counter() - _PROCESS_T0
 
 OPERATIONS = ["avg_pool_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "none"]
 OBJECTIVES = ["valid_error", "elapsed_time", "eval_runtime", "train_loss"]
 METRIC = "valid_error"
 N_EPOCHS = 200
 N_WORKERS = 4
+GRACE_PERIOD = 1
+REDUCTION_FACTOR = 3
+RUNG_LEVELS = [1, 3, 9, 27, 81]  # grace 1, factor 3, below 200: the same on both sides
 PEER_PREFIX = "ARENA_PEER_RESULT "
+CHILD_PREFIX = "ARENA_CHILD_RESULT "
+WORKLOADS = ("rs", "asha")
+
+ASHA_RULES = (
+    "Both: stopping-type ASHA, rungs 1, 3, 9, 27, 81 epochs, a trial is judged once per rung, at the highest rung "
+    "its result reaches that it was not judged at, against the values recorded there before it; the first trial "
+    "at a rung continues; a trial reaching 200 epochs ends. They differ in the cutoff. Ours (Ray Tune's rule, "
+    "baselines/asynchronous_successive_halving.py): continue iff value <= numpy.quantile(previous, 1/3) "
+    "(linear interpolation between order statistics). Syne Tune 0.16 (schedulers/asha.py Bracket.on_result): "
+    "rank = (number of previous values strictly better) / (previous + 1), stop iff rank > 1/3, i.e. continue "
+    "iff at most (n + 1) / 3 of the n previous values are strictly better. The peer's rule keeps slightly more "
+    "trials (e.g. with 2 previous values a < b, every value in (a, b) continues there; ours continues only up "
+    "to a + (b - a) / 3), and ties always go the trial's way; so the two sides do not run the same number of "
+    "epochs for the same budget: compare the work counts (trials_started, results_reported, "
+    "trials_by_last_fidelity) next to the times. Both draw configurations uniformly at random, from different "
+    "random streams."
+)
 
 
 def emit(record: dict) -> None:
@@ -72,7 +121,11 @@ def synthetic_nb201(seed: int = 0) -> TabularBlackbox:
     objectives[..., 1] = epoch_seconds * epochs  # constant epoch time per configuration, cumulative
     objectives[..., 2] = 0.1 * epoch_seconds
     objectives[..., 3] = 0.5 * objectives[..., 0] + rng.normal(0, 0.002, size=(n, s, f)).astype(np.float32)
-    space = SearchSpace({name: Categorical(OPERATIONS) for name in names})
+    return _table(hyperparameters, objectives)
+
+
+def _table(hyperparameters: pd.DataFrame, objectives: np.ndarray) -> TabularBlackbox:
+    space = SearchSpace({name: Categorical(OPERATIONS) for name in hyperparameters.columns})
     metadata = BlackboxMetadata(
         "synthetic-nb201",
         METRIC,
@@ -88,109 +141,136 @@ def synthetic_nb201(seed: int = 0) -> TabularBlackbox:
         OBJECTIVES,
         metadata,
         fidelity_name="epoch",
-        fidelity_values=np.arange(1, f + 1),
+        fidelity_values=np.arange(1, objectives.shape[2] + 1),
         task="synthetic",
     )
 
 
-def make_asha(table: TabularBlackbox, seed: int):
-    """The project's ASHA when present; otherwise a clearly labelled test-only stopping rule."""
-    kwargs = {
-        "mode": "min",
-        "seed": seed,
-        "fidelity_name": "epoch",
-        "max_fidelity": N_EPOCHS,
+def load_table(data_dir: str) -> TabularBlackbox:
+    """The table from the files the peer reads too (so both sides load the same bytes)."""
+    hyperparameters = pd.read_parquet(os.path.join(data_dir, "hyperparameters.parquet"))
+    return _table(hyperparameters, np.load(os.path.join(data_dir, "objectives.npy")))
+
+
+def write_table_files(table: TabularBlackbox, folder: str) -> None:
+    table.hyperparameters.to_parquet(os.path.join(folder, "hyperparameters.parquet"), index=False)
+    np.save(os.path.join(folder, "objectives.npy"), np.asarray(table.objectives))
+    meta = {
+        "objectives": OBJECTIVES,
         "fidelity_values": table.fidelity_values.tolist(),
-        "grace_period": 1,
-        "reduction_factor": 3,
+        "fidelity_name": "epoch",
+        "choices": OPERATIONS,
+        "metric": METRIC,
+        "time_objective": "elapsed_time",
+        "rung_levels": RUNG_LEVELS,  # for the peer's per-level trial counts
     }
-    try:
-        from baselines.registry import make_method
-
-        return make_method(
-            "ASHA", config_space=table.configuration_space, metric=METRIC, **kwargs
-        ), "baselines.registry.make_method('ASHA')"
-    except ImportError:
-        pass
-    if (REPO / "baselines" / "asynchronous_successive_halving.py").exists():
-        from baselines.asynchronous_successive_halving import ASHA
-
-        return ASHA(
-            table.configuration_space, METRIC, **kwargs
-        ), "baselines.asynchronous_successive_halving.ASHA"
-    return _test_only_stopping_rule(
-        table, seed
-    ), "TEST-ONLY stopping rule in bench_simulator.py (no ASHA yet)"
+    with open(os.path.join(folder, "meta.json"), "w") as handle:
+        json.dump(meta, handle)
 
 
-def _test_only_stopping_rule(table: TabularBlackbox, seed: int):
-    from baselines.scheduler import Decision
-
-    class StoppingRule(FIFOScheduler):
-        """Test-only: stop a trial at rung 1, 3, 9, ... unless in the best third seen there (no promotions)."""
-
-        rungs: ClassVar[list[int]] = [1, 3, 9, 27, 81]
-
-        def __init__(self):
-            space = table.configuration_space
-            super().__init__(
-                space,
-                METRIC,
-                RandomSearcher(space, METRIC, seed=seed),
-                seed=seed,
-                fidelity_name="epoch",
-                max_fidelity=N_EPOCHS,
-            )
-            self.seen: dict[float, list[float]] = {r: [] for r in self.rungs}
-
-        def milestones(self, trial_id):
-            return self.rungs
-
-        def on_result(self, trial_id, fidelity, metrics):
-            previous = self.seen[fidelity]
-            value = metrics[METRIC]
-            previous.append(value)
-            if len(previous) > 1 and value > np.quantile(previous[:-1], 1 / 3):
-                return Decision.STOP
-            return Decision.CONTINUE
-
-    return StoppingRule()
-
-
-def random_search(table: TabularBlackbox, seed: int, max_trials: int | None):
+def make_scheduler(workload: str, table: TabularBlackbox, seed: int):
     space = table.configuration_space
-    return FIFOScheduler(
-        space,
-        METRIC,
-        RandomSearcher(space, METRIC, seed=seed),
-        seed=seed,
-        fidelity_name="epoch",
-        max_fidelity=N_EPOCHS,
-        max_trials=max_trials,
-    )
+    if workload == "rs":
+        return FIFOScheduler(space, METRIC, RandomSearcher(space, METRIC, seed=seed), seed=seed,
+                             fidelity_name="epoch", max_fidelity=N_EPOCHS)
+    if workload == "asha":
+        return make_method("ASHA", config_space=space, metric=METRIC, mode="min", seed=seed,
+                           fidelity_name="epoch", max_fidelity=N_EPOCHS,
+                           fidelity_values=table.fidelity_values.tolist(), grace_period=GRACE_PERIOD,
+                           reduction_factor=REDUCTION_FACTOR)  # the registry's ASHA: the stopping variant
+    raise ValueError(f"unknown workload {workload!r}; valid: {', '.join(WORKLOADS)}")
 
 
-def timed_run(scheduler, table, stop: StoppingCriterion, seed: int) -> dict:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. ``VmHWM`` starts afresh at ``exec``; ``ru_maxrss`` (the fallback
+    where /proc is missing) is inherited from the parent on Linux, so a child started by this script would report
+    the parent's peak."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+FLOOR_CODE = (
+    "import os, sys, numpy, pandas; d = sys.argv[1]; "
+    "pandas.read_parquet(os.path.join(d, 'hyperparameters.parquet')); numpy.load(os.path.join(d, 'objectives.npy'))"
+)
+
+
+def run_floor(data_dir: str) -> float:
+    """Seconds for a process that only imports numpy and pandas and reads the table files: the floor for any
+    pandas-based simulator in a fresh process (ours and the peer's both do this and more)."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR_CODE, data_dir], check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def trials_by_last_fidelity(last_fidelity: np.ndarray) -> dict[str, int]:
+    """How many trials ended at each rung level / at max_t; ``between`` = cut by the budget between levels."""
+    counts = {str(level): int(np.count_nonzero(last_fidelity == level)) for level in [*RUNG_LEVELS, N_EPOCHS]}
+    counts["between"] = int(len(last_fidelity) - sum(counts.values()))
+    return counts
+
+
+def child(workload: str, data_dir: str, wallclock: float, seed: int) -> None:
+    """Side A of a pair: load the table, simulate once, print one result line."""
+    t0 = time.perf_counter()
+    table = load_table(data_dir)
+    # One lookup before the clock starts, as the peer's side does: both tables build their configuration index
+    # (ours lazily, the peer's partly in its constructor, partly at the first lookup) inside load_s.
+    table.evaluate(table.hyperparameters.iloc[0].to_dict(), fidelity=1, seed=0)
+    load_s = time.perf_counter() - t0
+    scheduler = make_scheduler(workload, table, seed)
     backend = SimulatorBackend(table, n_workers=N_WORKERS, seed=seed)
     t0 = time.perf_counter()
-    results = Tuner(scheduler, backend, stop).run()
-    seconds = time.perf_counter() - t0
-    return {
-        "run_real_s": seconds,
-        "results_reported": results.n_results,
+    results = Tuner(scheduler, backend, StoppingCriterion(max_wallclock_time=wallclock)).run()
+    simulation_s = time.perf_counter() - t0
+    trial_ids = results.columns["trial_id"]
+    last = np.zeros(results.n_trials)
+    np.maximum.at(last, trial_ids, results.columns["fidelity"])
+    out = {
+        "imports_s": _IMPORTS_S,
+        "load_s": load_s,
+        "simulation_s": simulation_s,
+        "scheduler_s": results.scheduler_seconds,
         "trials_started": results.n_trials,
-        "results_per_real_s": results.n_results / seconds,
-        "trials_per_real_s": results.n_trials / seconds,
+        "results_reported": results.n_results,
+        "trials_by_last_fidelity": trials_by_last_fidelity(last),
         "sim_time_s": results.stop_time,
-        "scheduler_real_s": results.scheduler_seconds,
-        # throughput of the tuner loop + simulator alone (the time spent inside the method's own code removed)
-        "results_per_real_s_excluding_scheduler": results.n_results / (seconds - results.scheduler_seconds),
+        "peak_rss_mb": peak_rss_mb(),
     }
+    print(CHILD_PREFIX + json.dumps(out), flush=True)
 
 
-def median_of(runs: list[dict]) -> dict:
-    best = sorted(runs, key=lambda r: r["run_real_s"])[len(runs) // 2]
-    return dict(best, repeats=len(runs))
+def _run_process(command: list[str], prefix: str, what: str) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    process_s = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    lines = [line for line in done.stdout.splitlines() if line.startswith(prefix)]
+    if not lines:
+        raise RuntimeError(f"{what} printed no result line:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1][len(prefix):]), process_s
+
+
+def run_ours(workload: str, data_dir: str, wallclock: float, seed: int) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", workload, data_dir, repr(wallclock),
+               str(seed)]
+    out, process_s = _run_process(command, CHILD_PREFIX, f"our {workload} process")
+    return dict(out, process_s=process_s)
+
+
+def run_peer(python: str, data_dir: str, *args: str) -> dict:
+    script = str(REPO / "benchmarks" / "peer_simulation.py")
+    out, process_s = _run_process([python, script, data_dir, *args], PEER_PREFIX, f"peer run {args}")
+    if "run_real_s" in out:
+        out["simulation_s"] = out.pop("run_real_s")
+    return dict(out, process_s=process_s)
 
 
 def time_lookups(table: TabularBlackbox, n: int = 2000) -> dict:
@@ -222,174 +302,106 @@ def time_lookups(table: TabularBlackbox, n: int = 2000) -> dict:
     }
 
 
-def write_peer_data(table: TabularBlackbox, folder: str) -> None:
-    table.hyperparameters.to_parquet(os.path.join(folder, "hyperparameters.parquet"), index=False)
-    np.save(os.path.join(folder, "objectives.npy"), np.asarray(table.objectives))
-    meta = {
-        "objectives": OBJECTIVES,
-        "fidelity_values": table.fidelity_values.tolist(),
-        "fidelity_name": "epoch",
-        "choices": OPERATIONS,
-        "metric": METRIC,
-        "time_objective": "elapsed_time",
-    }
-    with open(os.path.join(folder, "meta.json"), "w") as handle:
-        json.dump(meta, handle)
+def _work(side: dict) -> dict:
+    return {key: side.get(key) for key in ("trials_started", "results_reported", "trials_by_last_fidelity")}
 
 
-def run_peer(python: str, data_dir: str, *args: str) -> dict:
-    script = str(REPO / "benchmarks" / "peer_simulation.py")
-    done = subprocess.run([python, script, data_dir, *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"peer run {args} failed:\n{done.stderr[-3000:]}")
-    lines = [line for line in done.stdout.splitlines() if line.startswith(PEER_PREFIX)]
-    if not lines:
-        raise RuntimeError(f"peer run {args} printed no result line:\n{done.stdout[-3000:]}")
-    return json.loads(lines[-1][len(PEER_PREFIX):])
+def summarise(workload: str, wallclock: float, pairs: list[dict], with_peer: bool) -> dict:
+    def median(side: str, key: str) -> float:
+        return statistics.median(pair[side][key] for pair in pairs)
+
+    summary: dict = {"what": "summary", "workload": workload, "max_wallclock_sim_s": wallclock,
+                     "n_workers": N_WORKERS, "pairs": len(pairs)}
+    summary["floor_process_s_median"] = statistics.median(pair["floor_process_s"] for pair in pairs)
+    summary["floor_note"] = "a fresh process that only imports numpy + pandas and reads the two table files"
+    for key in ("process_s", "simulation_s", "imports_s", "load_s", "scheduler_s", "trials_started",
+                "results_reported", "peak_rss_mb"):
+        summary[f"ours_{key}_median"] = median("ours", key)
+    if with_peer:
+        for key in ("process_s", "simulation_s", "load_s", "trials_started", "results_reported", "peak_rss_mb"):
+            summary[f"peer_{key}_median"] = median("peer", key)
+        for key in ("process_s", "simulation_s"):
+            ratios = [pair[f"ratio_{key}"] for pair in pairs]
+            summary[f"ratio_{key}_median"] = statistics.median(ratios)
+            summary[f"ratio_{key}_min"] = min(ratios)
+        summary["ratio_note"] = "peer seconds / our seconds, per pair, then the median (higher: ours faster)"
+    if workload == "asha":
+        summary["asha_rules"] = ASHA_RULES
+        if with_peer:
+            summary["target_asha_100x_process"] = bool(summary["ratio_process_s_median"] >= 100)
+            summary["target_asha_100x_simulation"] = bool(summary["ratio_simulation_s_median"] >= 100)
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="runs per measurement of ours (median reported)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-peer", action="store_true", help="only measure hpo-arena")
+    parser.add_argument("--pairs", type=int, default=5, help="A/B pairs of fresh processes per workload")
+    parser.add_argument("--seed", type=int, default=0, help="pair i uses seed + i on both sides")
+    parser.add_argument("--skip-peer", action="store_true", help="only time our processes")
     parser.add_argument("--peer-python", default=os.environ.get("PEER_PYTHON"),
                         help="Python interpreter of a virtual environment with syne-tune==0.16.0 "
                              "(default: $PEER_PYTHON; without either the peer is skipped)")
-    parser.add_argument(
-        "--rs-wallclock", type=float, default=750_000.0, help="simulated seconds (RS vs peer)"
-    )
-    parser.add_argument(
-        "--asha-wallclock", type=float, default=20_000.0, help="simulated seconds (ASHA vs peer)"
-    )
+    parser.add_argument("--rs-wallclock", type=float, default=750_000.0, help="simulated seconds (random search)")
+    parser.add_argument("--asha-wallclock", type=float, default=20_000.0, help="simulated seconds (ASHA)")
+    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument("--skip-lookup", action="store_true", help="leave out the lookup timings")
     args = parser.parse_args()
-    seed = args.seed
+    if args.pairs < 1:
+        parser.error(f"--pairs must be >= 1, got {args.pairs}")
+    for name in ("rs_wallclock", "asha_wallclock"):
+        if not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')} must be > 0 simulated seconds, got {getattr(args, name)}")
 
-    t0 = time.perf_counter()
-    table = synthetic_nb201(seed)
-    emit(
-        {
-            "what": "table",
-            "shape": list(table.objectives.shape),
-            "dtype": str(table.objectives.dtype),
-            "build_s": time.perf_counter() - t0,
-        }
-    )
-    ours_lookup = dict(time_lookups(table), what="lookup")
-    emit(ours_lookup)
-
-    rs_trials = median_of(
-        [
-            timed_run(random_search(table, seed + r, 1000), table, StoppingCriterion(), seed + r)
-            for r in range(args.repeats)
-        ]
-    )
-    rs_trials.update(
-        what="random_search",
-        budget="1000 trials x 200 epochs",
-        n_workers=N_WORKERS,
-        target_ok=bool(rs_trials["run_real_s"] < 1.0 and rs_trials["results_per_real_s"] >= 200_000),
-    )
-    emit(rs_trials)
-    rs_wall = median_of(
-        [
-            timed_run(
-                random_search(table, seed + r, None),
-                table,
-                StoppingCriterion(max_wallclock_time=args.rs_wallclock),
-                seed + r,
-            )
-            for r in range(args.repeats)
-        ]
-    )
-    rs_wall.update(
-        what="random_search", budget=f"max_wallclock_time={args.rs_wallclock:g}", n_workers=N_WORKERS
-    )
-    emit(rs_wall)
-    asha_runs = []
-    for r in range(args.repeats):
-        scheduler, asha_source = make_asha(table, seed + r)
-        asha_runs.append(
-            timed_run(scheduler, table, StoppingCriterion(max_wallclock_time=args.asha_wallclock), seed + r)
-        )
-    asha = median_of(asha_runs)
-    asha.update(
-        what="asha",
-        implementation=asha_source,
-        budget=f"max_wallclock_time={args.asha_wallclock:g}",
-        n_workers=N_WORKERS,
-    )
-    emit(asha)
-    scheduler, asha_source = make_asha(table, seed)
-    asha_long = timed_run(
-        scheduler, table, StoppingCriterion(max_wallclock_time=10 * args.asha_wallclock), seed
-    )
-    asha_long.update(
-        what="asha",
-        implementation=asha_source,
-        budget=f"max_wallclock_time={10 * args.asha_wallclock:g}",
-        n_workers=N_WORKERS,
-    )
-    emit(asha_long)
-
+    python = None if args.skip_peer else args.peer_python
     if args.skip_peer:
         emit({"what": "peer", "skipped": "--skip-peer given"})
-        return
-    python = args.peer_python
-    setup = ("create one with `python3 -m venv VENV && VENV/bin/pip install 'syne-tune==0.16.0' pandas pyarrow "
-             "scikit-learn huggingface_hub fastparquet h5py` and pass --peer-python VENV/bin/python (or set "
-             "PEER_PYTHON)")
-    if not python or not os.path.exists(python):
+    elif not python or not os.path.exists(python):
         reason = "no peer interpreter given" if not python else f"peer interpreter {python} not found"
-        emit({"what": "peer", "skipped": f"{reason}; {setup}"})
-        return
-    with tempfile.TemporaryDirectory(prefix="arena_peer_data_") as data_dir:
-        write_peer_data(table, data_dir)
-        peer_lookup = dict(run_peer(python, data_dir, "lookup"), what="peer_lookup")
-        emit(peer_lookup)
-        peer_rs = dict(
-            run_peer(python, data_dir, "rs", str(args.rs_wallclock), str(seed)), what="peer_random_search"
-        )
-        emit(peer_rs)
-        peer_asha = dict(
-            run_peer(python, data_dir, "asha", str(args.asha_wallclock), str(seed)), what="peer_asha"
-        )
-        emit(peer_asha)
-    emit(
-        {
-            "what": "ratio_lookup",
-            "peer_us": peer_lookup["lookup_us_median"],
-            "ours_us": ours_lookup["lookup_us_median"],
-            "speedup": peer_lookup["lookup_us_median"] / ours_lookup["lookup_us_median"],
-            "speedup_simulator_curve": peer_lookup["curve_lookup_us_median"]
-            / ours_lookup["simulator_curve_lookup_us_median"],
-        }
-    )
-    emit(
-        {
-            "what": "ratio_random_search_results_per_s",
-            "peer": peer_rs["results_per_real_s"],
-            "ours": rs_wall["results_per_real_s"],
-            "speedup": rs_wall["results_per_real_s"] / peer_rs["results_per_real_s"],
-        }
-    )
-    emit(
-        {
-            "what": "ratio_asha_results_per_s",
-            "peer": peer_asha["results_per_real_s"],
-            "ours": asha["results_per_real_s"],
-            "speedup": asha["results_per_real_s"] / peer_asha["results_per_real_s"],
-            "ours_long_run": asha_long["results_per_real_s"],
-            "speedup_long_run": asha_long["results_per_real_s"] / peer_asha["results_per_real_s"],
-            "ours_excluding_scheduler": asha["results_per_real_s_excluding_scheduler"],
-            "speedup_excluding_scheduler": asha["results_per_real_s_excluding_scheduler"]
-            / peer_asha["results_per_real_s"],
-            "note": "ours includes the time spent in the method's own code (baselines ASHA + random searcher)",
-        }
-    )
+        emit({"what": "peer", "skipped": (
+            f"{reason}; create one with `python3 -m venv VENV && VENV/bin/pip install 'syne-tune==0.16.0' pandas "
+            "pyarrow scikit-learn huggingface_hub fastparquet h5py` and pass --peer-python VENV/bin/python (or set "
+            "PEER_PYTHON)")})
+        python = None
+
+    t0 = time.perf_counter()
+    table = synthetic_nb201(args.seed)
+    emit({"what": "table", "shape": list(table.objectives.shape), "dtype": str(table.objectives.dtype),
+          "build_s": time.perf_counter() - t0})
+    with tempfile.TemporaryDirectory(prefix="arena_bench_table_") as data_dir:
+        write_table_files(table, data_dir)
+        if not args.skip_lookup:
+            ours_lookup = dict(time_lookups(table), what="lookup")
+            emit(ours_lookup)
+            if python:
+                peer_lookup = dict(run_peer(python, data_dir, "lookup"), what="peer_lookup")
+                emit(peer_lookup)
+                emit({"what": "ratio_lookup", "peer_us": peer_lookup["lookup_us_median"],
+                      "ours_us": ours_lookup["lookup_us_median"],
+                      "speedup": peer_lookup["lookup_us_median"] / ours_lookup["lookup_us_median"],
+                      "speedup_simulator_curve": peer_lookup["curve_lookup_us_median"]
+                      / ours_lookup["simulator_curve_lookup_us_median"]})
+        del table  # the children load their own copy; this one would only add to the machine's memory pressure
+        for workload in args.workloads:
+            wallclock = args.rs_wallclock if workload == "rs" else args.asha_wallclock
+            pairs = []
+            for i in range(args.pairs):
+                seed = args.seed + i
+                pair: dict = {"what": "pair", "workload": workload, "pair": i, "seed": seed,
+                              "floor_process_s": run_floor(data_dir),
+                              "ours": run_ours(workload, data_dir, wallclock, seed)}
+                if python:
+                    pair["peer"] = run_peer(python, data_dir, workload, repr(wallclock), str(seed))
+                    for key in ("process_s", "simulation_s"):
+                        pair[f"ratio_{key}"] = pair["peer"][key] / pair["ours"][key]
+                emit(pair)
+                pairs.append(pair)
+            emit(summarise(workload, wallclock, pairs, python is not None))
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        if len(sys.argv) != 6:
+            raise SystemExit("usage: bench_simulator.py --child {rs|asha} DATA_DIR MAX_WALLCLOCK_SIM_S SEED")
+        child(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
+    else:
+        main()

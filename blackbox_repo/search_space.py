@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 # CDF-encoded values are clipped away from 0 and 1 so that decoding stays finite.
 _CDF_EPS = 1e-12
@@ -512,9 +511,15 @@ class Normal(Domain):
         return (float(value) - self.mu) / self.sigma
 
     def encode(self, value: Any) -> float:
+        # scipy.special costs ~0.3 s to import; only normal hyperparameters need it, so it is imported here
+        # rather than with the module (every simulation process imports this module).
+        from scipy.special import ndtr
+
         return float(np.clip(ndtr(self._z(value)), _CDF_EPS, 1 - _CDF_EPS))
 
     def _inverse(self, u: float) -> float:
+        from scipy.special import ndtri  # lazily, as in ``encode``
+
         u = min(max(float(u), _CDF_EPS), 1 - _CDF_EPS)
         return self.mu + self.sigma * float(ndtri(u))
 
