@@ -111,23 +111,39 @@ def _study_setups(args: argparse.Namespace, comparative) -> list[str]:
     return list(dict.fromkeys(list(index.setups) + comparative.setups))
 
 
-def run_plot(args: argparse.Namespace) -> int:
-    from plotting.style import study_styles
+def _by_objectives(args: argparse.Namespace, action: str):
+    """The whole selection, and its single- and multi-objective parts (None when empty), each a
+    ``ComparativeResults``. In a mixed study each part is indexed on its own, so that run-count warnings
+    concern the part (a multi-objective method has no runs on a single-objective benchmark by design)."""
+    import warnings
+
     from results.multiobjective import split_by_objectives
 
-    comparative = _comparative(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        comparative = _comparative(args)
     if not comparative.benchmarks:
-        raise SystemExit(f"no complete experiment under {args.root}; nothing to plot")
-    styles = study_styles(_study_setups(args, comparative))
+        raise SystemExit(f"no complete experiment under {args.root}; nothing to {action}")
     single, multi = split_by_objectives(comparative)
+    if single and multi:
+        return comparative, _comparative(args, benchmarks=single), _comparative(args, benchmarks=multi)
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return comparative, (comparative if single else None), (comparative if multi else None)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from plotting.style import study_styles
+
+    comparative, single, multi = _by_objectives(args, "plot")
+    styles = study_styles(_study_setups(args, comparative))
     written: list[str] = []
-    if single:
-        # A study mixing both kinds: the single-objective figures (and the cross-benchmark ones) see only the
+    if single is not None:
+        # In a mixed study the single-objective figures (and the cross-benchmark ones) see only the
         # single-objective benchmarks, exactly as a study of those alone.
-        single_comparative = comparative if not multi else _comparative(args, benchmarks=single)
-        written += _plot_single_objective(args, single_comparative, styles)
-    if multi:
-        written += _plot_multi_objective(args, comparative, multi, styles)
+        written += _plot_single_objective(args, single, styles)
+    if multi is not None:
+        written += _plot_multi_objective(args, multi, multi.benchmarks, styles)
     for path in written:
         print(path)
     return 0
@@ -272,26 +288,20 @@ def run_table(args: argparse.Namespace) -> int:
         to_latex,
         to_markdown,
     )
-    from results.multiobjective import split_by_objectives
 
-    comparative = _comparative(args)
-    if not comparative.benchmarks:
-        raise SystemExit(f"no complete experiment under {args.root}; nothing to tabulate")
-    single, multi = split_by_objectives(comparative)
+    _, single, multi = _by_objectives(args, "tabulate")
     parts = []
-    if single:
-        single_comparative = comparative if not multi else _comparative(args, benchmarks=single)
-        final = single_comparative.final_values(metric=args.metric, mode=args.mode)
+    if single is not None:
+        final = single.final_values(metric=args.metric, mode=args.mode)
         summary = summarise_final_values(final, aggregate_mode=args.aggregate, n_boot=args.n_boot, seed=args.seed)
         render = to_latex if args.format == "latex" else to_markdown
-        parts.append(render(summary, setups=single_comparative.setups, decimals=args.decimals))
-    if multi:
+        parts.append(render(summary, setups=single.setups, decimals=args.decimals))
+    if multi is not None:
         summary = final_hypervolume_summary(
-            comparative, multi, aggregate_mode=args.aggregate, n_boot=args.n_boot, seed=args.seed
+            multi, multi.benchmarks, aggregate_mode=args.aggregate, n_boot=args.n_boot, seed=args.seed
         )
-        setups = [s for s in comparative.setups if s in set(summary["setup"])]
-        n_objectives = [len(comparative.index.metadata[p]["metrics"])
-                        for b in multi for p in comparative.index.for_benchmark(b)["path"]]
+        setups = [s for s in multi.setups if s in set(summary["setup"])]
+        n_objectives = [len(multi.index.metadata[p]["metrics"]) for p in multi.index.table["path"]]
         caption = hypervolume_caption(args.aggregate, n_objectives)
         if args.format == "latex":
             parts.append(to_latex(summary, setups=setups, decimals=args.decimals, lower_is_better=False,
