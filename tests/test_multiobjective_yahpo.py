@@ -24,8 +24,13 @@ def test_definitions_and_listing_show_the_objectives(capsys):
     three = objectives_of(get_benchmark(BENCHMARK))
     assert two.metrics == ("mmce", "timetrain") and three.metrics == ("mmce", "timetrain", "nf")
     assert three.modes == ("min", "min", "min")
-    for learner in ("rpart", "ranger", "xgboost"):
-        assert get_benchmark(f"mo-yahpo-iaml_{learner}-1067").blackbox == f"yahpo-iaml_{learner}"
+    from blackbox_repo.yahpo import SCENARIOS
+
+    for learner in ("glmnet", "rpart", "ranger", "xgboost"):  # every objective is a target of the scenario
+        for name in (f"mo-yahpo-iaml_{learner}-1067", f"mo-yahpo-iaml_{learner}-3obj-1067"):
+            bench = get_benchmark(name)
+            assert bench.blackbox == f"yahpo-iaml_{learner}"
+            assert set(bench.metrics) <= set(SCENARIOS[f"iaml_{learner}"].y_names), name
     from benchmark_definitions.cli import add_commands
 
     parser = argparse.ArgumentParser()
