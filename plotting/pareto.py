@@ -2,7 +2,7 @@
 
 Both take a ``results.multiobjective.BenchmarkFronts`` (the results the hypervolume counts, in table units) and
 draw one panel per pair of objectives (one panel for two objectives; for three or more, every pair, each an
-exact 2-D projection: see ``results.attainment``). Axes end at the benchmark's hypervolume reference point, so
+exact 2-D projection: see ``results.attainment``; projections always span the full text width). Axes end at the benchmark's hypervolume reference point, so
 a panel shows exactly the region the hypervolume measures; an axis is logarithmic when its drawn values are
 positive and span more than a decade (``plotting.style.choose_y_scale``'s rule). Colours, line styles and
 markers come from ``styles`` (``plotting.style.study_styles`` of the whole study), so a method looks the same as
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from plotting.figures import MAX_PANEL_HEIGHT, _grid_shape, _legend_below, _legend_columns, _styles_for
 from plotting.style import MethodStyle, choose_y_scale, figure_size, paper_style
@@ -62,8 +62,11 @@ def _set_axis_scale(ax, axis: str, values: np.ndarray, reference: float) -> None
     set_scale, set_limits = (ax.set_xscale, ax.set_xlim) if axis == "x" else (ax.set_yscale, ax.set_ylim)
     set_scale("log" if log else "linear")
     set_limits(*limits)
-    if log:  # labelled minor ticks (2x10^-2, 3x10^-2, ...) collide on a narrow panel; decades suffice
-        (ax.xaxis if axis == "x" else ax.yaxis).set_minor_formatter(NullFormatter())
+    if log:  # ticks at 1, 2 and 5 times powers of ten, plainly labelled: readable on a narrow panel
+        target = ax.xaxis if axis == "x" else ax.yaxis
+        target.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        target.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        target.set_minor_formatter(NullFormatter())
 
 
 def _front_figure(
@@ -79,11 +82,13 @@ def _front_figure(
         raise ValueError(f"nothing to plot: benchmark {fronts.benchmark!r} has no runs")
     styles = _styles_for(setups, styles)
     pairs = fronts.objective_pairs()
+    if len(pairs) > 1:  # projections side by side need the full text width to stay legible
+        columns = 2
     n_rows, n_cols = _grid_shape(len(pairs), columns)
     width, panels_height = figure_size(columns, n_rows, n_cols, aspect=0.8)
     panels_height = n_rows * min(panels_height / n_rows, MAX_PANEL_HEIGHT * 1.3)
     legend_rows = math.ceil(len(setups) / _legend_columns(setups, width))
-    height = panels_height + 0.4 * n_rows + 0.3 + 0.05 + 0.16 * legend_rows
+    height = panels_height + 0.4 * n_rows + 0.45 + 0.05 + 0.16 * legend_rows
     with paper_style():
         fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, height), squeeze=False, layout="constrained")
         handles: dict[str, object] = {}
@@ -121,7 +126,7 @@ def plot_pareto_fronts(
     seeds = {setup: len(runs) for setup, runs in fronts.runs.items()}
     counts = sorted(set(seeds.values()))
     pooled = f"{counts[0]} seeds" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} seeds"
-    title = f"{fronts.benchmark}: Pareto front of all results ({pooled} pooled)"
+    title = f"{fronts.benchmark}\nPareto front of all results ({pooled} pooled)"
     if len(fronts.metrics) > 2:
         title += ", 2-D projections"
     return _front_figure(fronts, fronts.pooled_front, True, title, styles, columns)
@@ -133,7 +138,7 @@ def plot_attainment_surfaces(
     """Each method's median attainment surface over its seeds (``ceil(n/2)`` of ``n`` runs), one panel per pair of
     objectives (for three or more objectives: the attainment of goals in two objectives, the others free)."""
     levels = sorted({f"{median_level(len(runs))} of {len(runs)}" for runs in fronts.runs.values()})
-    title = f"{fronts.benchmark}: median attainment surface ({', '.join(levels)} runs)"
+    title = f"{fronts.benchmark}\nmedian attainment surface ({', '.join(levels)} runs)"
     if len(fronts.metrics) > 2:
         title += ", 2-D projections"
     return _front_figure(fronts, fronts.attainment_surface, False, title, styles, columns)

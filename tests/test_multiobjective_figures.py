@@ -169,7 +169,7 @@ def test_mixed_study_from_sweep_to_plot_and_table(tmp_path, capsys, recwarn):
     errors, volumes = [], {"RS": [], "MOASHA": []}
     for seed in (0, 1):
         errors.append(pd.read_parquet(results / "so" / so / "RS" / str(seed) / "results.parquet")["val_error"].min())
-        for method in volumes:
+        for method, values in volumes.items():
             folder = results / "mo" / mo / method / str(seed)
             metadata = json.loads((folder / "metadata.json").read_text())
             frame = pd.read_parquet(folder / "results.parquet")
@@ -177,7 +177,7 @@ def test_mixed_study_from_sweep_to_plot_and_table(tmp_path, capsys, recwarn):
                 (frame[m].to_numpy() - metadata["objective_bounds"][m][0])
                 / (metadata["objective_bounds"][m][1] - metadata["objective_bounds"][m][0])
                 for m in ("val_error", "elapsed_time")])
-            volumes[method].append(_hypervolume_2d(normalised, np.array([1.1, 1.1])))
+            values.append(_hypervolume_2d(normalised, np.array([1.1, 1.1])))
     single_rows = _markdown_rows(single_part)
     assert list(single_rows) == [so]
     assert single_rows[so]["RS"] == pytest.approx(_interquartile_mean(errors), abs=1e-4)
