@@ -94,6 +94,41 @@ def test_three_objectives_get_one_panel_per_pair():
     plt.close(fig)
 
 
+def test_fronts_hold_the_feasible_results_of_every_run_in_table_units(tmp_path):
+    import dataclasses
+
+    from benchmark_definitions.registry import get_benchmark
+    from launchers.experiment import ExperimentSpec, run_experiment
+    from results.comparative import ComparativeResults
+    from results.multiobjective import benchmark_fronts, split_by_objectives
+
+    bench = dataclasses.replace(get_benchmark("mo-xgboost-sklearn-wine"), max_wallclock_time=0.1,
+                                constraint={"metric": "train_error", "threshold": 0.02})
+    for method, seed in (("RS", 0), ("RS", 1), ("MOASHA", 0), ("MOASHA", 1)):
+        run_experiment(ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=4, tag="c",
+                                      results_root=str(tmp_path)))
+    comparative = ComparativeResults(str(tmp_path), tags="c")
+    assert split_by_objectives(comparative) == ([], [bench.name])
+    fronts = benchmark_fronts(comparative, bench.name)
+    assert fronts.metrics == ("val_error", "elapsed_time") and sorted(fronts.setups) == ["MOASHA", "RS"]
+    assert [run.seed for run in fronts.runs["RS"]] == [0, 1]
+    for runs in fronts.runs.values():
+        for run in runs:
+            frame = pd.read_parquet(Path(run.path) / "results.parquet")
+            feasible = frame[frame["train_error"] <= 0.02]
+            assert 0 < len(feasible) < len(frame)  # the constraint removes some results, not all
+            np.testing.assert_array_equal(run.points, feasible[["val_error", "elapsed_time"]].to_numpy())
+    metadata = json.loads((Path(fronts.runs["RS"][0].path) / "metadata.json").read_text())
+    for k, metric in enumerate(fronts.metrics):
+        best, worst = metadata["objective_bounds"][metric]
+        assert fronts.reference[k] == pytest.approx(best + 1.1 * (worst - best))
+    # A run written without objectives (e.g. before the definition had them) cannot be mixed in silently.
+    path = Path(fronts.runs["MOASHA"][0].path) / "metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "metrics": ["val_error"]}))
+    with pytest.raises(ValueError, match="disagree on its objectives"):
+        split_by_objectives(ComparativeResults(str(tmp_path), tags="c"))
+
+
 # ------------------------------------------------------------------------------------------------------------
 # From arena sweep to arena plot and arena table.
 
