@@ -181,10 +181,11 @@ AGGREGATE_DESCRIPTIONS = {
 
 def hypervolume_caption(aggregate_mode: str = "iqm_bootstrap", n_objectives: Sequence[int] = (2,)) -> str:
     """What a final-hypervolume table shows (``results.multiobjective``'s normalisation and reference point)."""
-    maxima = ", ".join(f"{1.1 ** d:.3f} for {d} objectives" for d in sorted(set(n_objectives)))
+    boxes = ", ".join(f"{1.1 ** d:.3f} for {d} objectives" for d in sorted(set(n_objectives)))
     return (
         "Final normalised hypervolume (higher is better; each objective scaled so that the table's best value is 0 "
-        f"and its 90% quantile 1, reference point 1.1 per objective, maximum {maxima}), "
+        "and its 90% quantile 1 -- for a surrogate, those of 1000 configurations drawn with a fixed seed -- with "
+        f"reference point 1.1 per objective: the whole box from the best values is {boxes}), "
         f"{AGGREGATE_DESCRIPTIONS[aggregate_mode]}."
     )
 

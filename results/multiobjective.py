@@ -2,7 +2,8 @@
 
 Reference-point rule (fixed per benchmark): every objective is normalised by the bounds the experiment
 recorded in ``metadata["objective_bounds"]`` = ``{objective: [best, worst]}`` over the *whole table* (every
-configuration, seed and fidelity up to the benchmark's maximum, ``launchers.experiment.objective_bounds``):
+configuration, seed and fidelity up to the benchmark's maximum, ``launchers.experiment.objective_bounds``; a
+surrogate's "table" is 1000 configurations drawn with a fixed seed at every fidelity, so a run can beat its best):
 best is the table's best value, worst the value 90% of the table's entries beat (a quantile rather than the
 worst entry, so a few diverged entries do not squash the scale). ``z = (value - best) / (worst - best)``, so
 0 is the best tabulated value and 1 the 90% quantile, maximised objectives turned into minimised ones. The
