@@ -39,6 +39,7 @@ YAHPO_LCBENCH_TASKS = (
     "189906", "189908", "189909",
 )
 YAHPO_IAML_TASKS = ("40981", "41146", "1489", "1067")
+YAHPO_IAML_BUDGETS = {"glmnet": 180.0, "rpart": 240.0, "ranger": 300.0, "xgboost": 300.0}  # simulated seconds
 # Simulated seconds: about an eighth of what running all 256 tabulated configurations to the end on 4
 # workers takes (measured from the table), so methods must choose.
 EMBEDDED_BUDGETS = {"breast_cancer": 0.4, "digits": 1.6, "wine": 0.16, "diabetes": 0.2}
@@ -101,7 +102,7 @@ def _yahpo() -> Iterable[SimulatedBenchmark]:
             mode="max", max_wallclock_time=7200.0, n_workers=4, family="yahpo-lcbench",
             description="YAHPO Gym lcbench surrogate (ONNX), epochs 1..52",
         )
-    for learner, budget in (("glmnet", 180.0), ("rpart", 240.0), ("ranger", 300.0), ("xgboost", 300.0)):
+    for learner, budget in YAHPO_IAML_BUDGETS.items():
         for task in YAHPO_IAML_TASKS:
             yield SimulatedBenchmark(
                 name=f"yahpo-iaml_{learner}-{task}", blackbox=f"yahpo-iaml_{learner}", task=task, metric="auc",
@@ -187,6 +188,24 @@ def _multi_objective() -> Iterable[SimulatedBenchmark]:
             description="NAS-Bench-201 final-epoch validation error against inference latency (seconds) and "
                         "model size (MB); each evaluation costs its recorded 200-epoch training time",
         )
+    for learner, budget in YAHPO_IAML_BUDGETS.items():
+        for task in YAHPO_IAML_TASKS:
+            yield SimulatedBenchmark(
+                name=f"mo-yahpo-iaml_{learner}-{task}", blackbox=f"yahpo-iaml_{learner}", task=task, metric="mmce",
+                mode="min", metrics=["mmce", "timetrain"], modes=["min", "min"], max_wallclock_time=budget,
+                n_workers=4, max_evaluations=1000, family=f"mo-yahpo-iaml_{learner}",
+                description=f"YAHPO Gym iaml_{learner} surrogate: misclassification rate against training time "
+                            "(seconds, at the reported training-set fraction); fidelity trainsize",
+            )
+            yield SimulatedBenchmark(
+                name=f"mo-yahpo-iaml_{learner}-3obj-{task}", blackbox=f"yahpo-iaml_{learner}", task=task,
+                metric="mmce", mode="min", metrics=["mmce", "timetrain", "nf"], modes=["min", "min", "min"],
+                max_wallclock_time=budget, n_workers=4, max_evaluations=1000,
+                family=f"mo-yahpo-iaml_{learner}-3obj",
+                description=f"YAHPO Gym iaml_{learner} surrogate: misclassification rate against training time "
+                            "(seconds) and the number of features the model uses (sparser is more interpretable); "
+                            "fidelity trainsize",
+            )
     for short, task in FCNET_TASKS.items():
         yield SimulatedBenchmark(
             name=f"mo-fcnet-final-{short}", blackbox="fcnet-final", task=task, metric="valid_loss", mode="min",

@@ -392,6 +392,26 @@ def _metric_range(bench: SimulatedBenchmark | FunctionBenchmark, root: str | Non
     return (low, high) if bench.mode == "min" else (high, low)
 
 
+OBJECTIVE_BOUNDS_SAMPLES = 1000  # configurations standing for a surrogate's table (see objective_bounds)
+
+
+def _sampled_objectives(blackbox: Blackbox, stop: int | None):
+    """Objectives (configurations, fidelities, objectives) of ``OBJECTIVE_BOUNDS_SAMPLES`` configurations drawn
+    with a fixed seed, at every fidelity up to index ``stop`` (seed 0 of the blackbox); None when the blackbox
+    cannot draw configurations."""
+    import numpy as np
+
+    from blackbox_repo.seeding import make_rng
+
+    space = blackbox.configuration_space
+    if not hasattr(space, "sample_many"):
+        return None
+    configs = space.sample_many(make_rng(0, "objective-bounds", blackbox.name), OBJECTIVE_BOUNDS_SAMPLES)
+    fidelities = [None] if blackbox.fidelity_values is None else list(blackbox.fidelity_values[:stop])
+    return np.stack([np.asarray(blackbox.evaluate_batch(configs, fidelity=None if f is None else f.item(), seed=0),
+                                dtype=np.float64).reshape(len(configs), -1) for f in fidelities], axis=1)
+
+
 def objective_bounds(blackbox: Blackbox, metrics: tuple[str, ...] | list[str], modes: tuple[str, ...] | list[str],
                      max_fidelity: float | None) -> dict[str, list[float]] | None:
     """``{objective: [best, worst]}`` over the whole table (every configuration, seed and fidelity up to the
@@ -399,17 +419,23 @@ def objective_bounds(blackbox: Blackbox, metrics: tuple[str, ...] | list[str], m
     (``OBJECTIVE_WORST_QUANTILE``), not the worst entry, so that a few diverged entries (FCNet's validation MSE
     reaches 1951 where almost all values are below 1) do not squash the scale. Fixed per benchmark, so
     hypervolumes of different runs and methods share one normalisation and reference point
-    (``results.multiobjective``). None when the blackbox is not a table."""
+    (``results.multiobjective``). A surrogate (not a table) stands for the table it was fitted on: its
+    ``OBJECTIVE_BOUNDS_SAMPLES`` configurations drawn from a fixed seed, evaluated at every fidelity up to the
+    maximum, are that table (the same for every run of the benchmark). None for a blackbox of neither kind."""
     import numpy as np
 
-    if not isinstance(blackbox, TabularBlackbox):
-        return None
     stop = None
     if max_fidelity is not None and blackbox.fidelity_values is not None:
         stop = int(np.searchsorted(blackbox.fidelity_values, max_fidelity, side="right"))
+    if isinstance(blackbox, TabularBlackbox):
+        table = blackbox.objectives[:, :, :stop]
+    else:
+        table = _sampled_objectives(blackbox, stop)
+        if table is None:
+            return None
     out: dict[str, list[float]] = {}
     for metric, mode in zip(metrics, modes):
-        values = np.asarray(blackbox.objectives[:, :, :stop, blackbox.objective_index(metric)], dtype=np.float64)
+        values = np.asarray(table[..., blackbox.objective_index(metric)], dtype=np.float64)
         if np.isnan(values).all():
             return None
         if mode == "min":

@@ -11,6 +11,17 @@
   subsets keep them; the y axis is logarithmic when the curves span decades (``--y-scale``).
 * ``arena table`` prints (or writes to ``--out``) final values per benchmark and setup with intervals,
   best in bold, as Markdown or LaTeX.
+
+Multi-objective studies are recognised from the runs' metadata.json (``metrics`` with two or more objectives,
+``results.multiobjective.split_by_objectives``). For each such benchmark ``arena plot`` writes
+``<benchmark>_hypervolume`` (normalised hypervolume over time, aggregated like the single-objective curves,
+linear axis unless ``--y-scale`` says otherwise), ``<benchmark>_pareto_front`` (each setup's Pareto front of
+all its seeds' results pooled) and ``<benchmark>_attainment`` (each setup's median attainment surface over
+seeds); ``arena table`` gives the final normalised hypervolume per benchmark and setup (higher is better, best
+in bold) under a caption stating the normalisation. A study mixing single- and multi-objective benchmarks is
+split per benchmark: the single-objective part gets exactly the figures and table it would get alone (the
+cross-benchmark figures see only those benchmarks), the multi-objective part follows, and ``arena table``
+prints the single-objective table first. ``--metric``/``--mode`` apply to single-objective benchmarks only.
 """
 
 from __future__ import annotations
@@ -71,7 +82,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     table.set_defaults(func=run_table)
 
 
-def _comparative(args: argparse.Namespace):
+def _comparative(args: argparse.Namespace, benchmarks: list[str] | None = None):
     from results.comparative import ComparativeResults
 
     bounds = (args.since, args.until) if (args.since or args.until) else None
@@ -81,7 +92,7 @@ def _comparative(args: argparse.Namespace):
         setups=args.setups,
         num_runs=args.num_runs,
         datetime_bounds=bounds,
-        benchmarks=args.benchmarks,
+        benchmarks=benchmarks if benchmarks is not None else args.benchmarks,
     )
 
 
@@ -100,7 +111,45 @@ def _study_setups(args: argparse.Namespace, comparative) -> list[str]:
     return list(dict.fromkeys(list(index.setups) + comparative.setups))
 
 
+def _by_objectives(args: argparse.Namespace, action: str):
+    """The whole selection, and its single- and multi-objective parts (None when empty), each a
+    ``ComparativeResults``. In a mixed study each part is indexed on its own, so that run-count warnings
+    concern the part (a multi-objective method has no runs on a single-objective benchmark by design)."""
+    import warnings
+
+    from results.multiobjective import split_by_objectives
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        comparative = _comparative(args)
+    if not comparative.benchmarks:
+        raise SystemExit(f"no complete experiment under {args.root}; nothing to {action}")
+    single, multi = split_by_objectives(comparative)
+    if single and multi:
+        return comparative, _comparative(args, benchmarks=single), _comparative(args, benchmarks=multi)
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return comparative, (comparative if single else None), (comparative if multi else None)
+
+
 def run_plot(args: argparse.Namespace) -> int:
+    from plotting.style import study_styles
+
+    comparative, single, multi = _by_objectives(args, "plot")
+    styles = study_styles(_study_setups(args, comparative))
+    written: list[str] = []
+    if single is not None:
+        # In a mixed study the single-objective figures (and the cross-benchmark ones) see only the
+        # single-objective benchmarks, exactly as a study of those alone.
+        written += _plot_single_objective(args, single, styles)
+    if multi is not None:
+        written += _plot_multi_objective(args, multi, multi.benchmarks, styles)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> list[str]:
     import sys
 
     import matplotlib.pyplot as plt
@@ -112,7 +161,6 @@ def run_plot(args: argparse.Namespace) -> int:
         plot_critical_difference,
         save_figure,
     )
-    from plotting.style import study_styles
     from results.across_benchmarks import (
         aggregate_regret_over_time,
         average_rank_over_time,
@@ -122,10 +170,6 @@ def run_plot(args: argparse.Namespace) -> int:
     )
     from results.statistics import friedman_rank_test
 
-    comparative = _comparative(args)
-    if not comparative.benchmarks:
-        raise SystemExit(f"no complete experiment under {args.root}; nothing to plot")
-    styles = study_styles(_study_setups(args, comparative))
     formats = args.formats or ["pdf", "png"]
     spec_options = {
         "metric": args.metric,
@@ -189,21 +233,83 @@ def run_plot(args: argparse.Namespace) -> int:
                 print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
             else:
                 save(fig, "critical_difference")
-    for path in written:
-        print(path)
-    return 0
+    return written
+
+
+def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: list[str], styles) -> list[str]:
+    """Per multi-objective benchmark: hypervolume over time (aggregated as the single-objective curves), the
+    methods' pooled Pareto fronts and their median attainment surfaces."""
+    import sys
+
+    import matplotlib.pyplot as plt
+
+    from plotting.figures import save_figure
+    from plotting.pareto import plot_attainment_surfaces, plot_pareto_fronts
+    from results.multiobjective import benchmark_fronts, hypervolume_curve_spec
+
+    if args.metric is not None:
+        print(f"arena plot: --metric {args.metric} applies to single-objective benchmarks; the multi-objective "
+              f"ones ({', '.join(benchmarks)}) show hypervolume, Pareto fronts and attainment surfaces",
+              file=sys.stderr)
+    formats = args.formats or ["pdf", "png"]
+    spec = hypervolume_curve_spec(x=args.x, cost_column=args.cost_column, n_grid=args.n_grid)
+    written = []
+
+    def save(fig, name: str) -> None:
+        written.extend(save_figure(fig, os.path.join(args.out, name), formats))
+        plt.close(fig)
+
+    for benchmark in benchmarks:
+        stem = _file_stem(benchmark)
+        fig = comparative.plot(
+            benchmark,
+            aggregate_mode=args.aggregate,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            styles=styles,
+            columns=args.columns,
+            # Hypervolume rises from 0 to at most 1.1^d: a linear axis unless asked otherwise.
+            y_scale="linear" if args.y_scale == "auto" else args.y_scale,
+            ylabel="normalised hypervolume",
+            spec=spec,
+        )
+        save(fig, f"{stem}_hypervolume")
+        fronts = benchmark_fronts(comparative, benchmark)
+        save(plot_pareto_fronts(fronts, styles, columns=args.columns), f"{stem}_pareto_front")
+        save(plot_attainment_surfaces(fronts, styles, columns=args.columns), f"{stem}_attainment")
+    return written
 
 
 def run_table(args: argparse.Namespace) -> int:
-    from plotting.tables import summarise_final_values, to_latex, to_markdown
+    from plotting.tables import (
+        final_hypervolume_summary,
+        hypervolume_caption,
+        summarise_final_values,
+        to_latex,
+        to_markdown,
+    )
 
-    comparative = _comparative(args)
-    if not comparative.benchmarks:
-        raise SystemExit(f"no complete experiment under {args.root}; nothing to tabulate")
-    final = comparative.final_values(metric=args.metric, mode=args.mode)
-    summary = summarise_final_values(final, aggregate_mode=args.aggregate, n_boot=args.n_boot, seed=args.seed)
-    render = to_latex if args.format == "latex" else to_markdown
-    text = render(summary, setups=comparative.setups, decimals=args.decimals)
+    _, single, multi = _by_objectives(args, "tabulate")
+    parts = []
+    if single is not None:
+        final = single.final_values(metric=args.metric, mode=args.mode)
+        summary = summarise_final_values(final, aggregate_mode=args.aggregate, n_boot=args.n_boot, seed=args.seed)
+        render = to_latex if args.format == "latex" else to_markdown
+        parts.append(render(summary, setups=single.setups, decimals=args.decimals))
+    if multi is not None:
+        summary = final_hypervolume_summary(
+            multi, multi.benchmarks, aggregate_mode=args.aggregate, n_boot=args.n_boot, seed=args.seed
+        )
+        setups = [s for s in multi.setups if s in set(summary["setup"])]
+        n_objectives = [len(multi.index.metadata[p]["metrics"]) for p in multi.index.table["path"]]
+        caption = hypervolume_caption(args.aggregate, n_objectives)
+        if args.format == "latex":
+            parts.append(to_latex(summary, setups=setups, decimals=args.decimals, lower_is_better=False,
+                                  caption=caption, label="tab:final-hypervolume"))
+        else:
+            parts.append(caption + "\n\n" + to_markdown(summary, setups=setups, decimals=args.decimals,
+                                                        lower_is_better=False))
+    text = "\n".join(parts)
     if args.out:
         directory = os.path.dirname(args.out)
         if directory:

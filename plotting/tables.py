@@ -170,3 +170,40 @@ def to_latex(
         )
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+AGGREGATE_DESCRIPTIONS = {
+    "iqm_bootstrap": "IQM over seeds [95% bootstrap interval]",
+    "mean_and_ci": "mean over seeds [95% normal interval]",
+    "median_percentiles": "median over seeds [25th, 75th percentile]",
+}
+
+
+def hypervolume_caption(aggregate_mode: str = "iqm_bootstrap", n_objectives: Sequence[int] = (2,)) -> str:
+    """What a final-hypervolume table shows (``results.multiobjective``'s normalisation and reference point)."""
+    boxes = ", ".join(f"{1.1 ** d:.3f} for {d} objectives" for d in sorted(set(n_objectives)))
+    return (
+        "Final normalised hypervolume (higher is better; each objective scaled so that the table's best value is 0 "
+        "and its 90% quantile 1 -- for a surrogate, those of 1000 configurations drawn with a fixed seed -- with "
+        f"reference point 1.1 per objective: the whole box from the best values is {boxes}), "
+        f"{AGGREGATE_DESCRIPTIONS[aggregate_mode]}."
+    )
+
+
+def final_hypervolume_summary(
+    comparative,
+    benchmarks: Sequence[str],
+    aggregate_mode: str = "iqm_bootstrap",
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """One row per (multi-objective benchmark, setup): centre and interval of the runs' final normalised
+    hypervolume (``results.multiobjective.hypervolume_curve_spec``), as ``summarise_final_values``."""
+    from results.multiobjective import hypervolume_curve_spec
+
+    frames = [comparative.final_values(benchmark, spec=hypervolume_curve_spec()) for benchmark in benchmarks]
+    if not frames:
+        raise ValueError("no multi-objective benchmark to tabulate")
+    final = pd.concat(frames, ignore_index=True)
+    return summarise_final_values(final, aggregate_mode=aggregate_mode, n_boot=n_boot, seed=seed, level=level)

@@ -2,7 +2,8 @@
 
 Reference-point rule (fixed per benchmark): every objective is normalised by the bounds the experiment
 recorded in ``metadata["objective_bounds"]`` = ``{objective: [best, worst]}`` over the *whole table* (every
-configuration, seed and fidelity up to the benchmark's maximum, ``launchers.experiment.objective_bounds``):
+configuration, seed and fidelity up to the benchmark's maximum, ``launchers.experiment.objective_bounds``; a
+surrogate's "table" is 1000 configurations drawn with a fixed seed at every fidelity, so a run can beat its best):
 best is the table's best value, worst the value 90% of the table's entries beat (a quantile rather than the
 worst entry, so a few diverged entries do not squash the scale). ``z = (value - best) / (worst - best)``, so
 0 is the best tabulated value and 1 the 90% quantile, maximised objectives turned into minimised ones. The
@@ -18,16 +19,27 @@ far (``results.statistics.hypervolume_curve``, exact in any number of objectives
 
 ``hypervolume_curve_spec()`` plugs this into ``results.comparative.ComparativeResults``, so curves on a common
 time grid and their IQM with bootstrap intervals over seeds (``aggregate``) come for free.
+
+Fronts for figures: ``benchmark_fronts(comparative, benchmark)`` collects, per setup and seed, the objective
+values (in the table's own units) of the results the hypervolume counts, with the reference point in the same
+units; ``BenchmarkFronts`` gives each setup's pooled Pareto front and median attainment surface
+(``results.attainment``) in any two of the objectives. ``split_by_objectives`` tells multi-objective benchmarks
+of a study (every run records two or more ``metrics``) from single-objective ones.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from results.attainment import attainment_surface, median_level, pareto_front, project, to_minimisation
 from results.comparative import CurveSpec
 from results.statistics import hypervolume_curve
+
+if TYPE_CHECKING:
+    from results.comparative import ComparativeResults
 
 REFERENCE_MARGIN = 1.1  # reference point in every normalised objective
 HYPERVOLUME = "hypervolume"
@@ -91,3 +103,121 @@ def hypervolume_curve_spec(**options) -> CurveSpec:
     ``ComparativeResults(...).aggregate(benchmark, spec=hypervolume_curve_spec())``."""
     return CurveSpec(metric=HYPERVOLUME, mode="max", convert_to_min=None,
                      derived_columns={HYPERVOLUME: HypervolumeColumn()}, **options)
+
+
+# --------------------------------------------------------------------------------------------------
+# Which benchmarks of a study are multi-objective, and their fronts for figures.
+
+
+def is_multi_objective_run(metadata: dict) -> bool:
+    """A run of a benchmark with two or more objectives (metadata.json ``metrics``), whatever its method."""
+    return len(metadata.get("metrics") or []) >= 2
+
+
+def split_by_objectives(comparative: ComparativeResults) -> tuple[list[str], list[str]]:
+    """(single-objective, multi-objective) benchmarks of ``comparative``, each in index order.
+
+    A benchmark is multi-objective when every run records two or more ``metrics``; runs of one benchmark that
+    disagree (e.g. runs written before the definition gained objectives) are an error naming the benchmark.
+    """
+    single, multi = [], []
+    for benchmark in comparative.benchmarks:
+        paths = comparative.index.for_benchmark(benchmark)["path"]
+        flags = {is_multi_objective_run(comparative.index.metadata[path]) for path in paths}
+        if len(flags) > 1:
+            raise ValueError(f"runs of benchmark {benchmark!r} disagree on its objectives: some record several "
+                             "metrics, some one; select one kind with --tag or --since")
+        (multi if flags == {True} else single).append(benchmark)
+    return single, multi
+
+
+@dataclass(frozen=True)
+class RunPoints:
+    """The counted results of one run: objective values in table units, shape (n, d), feasible rows only."""
+
+    seed: object
+    path: str
+    points: np.ndarray
+
+
+@dataclass
+class BenchmarkFronts:
+    """Per setup, the runs' counted results of one multi-objective benchmark, with the hypervolume reference
+    point in table units (``reference``: the normalised 1.1 mapped back through the recorded bounds)."""
+
+    benchmark: str
+    metrics: tuple[str, ...]
+    modes: tuple[str, ...]
+    reference: np.ndarray
+    runs: dict[str, list[RunPoints]] = field(default_factory=dict)
+
+    @property
+    def setups(self) -> list[str]:
+        return list(self.runs)
+
+    def objective_pairs(self) -> list[tuple[int, int]]:
+        """Every pair (i, j), i < j, of objectives: one panel each (one for two objectives)."""
+        d = len(self.metrics)
+        return [(i, j) for i in range(d) for j in range(i + 1, d)]
+
+    def _minimised(self, points: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+        return to_minimisation(project(points, pair), [self.modes[pair[0]], self.modes[pair[1]]])
+
+    def _in_table_units(self, points: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+        return to_minimisation(points, [self.modes[pair[0]], self.modes[pair[1]]])  # a sign flip is its own inverse
+
+    def pooled_front(self, setup: str, pair: tuple[int, int] = (0, 1)) -> np.ndarray:
+        """Non-dominated points, in objectives ``pair`` and table units, of all seeds' results pooled (the
+        best-case, 1st attainment surface); sorted by the first objective, best first."""
+        pooled = np.vstack([self._minimised(run.points, pair) for run in self.runs[setup]])
+        return self._in_table_units(pareto_front(pooled), pair)
+
+    def attainment_surface(self, setup: str, pair: tuple[int, int] = (0, 1), level: int | None = None) -> np.ndarray:
+        """Corners of the ``level``-th attainment surface (default the median, ``ceil(n/2)`` of the setup's
+        ``n`` runs) in objectives ``pair`` and table units."""
+        fronts = [self._minimised(run.points, pair) for run in self.runs[setup]]
+        level = median_level(len(fronts)) if level is None else level
+        return self._in_table_units(attainment_surface(fronts, level), pair)
+
+    def reference_in(self, pair: tuple[int, int]) -> np.ndarray:
+        return self.reference[list(pair)]
+
+
+def _objective_key(metadata: dict) -> tuple:
+    metrics, bounds = run_objectives(metadata)
+    return (tuple(metrics), tuple(metadata.get("modes") or ["min"] * len(metrics)),
+            tuple(tuple(float(v) for v in bounds[m]) for m in metrics),
+            tuple(sorted((metadata.get("constraint") or {}).items())))
+
+
+def benchmark_fronts(comparative: ComparativeResults, benchmark: str) -> BenchmarkFronts:
+    """The counted results (``normalised_objectives``' rule: every reported result, feasible ones only) of every
+    run of ``benchmark``, per setup in setup order and per seed in seed order, in table units."""
+    table = comparative.index.for_benchmark(benchmark)
+    if table.empty:
+        raise KeyError(f"benchmark {benchmark!r} has no complete runs; available: {comparative.benchmarks}")
+    keys = {_objective_key(comparative.index.metadata[path]) for path in table["path"]}
+    if len(keys) > 1:
+        raise ValueError(f"runs of {benchmark!r} record different objectives, modes, bounds or constraints "
+                         f"({sorted(keys)}); their fronts are not comparable")
+    metrics, modes, bounds, constraint = keys.pop()
+    constraint = dict(constraint)
+
+    def columns_for(metadata: dict) -> list[str]:
+        return list(dict.fromkeys(["trial_id", *metrics, *([constraint["metric"]] if constraint else [])]))
+
+    frames = comparative.results(benchmark, columns_for)
+    table = comparative.index.for_benchmark(benchmark)  # damaged runs have left the index while loading
+    best = np.array([b for b, _ in bounds])
+    worst = np.array([w for _, w in bounds])
+    reference = best + REFERENCE_MARGIN * (worst - best)
+    fronts = BenchmarkFronts(benchmark, metrics, modes, reference)
+    order = {setup: i for i, setup in enumerate(comparative.setups)}
+    rows = sorted(table.itertuples(index=False), key=lambda r: (order.get(r.setup, len(order)), str(type(r.seed)), r.seed))
+    for row in rows:
+        metadata = comparative.index.metadata[row.path]
+        frame = frames[row.path]
+        counted = ~np.isnan(normalised_objectives(frame, metadata)).any(axis=1)
+        points = frame[list(metrics)].to_numpy(dtype=float)[counted]
+        fronts.runs.setdefault(row.setup, []).append(RunPoints(row.seed, row.path, points))
+    return fronts

@@ -96,8 +96,10 @@ def test_hypervolume_curves_aggregate_with_iqm_and_bootstrap(tmp_path):
 def test_mo_definitions_name_objectives_their_blackboxes_hold(tmp_path_factory):
     definitions = [b for b in all_benchmarks().values() if b.name.startswith("mo-")]
     families = {b.family for b in definitions}
+    yahpo = {f"mo-yahpo-iaml_{learner}{kind}" for learner in ("glmnet", "rpart", "ranger", "xgboost")
+             for kind in ("", "-3obj")}  # checked on the surrogate in tests/test_multiobjective_yahpo.py
     assert families == {"mo-xgboost-sklearn", "mo-lcbench-ce", "mo-nas201-final", "mo-nas201-final-3obj",
-                        "mo-fcnet-final"}
+                        "mo-fcnet-final"} | yahpo
     assert all(objectives_of(b).is_multi_objective for b in definitions)
     tasks = {"mo-xgboost-sklearn": None}
     root = None
