@@ -25,8 +25,8 @@ finished files hold exactly ``results.parquet``: if the run's last results were 
 were written live, the files are rewritten from the final table.
 
 The files are written with TensorBoard's own record format and protocol buffers (package ``tensorboard``, extra
-``live``): synchronously (no writer thread) and flushed at every update, so a reader never sees a partial
-record. tensorboardX was not used because it imports torch when torch is installed (seconds per process).
+``live``, with ``google-crc32c`` for the record checksums when installed): synchronously (no writer thread) and
+flushed at every update, so a reader never sees a partial record. tensorboardX was not used because it imports torch when torch is installed (seconds per process).
 """
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ TENSORBOARD_CHOICES = ("auto", "true", "false")
 _file_counter = itertools.count()
 
 
+def _masked_crc32c_google(data: bytes) -> int:
+    """TFRecord's masked CRC-32C (rotate right by 15, add a constant), with google-crc32c's C implementation."""
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
 def _require_tensorboard():
     try:
         from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -61,6 +69,13 @@ def _require_tensorboard():
             f"TensorBoard event files need the package `tensorboard` ({err}): pip install 'hpo-arena[live]', "
             "or turn them off with tensorboard=false"
         ) from None
+    try:  # tensorboard's own CRC is pure Python and takes most of the writing time; the C one is 100x faster
+        import google_crc32c
+
+        if google_crc32c.implementation == "c":
+            masked_crc32c = _masked_crc32c_google
+    except ImportError:
+        pass
     return event_pb2, summary_pb2, masked_crc32c
 
 

@@ -209,3 +209,14 @@ def test_sweep_validation_refuses_wrong_options_before_any_job(tmp_path, monkeyp
         validate_sweep(hydra_app.force_method_overrides(["-m", "method=RS", f"benchmark={BENCH}", *overrides]))
     assert message in str(info.value)
     assert not (tmp_path / "results").exists()
+
+
+def test_record_checksums_are_tensorboards():
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    from launchers.tensorboard_log import _masked_crc32c_google
+
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 8, 12, 100, 1000):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        assert _masked_crc32c_google(data) == masked_crc32c(data)
