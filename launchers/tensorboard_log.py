@@ -21,12 +21,14 @@ experiment's clock and "step" is the result index. Values are float32, TensorBoa
 When: real training (``LocalBackend``) writes after every event the tuner handles (each result the method
 sees, each trial end), so the files grow while the experiment runs. Simulated experiments take seconds and
 their results are ordered and truncated only at the end, so they are written once, at the end. Either way the
-finished files hold exactly ``results.parquet``: if the run's last results were cut by its budget after they
-were written live, the files are rewritten from the final table.
+finished files hold exactly ``results.parquet``: if rows written live were later cut by the budget or put in
+another order, the files are rewritten from the final table (a TensorBoard already showing them then needs a
+reload).
 
 The files are written with TensorBoard's own record format and protocol buffers (package ``tensorboard``, extra
 ``live``, with ``google-crc32c`` for the record checksums when installed): synchronously (no writer thread) and
-flushed at every update, so a reader never sees a partial record. tensorboardX was not used because it imports torch when torch is installed (seconds per process).
+flushed at every update, so a reader never sees a partial record. tensorboardX was not used because it
+imports torch when torch is installed (seconds per process).
 """
 from __future__ import annotations
 
@@ -61,21 +63,24 @@ def _masked_crc32c_google(data: bytes) -> int:
 
 
 def _require_tensorboard():
+    """TensorBoard's protocol buffers and the record checksum (C google-crc32c when installed: tensorboard's
+    own is pure Python, takes most of the writing time, and its module costs a second to import)."""
     try:
         from tensorboard.compat.proto import event_pb2, summary_pb2
-        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
     except ImportError as err:
         raise ImportError(
             f"TensorBoard event files need the package `tensorboard` ({err}): pip install 'hpo-arena[live]', "
             "or turn them off with tensorboard=false"
         ) from None
-    try:  # tensorboard's own CRC is pure Python and takes most of the writing time; the C one is 100x faster
+    try:
         import google_crc32c
 
         if google_crc32c.implementation == "c":
-            masked_crc32c = _masked_crc32c_google
+            return event_pb2, summary_pb2, _masked_crc32c_google
     except ImportError:
         pass
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
     return event_pb2, summary_pb2, masked_crc32c
 
 
@@ -213,7 +218,8 @@ class ExperimentEvents:
             scalars: list[tuple[str, float]] = []
             for k, (column, sign) in enumerate(zip(columns, self.signs)):
                 value = values_row[column] if column >= 0 else math.nan
-                if not math.isnan(value) and (math.isnan(self._signed_best[k]) or sign * value < self._signed_best[k]):
+                best = self._signed_best[k]
+                if not math.isnan(value) and (math.isnan(best) or sign * value < best):
                     self._signed_best[k] = sign * value
                     if k == 0:
                         self._best_trial = trial_id

@@ -436,7 +436,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--y-scale", choices=["auto", "linear", "log"], default="auto")
     report.add_argument("--alpha", type=float, default=0.05, help="level of the Nemenyi test of the CD diagram")
     report.add_argument("--refresh", type=float, default=None,
-                        help="seconds after which a browser reloads the page (for a page regenerated periodically)")
+                        help="seconds after which a browser reloads the page (for a page regenerated "
+                        "periodically)")
     report.set_defaults(func=run_report)
 
 

@@ -73,7 +73,8 @@ def study(tmp_path_factory) -> Path:
     sweep = subprocess.run(
         [sys.executable, "-m", "launchers.cli", "sweep", "-m", f"method={','.join(METHODS)}",
          f"benchmark={','.join(BENCHMARKS)}", "seed=range(0,2)", "benchmark.max_wallclock_time=0.3",
-         f"tag={TAG}", "tensorboard=true"], cwd=work, env=env, capture_output=True, text=True, timeout=400)
+         f"tag={TAG}", "tensorboard=true"],
+        check=False, cwd=work, env=env, capture_output=True, text=True, timeout=400)
     assert sweep.returncode == 0, sweep.stdout + sweep.stderr
     master_seed = json.loads((root / TAG / "study.json").read_text())["master_seed"]
 
@@ -205,7 +206,8 @@ def test_figures_and_the_table_of_final_values_come_from_complete_experiments(pa
 
 def test_failures_show_the_error_and_the_stderr_tail(page):
     text = page.read_text(encoding="utf-8")
-    sections = dict(re.findall(r'<section class="failure" data-experiment="([^"]+)">(.*?)</section>', text, re.S))
+    sections = dict(re.findall(r'<section class="failure" data-experiment="([^"]+)">(.*?)</section>', text,
+                               re.DOTALL))
     crash = sections["toy-crash / RS / seed 0"]
     assert "loading the data of trial 0" in crash and CRASH_MESSAGE in crash and "Traceback" in crash
     assert "exit code 1" in crash
@@ -288,7 +290,8 @@ def test_the_page_in_headless_chromium_shows_every_figure_and_table_without_cons
                         height: img.naturalHeight, shown: box.width > 0 && box.height > 0};
             })""")
             tables = tab.evaluate("""() => Object.fromEntries(Array.from(document.querySelectorAll('table')).map(
-                t => [t.id, Array.from(t.tBodies[0].rows).map(r => Array.from(r.cells).map(c => c.innerText))]))""")
+                t => [t.id, Array.from(t.tBodies[0].rows).map(
+                    r => Array.from(r.cells).map(c => c.innerText))]))""")
             body = tab.inner_text("body")
         finally:
             browser.close()
@@ -300,3 +303,12 @@ def test_the_page_in_headless_chromium_shows_every_figure_and_table_without_cons
     assert CRASH_MESSAGE in body and "loading the data of trial 0" in body
     assert console_errors == []
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+
+
+@pytest.mark.parametrize("ci, outcome", [("", pytest.skip.Exception), ("true", pytest.fail.Exception)])
+def test_a_missing_browser_skips_in_a_clone_and_fails_in_ci(monkeypatch, ci, outcome):
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(outcome, match="chromium is not installed"):
+        _browser_or_skip()

@@ -52,7 +52,8 @@ def check_files_match_results(experiment: Path, metric: str, mode: str, objectiv
     assert n > 0
     best = scalars(board, f"best/{metric}")
     assert best["step"].tolist() == list(range(n))
-    np.testing.assert_array_equal(as_float32(best["value"]), as_float32(best_so_far(results[metric].to_numpy(), mode)))
+    expected = best_so_far(results[metric].to_numpy(), mode)
+    np.testing.assert_array_equal(as_float32(best["value"]), as_float32(expected))
     # wall time = start + sim_time: differences are the simulated / elapsed clock
     np.testing.assert_allclose(best["wall_time"] - best["wall_time"].iloc[0],
                                results["sim_time"] - results["sim_time"].iloc[0], atol=1e-5)
@@ -197,7 +198,8 @@ def test_option_values(value, expected):
 
 @pytest.mark.parametrize("overrides, message", [
     (["tensorboard=sometimes"], "tensorboard='sometimes' is not one of auto, true, false"),
-    (["tensorboard=true", "results_root=s3://bucket/prefix"], "tensorboard=true writes event files into the results"),
+    (["tensorboard=true", "results_root=s3://bucket/prefix"],
+     "tensorboard=true writes event files into the results"),
 ])
 def test_sweep_validation_refuses_wrong_options_before_any_job(tmp_path, monkeypatch, overrides, message):
     from launchers import hydra_app
