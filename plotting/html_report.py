@@ -59,6 +59,7 @@ class ExperimentState:
     n_results: int | None = None
     n_trials: int | None = None
     n_failed_trials: int = 0
+    tensorboard: bool = False  # the experiment writes TensorBoard event files (launchers/tensorboard_log.py)
     detail: str = ""  # the experiment's error, or why it is damaged / interrupted / missing
     trial_errors: list[tuple[int, str]] = field(default_factory=list)  # (trial id, error with stderr tail)
 
@@ -134,6 +135,7 @@ def experiment_states(root: str, tag: str) -> list[ExperimentState]:
             state.detail = str(metadata.get("error") or "")
         else:
             state.detail = f"unknown status {status!r} in metadata.json"
+        state.tensorboard = fs.exists(posixpath.join(folder, "tensorboard"))
         trials = _failed_trials(fs, folder)
         if trials is not None:
             state.n_failed_trials, state.trial_errors = trials
@@ -212,8 +214,8 @@ def study_figures(comparative, options: ReportOptions, notes: list[str]) -> list
     def add(name: str, caption: str, draw: Callable[[], Any]) -> None:
         try:
             fig = draw()
-        except (ValueError, KeyError, ModuleNotFoundError) as err:
-            notes.append(f"figure {name!r} is not drawn: {err}")
+        except Exception as err:  # noqa: BLE001 - mid-study, a figure that cannot be drawn must not cost the page
+            notes.append(f"figure {name!r} is not drawn: {type(err).__name__}: {err}")
             return
         figures.append(ReportFigure(name, caption, _png(fig, options.dpi)))
 
@@ -308,6 +310,8 @@ def render_report(root: str, tag: str, states: Sequence[ExperimentState], figure
             f"<h1>Study <code>{_e(tag)}</code></h1>",
             f"<p>Results root <code>{_e(root)}</code>; generated {now}"
             + (f"; master seed {_e(study.get('master_seed'))}" if study else "") + ".</p>",
+            *([f"<p>TensorBoard event files: <code>tensorboard --logdir {_e(posixpath.join(root, tag))}</code></p>"]
+              if any(s.tensorboard for s in states) else []),
             '<p id="summary">' + ", ".join(f'<span class="status status-{s}">{counts[s]} {s}</span>'
                                            for s in STATUSES if counts[s]) + "</p>",
             ('<nav><a href="#figures">Figures</a> · <a href="#final-values">Final values</a> · '
@@ -392,7 +396,10 @@ def build_report(root: str, tag: str, options: ReportOptions | None = None) -> s
         comparative = ComparativeResults(root, tags=[tag])
         if comparative.benchmarks:
             figures = study_figures(comparative, options, notes)
-            table = final_values_table(comparative, options)
+            try:
+                table = final_values_table(comparative, options)
+            except Exception as err:  # noqa: BLE001 - as for figures: say why, keep the rest of the page
+                notes.append(f"no table of final values: {type(err).__name__}: {err}")
     # Readers announce incomplete runs in one warning; the status table shows them one by one already.
     notes += [str(w.message) for w in caught if "are not complete and were left out" not in str(w.message)]
     return render_report(root, tag, states, figures, table, notes, read_study(root, tag), options)

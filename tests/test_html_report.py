@@ -182,7 +182,7 @@ def test_sweep_with_tensorboard_true_writes_event_files_of_the_results(study):
             assert best[-1] == np.float32(results["val_error"].min())
 
 
-def test_every_experiment_is_listed_with_its_status(page):
+def test_every_experiment_is_listed_with_its_status(page, study):
     rows = _parse(page).tables["table-experiments"]
     header, body = rows[0], rows[1:]
     assert header[:4] == ["benchmark", "method", "seed", "status"]
@@ -190,6 +190,7 @@ def test_every_experiment_is_listed_with_its_status(page):
     assert len(body) == len(EXPECTED_STATUS)
     summary = re.search(r'<p id="summary">(.*?)</p>', page.read_text()).group(1)
     assert "8 complete" in summary and "1 failed" in summary and "1 missing" in summary
+    assert f"tensorboard --logdir {study / TAG}" in page.read_text()  # the sweep ran with tensorboard=true
 
 
 def test_figures_and_the_table_of_final_values_come_from_complete_experiments(page, study, capsys):
@@ -234,6 +235,21 @@ def test_regenerating_replaces_the_page_whole_in_the_study_folder_by_default(stu
     assert '<meta http-equiv="refresh" content="30">' in text
     assert set(_parse(default).figures) == FIGURES
     assert not [p.name for p in (study / TAG).iterdir() if ".tmp-" in p.name]  # no temporary file left
+
+
+def test_a_study_without_complete_experiments_gets_a_page_of_statuses(tmp_path):
+    from benchmark_definitions.registry import get_benchmark
+    from launchers.experiment import ExperimentSpec, mark_status
+
+    spec = ExperimentSpec(get_benchmark("xgboost-sklearn-wine"), "RS", seed=2, master_seed=1, tag="early",
+                          results_root=str(tmp_path))
+    mark_status(spec, datetime.now(UTC).isoformat())
+    out = tmp_path / "early.html"
+    assert arena(["report", str(tmp_path), "--tag", "early", "--out", str(out)]) == 0
+    parsed = _parse(out)
+    assert parsed.figures == [] and "table-final-values" not in parsed.tables
+    assert parsed.tables["table-experiments"][1][:4] == ["xgboost-sklearn-wine", "RS", "2", "running"]
+    assert "No figure yet" in out.read_text()
 
 
 def test_an_unknown_tag_is_an_error_naming_it(study):
