@@ -62,7 +62,7 @@ def _masked_crc32c_google(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def _require_tensorboard():
+def require_tensorboard():
     """TensorBoard's protocol buffers and the record checksum (C google-crc32c when installed: tensorboard's
     own is pure Python, takes most of the writing time, and its module costs a second to import)."""
     try:
@@ -108,7 +108,7 @@ def tensorboard_enabled(option: bool | None, simulated: bool, experiment_path: s
         if not local or simulated:
             return False
         try:
-            _require_tensorboard()
+            require_tensorboard()
         except ImportError:  # auto never fails an experiment: it just has no live view
             warnings.warn("tensorboard is not installed, so this real-training experiment writes no TensorBoard "
                           "event files (pip install 'hpo-arena[live]')", stacklevel=2)
@@ -124,7 +124,7 @@ class EventFile:
     """One append-only TensorBoard event file (TFRecord framing of ``Event`` protocol buffers)."""
 
     def __init__(self, folder: Path):
-        self._event_pb2, self._summary_pb2, self._masked_crc32c = _require_tensorboard()
+        self._event_pb2, self._summary_pb2, self._masked_crc32c = require_tensorboard()
         folder.mkdir(parents=True, exist_ok=True)
         # TensorBoard reads a run's files in name order; the name starts with the creation time as it expects
         # and ends with a per-process counter, so a file reopened for a resumed trial never collides.
@@ -173,7 +173,7 @@ class ExperimentEvents:
         bad = [m for m in modes if m not in ("min", "max")]
         if bad:
             raise ValueError(f"modes must be 'min' or 'max', got {bad}")
-        _require_tensorboard()  # fail before the experiment starts, not after it ran
+        require_tensorboard()  # fail before the experiment starts, not after it ran
         self.folder = Path(experiment_path.removeprefix("file://")) / EVENTS_FOLDER
         self.metrics = list(metrics)
         self.signs = [1.0 if mode == "min" else -1.0 for mode in modes]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -222,3 +223,15 @@ def test_record_checksums_are_tensorboards():
     for size in (0, 1, 8, 12, 100, 1000):
         data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         assert _masked_crc32c_google(data) == masked_crc32c(data)
+
+
+def test_without_tensorboard_auto_writes_nothing_and_true_names_the_extra(tmp_path, monkeypatch):
+    from launchers.tensorboard_log import tensorboard_enabled
+
+    monkeypatch.setitem(sys.modules, "tensorboard.compat.proto", None)  # import fails as if not installed
+    with pytest.warns(UserWarning, match=r"pip install 'hpo-arena\[live\]'"):
+        assert tensorboard_enabled(None, simulated=False, experiment_path=str(tmp_path)) is False
+    assert tensorboard_enabled(None, simulated=True, experiment_path=str(tmp_path)) is False  # no warning
+    with pytest.raises(ImportError, match=r"hpo-arena\[live\].*tensorboard=false"):
+        ExperimentEvents(str(tmp_path), ["loss"], ["min"], start_wall_time=0.0)
+    assert not (tmp_path / "tensorboard").exists()
