@@ -276,6 +276,7 @@ table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
 th, td { border: 1px solid #d0d0d0; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+#table-experiments td:nth-child(-n+9) { white-space: nowrap; }
 figure { display: inline-block; margin: 0 1em 1.5em 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .85em; color: #555; max-width: 40em; }
@@ -351,8 +352,8 @@ def render_report(root: str, tag: str, states: Sequence[ExperimentState], figure
             f'<tr data-status="{_e(s.status)}"><td>{_e(s.benchmark)}</td><td>{_e(s.method)}</td>'
             f'<td class="num">{_e(s.seed)}</td><td><span class="status status-{_e(s.status)}">{_e(s.status)}'
             f'</span></td><td class="num">{_e(s.n_results)}</td><td class="num">{_e(s.n_trials)}</td>'
-            f'<td class="num">{s.n_failed_trials or ""}</td><td>{_e(s.started_at[:19])}</td>'
-            f"<td>{_e(s.finished_at[:19])}</td><td>{_e(s.detail.splitlines()[0] if s.detail else '')}</td></tr>")
+            f'<td class="num">{s.n_failed_trials or ""}</td><td>{_e(s.started_at[:19].replace("T", " "))}</td>'
+            f"<td>{_e(s.finished_at[:19].replace('T', ' '))}</td><td>{_e(s.detail.splitlines()[0] if s.detail else '')}</td></tr>")
     out.append("</tbody></table>")
 
     out.append('<h2 id="failures">Failures</h2>')
