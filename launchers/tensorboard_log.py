@@ -7,9 +7,10 @@ runs are named ``<benchmark>/<method>/<seed>/tensorboard`` and ``.../tensorboard
   order), with the scalar names Syne Tune's ``TensorboardCallback`` users know, grouped by prefix:
   ``best/<metric>`` (best-so-far of each optimised objective, by its mode; NaN counts as the worst value, so it
   stays NaN until the first number), ``result/<objective>`` (the value of every objective the result reported),
-  ``result/fidelity``, ``result/trial_id``, ``number_of_trials`` (trials that have reported so far) and, for
-  single-objective benchmarks, ``optimal/<hyperparameter>`` (numeric hyperparameters of the best-so-far
-  configuration; Syne Tune's ``optimal_<name>``);
+  ``result/fidelity``, ``result/trial_id``, ``config/<hyperparameter>`` (numeric hyperparameters of the
+  result's trial), ``number_of_trials`` (trials that have reported so far), ``runtime`` (the result's
+  ``sim_time``) and, for single-objective benchmarks, ``optimal/<hyperparameter>`` (numeric hyperparameters of
+  the best-so-far configuration; Syne Tune's ``optimal_<name>``);
 * one run per trial, ``trial_<id>/``, with ``trial/<objective>`` per result of that trial: its learning curve,
   with all trials overlaid in one chart per objective. Step = the fidelity when it is a whole number (epochs),
   else the result's position within the trial (1, 2, ...).
@@ -226,7 +227,8 @@ class ExperimentEvents:
                 scalars.append((f"best/{self.metrics[k]}", self.signs[k] * self._signed_best[k]))
             scalars += zip(result_tags, values_row)
             scalars += [("result/fidelity", fidelity), ("result/trial_id", trial_id),
-                        ("number_of_trials", len(self._seen_trials))]
+                        ("number_of_trials", len(self._seen_trials)), ("runtime", float(sim_times[i]))]
+            scalars += [(f"config/{name}", value) for name, value in config_of(trial_id).items() if _is_number(value)]
             if single and self._best_trial is not None:
                 scalars += [(f"optimal/{name}", value) for name, value in config_of(self._best_trial).items()
                             if _is_number(value)]

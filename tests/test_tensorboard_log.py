@@ -64,6 +64,11 @@ def check_files_match_results(experiment: Path, metric: str, mode: str, objectiv
     np.testing.assert_array_equal(scalars(board, "result/trial_id")["value"], results["trial_id"])
     np.testing.assert_array_equal(as_float32(scalars(board, "result/fidelity")["value"]),
                                   as_float32(results["fidelity"]))
+    np.testing.assert_array_equal(as_float32(scalars(board, "runtime")["value"]), as_float32(results["sim_time"]))
+    for column in [c for c in results.columns if c.startswith("config.")]:
+        if pd.api.types.is_numeric_dtype(results[column]):
+            np.testing.assert_array_equal(as_float32(scalars(board, f"config/{column[7:]}")["value"]),
+                                          as_float32(results[column]))
     first_seen = ~results["trial_id"].duplicated()
     np.testing.assert_array_equal(scalars(board, "number_of_trials")["value"], first_seen.cumsum())
     # one run per trial: its learning curve at its fidelities
