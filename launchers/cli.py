@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "benchmark_definitions.cli",
     "results.cli",
     "plotting.cli",
+    "plotting.html_report",
     "launchers.method_cli",
 )
 

@@ -37,6 +37,9 @@ class ExperimentSpec:
     # The class behind ``method`` when it is not a registered name (``module:Class``; baselines.external):
     # ``method`` is then the folder-safe name results are stored under.
     method_target: str | None = None
+    # TensorBoard event files in <experiment>/tensorboard/ (launchers/tensorboard_log.py): True, False, or None
+    # (the sweep's tensorboard=auto): on for real training, off for simulated experiments.
+    tensorboard: bool | None = None
 
     @property
     def path(self) -> str:
@@ -300,12 +303,19 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         best, worst = _metric_range(bench, spec.blackbox_root, max_fidelity)
         if goals.is_multi_objective:
             extra["objective_bounds"] = objective_bounds(blackbox, goals.metrics, goals.modes, max_fidelity)
+    events = _experiment_events(spec, simulated=bool(extra["simulated"]), goals=goals)
     mark_status(spec, started_at)
     try:
-        results = Tuner(scheduler, backend, stop).run()
+        # Real training writes event files as results arrive; simulated runs are written once, at the end.
+        progress = events.on_progress if events is not None and not extra["simulated"] else None
+        results = Tuner(scheduler, backend, stop, progress=progress).run()
     except Exception as err:
+        if events is not None:
+            events.close()
         mark_status(spec, started_at, status="failed", error=f"{type(err).__name__}: {err}")
         raise
+    if events is not None:
+        events.finish(results)  # before metadata.json says complete: a complete experiment has its files
     if results.n_results == 0:
         # Nothing to compare: record why (with every trial's error in trials.parquet) instead of a complete,
         # empty experiment; a rerun redoes it.
@@ -339,6 +349,15 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         **extra,
     }
     return results.write(path, metadata)
+
+
+def _experiment_events(spec: ExperimentSpec, simulated: bool, goals):
+    """The experiment's TensorBoard writer, or None when event files are off (``spec.tensorboard``)."""
+    from launchers.tensorboard_log import ExperimentEvents, tensorboard_enabled
+
+    if not tensorboard_enabled(spec.tensorboard, simulated, spec.path):
+        return None
+    return ExperimentEvents(spec.path, goals.metrics, goals.modes, start_wall_time=time.time())
 
 
 class ExperimentFailed(RuntimeError):

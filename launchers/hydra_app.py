@@ -188,10 +188,13 @@ def experiment_spec_from_config(cfg: DictConfig):
     method_cfg: dict[str, Any] = OmegaConf.to_container(cfg.method, resolve=True)  # type: ignore[assignment]
     name, target, method_cfg = resolve_method_node(method_cfg, _method_choice())
     bench = benchmark_from_dict(OmegaConf.to_container(cfg.benchmark, resolve=True))  # type: ignore[arg-type]
+    from launchers.tensorboard_log import parse_tensorboard_option
+
     return ExperimentSpec(
         benchmark=bench, method=name, seed=int(cfg.seed), master_seed=int(cfg.master_seed), tag=str(cfg.tag),
         results_root=str(cfg.results_root), method_kwargs=method_cfg, method_target=target,
         blackbox_root=None if cfg.blackbox_root is None else str(cfg.blackbox_root),
+        tensorboard=parse_tensorboard_option(cfg.get("tensorboard", "auto")),
     )
 
 

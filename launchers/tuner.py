@@ -50,7 +50,7 @@ import math
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -508,10 +508,14 @@ class Tuner:
     """Runs ``scheduler`` on ``backend`` until ``stop`` holds (or the scheduler is done and nothing runs).
 
     ``cost_objective``: objective summed for ``max_cost`` (default: the worker time of each step).
+    ``progress``: called with the recorder and the trial table after every event the tuner handles (e.g.
+    ``launchers.tensorboard_log.ExperimentEvents.on_progress``, which writes live event files); the rows it sees
+    are in arrival order and may still be cut by the stopping criterion at the end.
     """
 
     def __init__(self, scheduler: Scheduler, backend: Backend, stop: StoppingCriterion,
-                 cost_objective: str | None = None):
+                 cost_objective: str | None = None,
+                 progress: Callable[[ResultRecorder, list[TrialRecord]], None] | None = None):
         if not isinstance(stop, StoppingCriterion):
             raise TypeError(f"stop must be a StoppingCriterion, got {type(stop).__name__}")
         if scheduler.transfers_checkpoints and not backend.supports_checkpoint_transfer:
@@ -531,6 +535,7 @@ class Tuner:
         self.backend = backend
         self.stop = stop
         self.cost_objective = cost_objective
+        self.progress = progress
         self._ran = False
 
     # --- helpers ---------------------------------------------------------------------------------------------
@@ -705,6 +710,7 @@ class Tuner:
         fidelity_name = scheduler.fidelity_name
         next_event = backend.next_event
         charge = self._charge_scheduler_time
+        progress = self.progress
 
         running = self._fill_workers()
         while running:
@@ -791,6 +797,8 @@ class Tuner:
             if stop_after:
                 self._end_reason = "max_evaluations" if stop.max_evaluations is not None else "max_cost"
                 break
+            if progress is not None:
+                progress(recorder, self._trials)
             running = self._fill_workers()
         stop_time_now = backend.now()
         backend.finish()

@@ -274,6 +274,7 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
     """
     from benchmark_definitions.definitions import RealBenchmark, benchmark_from_dict
     from launchers.experiment import ExperimentSpec, build_scheduler, resolve_script
+    from launchers.tensorboard_log import parse_tensorboard_option, require_tensorboard
     from launchers.user_methods import resolve_method_node
 
     problems: list[JobProblem] = []
@@ -299,6 +300,14 @@ def validate_jobs(configs: Iterable[Mapping[str, Any]]) -> list[JobProblem]:
         root = cfg.get("results_root")
         if not isinstance(root, str) or not root.strip():
             problems.append(JobProblem(label, f"results_root={root!r} must name a folder or an fsspec URL"))
+        try:
+            if parse_tensorboard_option(cfg.get("tensorboard", "auto")):
+                if isinstance(root, str) and "://" in root and not root.startswith("file://"):
+                    raise ValueError(f"tensorboard=true writes event files into the results folder, which must be "
+                                     f"local; results_root={root} is not (use tensorboard=false or a local root)")
+                require_tensorboard()
+        except (ValueError, ImportError) as err:
+            problems.append(JobProblem(label, str(err)))
         blackbox_root = cfg.get("blackbox_root")
         key = json.dumps([method, target, method_cfg, bench_cfg, blackbox_root], sort_keys=True, default=str)
         pending.append((key, label, method_cfg, bench_cfg, None if blackbox_root is None else str(blackbox_root)))
