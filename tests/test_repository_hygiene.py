@@ -110,3 +110,15 @@ def test_every_dependency_extra_exists():
 def test_yahpo_batching_figure_is_the_measured_one(stale):
     text = (REPO / "blackbox_repo" / "yahpo" / "surrogate.py").read_text(encoding="utf-8")
     assert stale not in text and "4.2e-3" in text
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    # The README promises that its second command is what CI runs; a step added to one and not the other would
+    # make CI pass on a machine that a user's copy of the command does not prepare (or the other way round).
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    test_commands = [b.strip() for b in blocks if "pytest" in b and "\n" not in b.strip()]
+    assert len(test_commands) == 1, f"expected one single-line README command running pytest, found {test_commands}"
+    ci_lines = [ln for ln in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")]
+    assert ci_lines[-1].strip() == test_commands[0]
