@@ -41,13 +41,13 @@ Fed by a multi-fidelity scheduler, the model is fitted to the highest fidelity r
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import ndtr
 
+from baselines.arguments import forwards_base_arguments
 from baselines.encoding import ConfigEncoder
 from baselines.gaussian_process import GaussianProcess
 from baselines.searcher_common import LearningSearcher, TrainingSet
@@ -66,18 +66,14 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
     return std * (z * ndtr(z) + _INV_SQRT_2PI * np.exp(-0.5 * z * z))
 
 
+@forwards_base_arguments
 class BOSearcher(LearningSearcher):
     """GP-EI Bayesian optimisation (see the module docstring)."""
 
     def __init__(
         self,
         config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         num_initial_random: int | None = None,
         num_candidates: int = 2000,
         num_local_starts: int = 3,
@@ -86,17 +82,15 @@ class BOSearcher(LearningSearcher):
         refit_every: int = 10,
         num_restarts: int = 1,
         lengthscale_prior_sd: float | None = 1.5,
-        min_points_per_fidelity: int = 5,
-        allow_duplicates: bool = False,
         max_fit_points: int | None = 200,
         refit_fraction: float = 0.1,
         max_fit_evaluations: int | None = 200,
+        **kwargs: Any,
     ):
         if num_initial_random is None:
             # Enough random points to see every input column vary, bounded for high-dimensional spaces.
             num_initial_random = min(10, max(5, ConfigEncoder(config_space).dim + 1))
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random, min_points_per_fidelity, allow_duplicates)
+        super().__init__(config_space, *args, num_initial_random=num_initial_random, **kwargs)
         if num_candidates < 1:
             raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
         if refit_every < 1:
@@ -123,8 +117,8 @@ class BOSearcher(LearningSearcher):
         self.local_max_iterations = local_max_iterations
         self.full_refit_until = full_refit_until
         self.refit_every = refit_every
-        self._model_rng = make_rng(seed, "searcher", "bo-candidates")
-        self.gp = GaussianProcess(self.encoder.dim, seed=derive_seed(seed, "bo-gp"), num_restarts=num_restarts,
+        self._model_rng = make_rng(self.seed, "searcher", "bo-candidates")
+        self.gp = GaussianProcess(self.encoder.dim, seed=derive_seed(self.seed, "bo-gp"), num_restarts=num_restarts,
                                   lengthscale_prior_sd=lengthscale_prior_sd, max_evaluations=max_fit_evaluations)
         self._fit_count: int | None = None  # training-set size at the last hyperparameter fit
         self._fit_fidelity: float | None = None

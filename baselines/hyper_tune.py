@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.asynchronous_successive_halving import ASHA
 from baselines.gaussian_process import GaussianProcess, stable_cholesky
 from baselines.mobster import ClampedResource, MultiFidelityGPSearcher
@@ -110,38 +111,13 @@ class _Ensemble:
         return mean, np.sqrt(var)
 
 
+# Every rung's model is fitted from its first result (the ensemble weighs them by ranking consistency).
+@forwards_base_arguments(fixed=("min_points_per_level",))
 class HyperTuneSearcher(MultiFidelityGPSearcher):
     """The Hyper-Tune searcher: MOBSTER's models, ranking-consistency weights and the ensemble acquisition."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        model: str = "independent",
-        num_samples: int = 50,
-        num_initial_random: int | None = 6,
-        max_size_data_for_model: int | None = 500,
-        max_size_top_fraction: float = 0.25,
-        num_candidates: int = 1000,
-        num_local_starts: int = 1,
-        local_max_iterations: int = 20,
-        full_refit_until: int = 30,
-        refit_every: int = 10,
-        refit_fraction: float = 0.2,
-        num_restarts: int = 1,
-        max_fit_iterations: int = 50,
-        lengthscale_prior_sd: float | None = 1.5,
-        allow_duplicates: bool = False,
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to, model,
-                         num_initial_random, 1, max_size_data_for_model, max_size_top_fraction, num_candidates,
-                         num_local_starts, local_max_iterations, full_refit_until, refit_every, refit_fraction,
-                         num_restarts, max_fit_iterations, lengthscale_prior_sd, allow_duplicates)
+    def __init__(self, *args: Any, num_samples: int = 50, **kwargs: Any):
+        super().__init__(*args, min_points_per_level=1, **kwargs)
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         self.num_samples = num_samples

@@ -17,6 +17,14 @@ from blackbox_repo.search_space import SearchSpace
 class MultiObjectiveSearcher(Searcher):
     """A searcher that learns from objective vectors (to minimise) rather than from one value."""
 
+    def objective_vector(self, metrics: Sequence[str] | None, modes: Sequence[str] | None) -> ObjectiveVector:
+        """The validated objectives, whose first must be the searcher's ``metric``/``mode``."""
+        objectives = ObjectiveVector.build(metrics, modes, type(self).__name__)
+        if objectives.metrics[0] != self.metric or objectives.modes[0] != self.mode:
+            raise ValueError(f"metric/mode ({self.metric}, {self.mode}) must be the first of metrics/modes "
+                             f"({objectives.metrics[0]}, {objectives.modes[0]})")
+        return objectives
+
     @abstractmethod
     def observe_objectives(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None,
                            vector: np.ndarray) -> None:

@@ -149,6 +149,9 @@ class Searcher(ABC):
     ``observe`` receives every result the scheduler sees (with its fidelity); ``suggest`` may use pending
     trials (started, not finished) to avoid proposing the same point to several asynchronous workers.
     ``suggest`` returns ``None`` when the searcher is exhausted (e.g. a finished grid).
+
+    Subclasses forward the arguments they share with their base (``*args``/``**kwargs``, decorated with
+    ``baselines.arguments.forwards_base_arguments``) and name only their own.
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class Searcher(ABC):
         self.metric = metric
         self.mode = check_mode(mode)
         self._sign = 1.0 if mode == "min" else -1.0
+        self.seed = seed
         self.rng = make_rng(seed, "searcher")
         self.max_fidelity = max_fidelity
         self._initial = [self._complete(dict(p)) for p in (points_to_evaluate or [])]

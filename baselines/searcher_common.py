@@ -163,7 +163,6 @@ class LearningSearcher(Searcher):
             raise ValueError(f"num_initial_random must be >= 0, got {num_initial_random}")
         if not config_space.tunable_names and not config_space.names:
             raise ValueError("the search space is empty: nothing to search")
-        self.seed = seed
         self.encoder = ConfigEncoder(config_space)
         self.history = ObservationHistory(min_points_per_fidelity)
         self.num_initial_random = num_initial_random
