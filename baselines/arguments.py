@@ -102,15 +102,6 @@ def check_argument_types(method: str, kwargs: Mapping[str, Any], signatures: Seq
         raise ValueError(f"method {method}: " + "; ".join(wrong))
 
 
-def _evaluated_signature(function: Any) -> inspect.Signature:
-    """The signature with its annotations evaluated; as written when one names something only a type checker
-    imports (a user's class may do that: it then keeps its arguments, without their type check)."""
-    try:
-        return inspect.signature(function, eval_str=True)
-    except (NameError, AttributeError, SyntaxError, TypeError):
-        return inspect.signature(function)
-
-
 def forwards_base_arguments(cls: type | None = None, *, fixed: Sequence[str] = ()) -> Any:
     """Class decorator: ``cls.__init__`` forwards ``*args``/``**kwargs`` to its base class; give it the full
     signature of what it accepts, so that a subclass names only its own arguments and still shows all of them.
@@ -133,11 +124,11 @@ def forwards_base_arguments(cls: type | None = None, *, fixed: Sequence[str] = (
     if cls is None:
         return lambda decorated: forwards_base_arguments(decorated, fixed=fixed)
     init = cls.__dict__.get("__init__")
-    own_params = [] if init is None else list(_evaluated_signature(init).parameters.values())
+    own_params = [] if init is None else list(inspect.signature(init, eval_str=True).parameters.values())
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own_params):
         raise TypeError(f"{cls.__name__}.__init__ must take **kwargs to forward to its base class")
     base = next(b for b in cls.__mro__[1:] if "__init__" in b.__dict__)
-    base_params = list(_evaluated_signature(base.__dict__["__init__"]).parameters.values())
+    base_params = list(inspect.signature(base.__dict__["__init__"], eval_str=True).parameters.values())
     positional_kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     var_kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     forwards_positional = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in own_params)

@@ -181,26 +181,16 @@ class ConstrainedBOSearcher(BOSearcher):
         return None
 
 
+@forwards_base_arguments
 class ConstrainedFIFO(FIFOScheduler):
     """FIFO whose completed trials report the objective and the constraint metric to a ``ConstrainedBOSearcher``.
     """
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: ConstrainedBOSearcher,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-    ):
+    def __init__(self, config_space: SearchSpace, metric: str, searcher: ConstrainedBOSearcher, *args: Any,
+                 **kwargs: Any):
         if not isinstance(searcher, ConstrainedBOSearcher):
             raise TypeError(f"ConstrainedFIFO needs a ConstrainedBOSearcher, got {type(searcher).__name__}")
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity, fidelity_values,
-                         max_trials)
+        super().__init__(config_space, metric, searcher, *args, **kwargs)
 
     def on_trial_complete(self, trial_id: int, fidelity: float, metrics: Mapping[str, float]) -> None:
         searcher: ConstrainedBOSearcher = self.searcher  # type: ignore[assignment]

@@ -227,31 +227,17 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
         return ensemble, float(np.min(mean))
 
 
+@forwards_base_arguments
 class HyperTune(ASHA):
     """Asynchronous Hyperband (ASHA's stopping or promotion variant) whose brackets are drawn from Hyper-Tune's
     learnt distribution (see the module docstring); the searcher must be a ``HyperTuneSearcher``."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-        variant: str = "stopping",
-        grace_period: float = 1,
-        reduction_factor: float = 3,
-        brackets: int | None = None,
-    ):
+    def __init__(self, config_space: SearchSpace, metric: str, searcher: Searcher | None = None, *args: Any,
+                 brackets: int | None = None, **kwargs: Any):
         if not isinstance(searcher, HyperTuneSearcher):
             raise TypeError(f"HyperTune needs a HyperTuneSearcher, got {type(searcher).__name__}; build it with "
                             "make_method('HYPERTUNE', ...)")
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity, fidelity_values,
-                         max_trials, variant, grace_period, reduction_factor, brackets)
+        super().__init__(config_space, metric, searcher, *args, brackets=brackets, **kwargs)
         searcher.configure_levels([*self.levels, self.max_fidelity], self.num_brackets)
         self.hypertune_searcher = searcher
 

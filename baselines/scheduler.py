@@ -74,7 +74,11 @@ def check_mode(mode: str) -> str:
 
 
 class Scheduler(ABC):
-    """Base class of every method. Constructor arguments are plain config (Hydra can build and clone them)."""
+    """Base class of every method. Constructor arguments are plain config (Hydra can build and clone them).
+
+    Subclasses forward the arguments they share with their base (``*args``/``**kwargs``, decorated with
+    ``baselines.arguments.forwards_base_arguments``) and name only their own.
+    """
 
     #: True for methods that start trials from another trial's checkpoint with other hyperparameters (PBT).
     #: Only a backend that holds real checkpoints (the local backend) can run them; a simulated table holds
