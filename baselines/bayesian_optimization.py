@@ -41,6 +41,7 @@ Fed by a multi-fidelity scheduler, the model is fitted to the highest fidelity r
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -199,19 +200,25 @@ class BOSearcher(LearningSearcher):
             mean, std = model.predict(X)
             return expected_improvement(mean, std, best)
 
+        return self.maximise_acquisition(ei)
+
+    def maximise_acquisition(self, score: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any] | None:
+        """The best new configuration by ``score`` (on encoded points, larger is better): the best allowed row
+        of a random subset when restricted, else the best of ``num_candidates`` random points and local ascents
+        from the ``num_local_starts`` best of them."""
         if self.pool is not None:
             idx, Xc = self.candidate_pool(self._model_rng, self.num_candidates)
-            order = np.argsort(-ei(Xc), kind="stable")
+            order = np.argsort(-score(Xc), kind="stable")
             return dict(self.pool.configs[int(idx[order[0]])])
 
         Xc = self.encoder.sample(self._model_rng, self.num_candidates)
-        scores = ei(Xc)
+        scores = score(Xc)
         starts = np.argsort(-scores, kind="stable")[: self.num_local_starts]
-        refined = [self._refine(Xc[i], ei) for i in starts]
+        refined = [self._refine(Xc[i], score) for i in starts]
         if refined:
             Xr = np.vstack(refined)
             Xc = np.vstack([Xr, Xc])
-            scores = np.concatenate([ei(Xr), scores])
+            scores = np.concatenate([score(Xr), scores])
         for i in np.argsort(-scores, kind="stable"):
             config = self.encoder.decode(Xc[i])
             if self.is_new(config):

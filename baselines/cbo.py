@@ -162,23 +162,7 @@ class ConstrainedBOSearcher(BOSearcher):
         score = self.scorer(data)
         if score is None:
             return None  # random fallback until a constraint value has been observed
-        if self.pool is not None:
-            idx, Xc = self.candidate_pool(self._model_rng, self.num_candidates)
-            order = np.argsort(-score(Xc), kind="stable")
-            return dict(self.pool.configs[int(idx[order[0]])])
-        Xc = self.encoder.sample(self._model_rng, self.num_candidates)
-        scores = score(Xc)
-        starts = np.argsort(-scores, kind="stable")[: self.num_local_starts]
-        refined = [self._refine(Xc[i], score) for i in starts]  # local ascent of log(score), as for EI
-        if refined:
-            Xr = np.vstack(refined)
-            Xc = np.vstack([Xr, Xc])
-            scores = np.concatenate([score(Xr), scores])
-        for i in np.argsort(-scores, kind="stable"):
-            config = self.encoder.decode(Xc[i])
-            if self.is_new(config):
-                return config
-        return None
+        return self.maximise_acquisition(score)  # local ascent of log(score), as for EI
 
 
 @forwards_base_arguments
