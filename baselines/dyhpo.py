@@ -45,8 +45,7 @@ from baselines.multi_fidelity import (
     fidelity_matches,
     snap_to_fidelities,
 )
-from baselines.scheduler import Decision, Searcher, Suggestion
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision, Suggestion
 from blackbox_repo.seeding import make_rng
 
 
@@ -81,9 +80,6 @@ class DyHPO(SearcherScheduler):
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
         *args: Any,
         grace_period: float = 1,
         rung_increment: float = 2,
@@ -91,10 +87,11 @@ class DyHPO(SearcherScheduler):
         num_new_candidates: int = 250,
         **kwargs: Any,
     ):
+        super().__init__(*args, **kwargs)
+        searcher = self.searcher
         if not (isinstance(searcher, MultiFidelityGPSearcher) and searcher.model == "joint"):
             raise ValueError("DyHPO scores paused trials at levels without data and needs the joint GP searcher: "
                              "MultiFidelityGPSearcher(model='joint') (make_method('DYHPO', ...) builds it)")
-        super().__init__(config_space, metric, searcher, *args, **kwargs)
         if not 0.0 <= probability_sh < 1.0:
             raise ValueError(f"probability_sh must be in [0, 1), got {probability_sh}")
         self.gp_searcher: MultiFidelityGPSearcher = searcher

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from baselines.arguments import forwards_base_arguments
 from baselines.scheduler import Searcher
 from blackbox_repo.search_space import SearchSpace
 
@@ -109,6 +110,7 @@ def check_transfer_data(transfer_data: Any, method: str) -> TransferData:
     return transfer_data
 
 
+@forwards_base_arguments
 class TransferSearcher(Searcher):
     """A searcher built with the other tasks' evaluations (``transfer_data``, required, third argument).
 
@@ -118,18 +120,9 @@ class TransferSearcher(Searcher):
 
     method: ClassVar[str]
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        transfer_data: TransferData,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
+    def __init__(self, config_space: SearchSpace, metric: str, transfer_data: TransferData, *args: Any,
+                 restrict_to: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any):
+        super().__init__(config_space, metric, *args, **kwargs)
         self.transfer_data = check_transfer_data(transfer_data, self.method)
         self.restrict_to = None if restrict_to is None else [dict(c) for c in restrict_to]
 
