@@ -100,3 +100,54 @@ def check_argument_types(method: str, kwargs: Mapping[str, Any], signatures: Seq
             wrong.append(f"{key} must be {expected}, got {value!r}")
     if wrong:
         raise ValueError(f"method {method}: " + "; ".join(wrong))
+
+
+def forwards_base_arguments(cls: type | None = None, *, fixed: Sequence[str] = ()) -> Any:
+    """Class decorator: ``cls.__init__`` forwards ``*args``/``**kwargs`` to its base class; give it the full
+    signature of what it accepts, so that a subclass names only its own arguments and still shows all of them.
+
+    Searchers and schedulers share a run of arguments (``config_space``, ``metric``, ``mode``, ``seed``, ...)
+    whose validation lives in their base class. A subclass writes only what it adds or changes::
+
+        @forwards_base_arguments
+        class TPESearcher(LearningSearcher):
+            def __init__(self, *args: Any, gamma: float = 0.15, num_initial_random: int = 10, **kwargs: Any):
+                super().__init__(*args, num_initial_random=num_initial_random, **kwargs)
+
+    and its ``inspect.signature`` is the base's, each argument it redeclares replaced (a new default or
+    annotation) and the new ones appended, keyword-only. The registry, ``method_defaults`` and
+    ``check_argument_types`` read that signature, so every argument keeps its name, default and type check.
+    Base arguments the subclass sets itself (``fixed=(NAME, ...)``) are left out: they are not the user's to
+    choose. Annotations are evaluated here (the modules use ``from __future__ import annotations``) so the
+    type checks see real types.
+    """
+    if cls is None:
+        return lambda decorated: forwards_base_arguments(decorated, fixed=fixed)
+    init = cls.__dict__.get("__init__")
+    own_params = [] if init is None else list(inspect.signature(init, eval_str=True).parameters.values())
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own_params):
+        raise TypeError(f"{cls.__name__}.__init__ must take **kwargs to forward to its base class")
+    base = next(b for b in cls.__mro__[1:] if "__init__" in b.__dict__)
+    base_params = list(inspect.signature(base.__dict__["__init__"], eval_str=True).parameters.values())
+    positional_kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    var_kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    forwards_positional = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in own_params)
+    # The subclass's leading positional arguments come first (they stand for the base's leading ones, or are
+    # new, like a scheduler's ``searcher``); ``*args`` then fills the base's remaining positional arguments.
+    merged = [p for p in own_params if p.kind in positional_kinds]
+    placed = {p.name for p in merged}
+    redeclared = {p.name: p for p in own_params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    keyword_only = not forwards_positional  # without ``*args``, the base's arguments can only come by name
+    for param in base_params:
+        if param.name in placed or param.name in fixed or param.kind in var_kinds:
+            continue
+        if param.name in redeclared:
+            param = redeclared.pop(param.name)
+        if param.kind is inspect.Parameter.KEYWORD_ONLY:
+            keyword_only = True  # once an argument can only be given by name, so can every later one
+        elif keyword_only:
+            param = param.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        merged.append(param)
+    merged.extend(redeclared.values())
+    init.__signature__ = inspect.Signature(merged)  # type: ignore[union-attr]
+    return cls

@@ -13,45 +13,22 @@ Running trials are added with label 0 (BORE's constant liar) whatever rung they 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.bore import BORESearcher
 from baselines.searcher_common import _NO_FIDELITY, TrainingSet
-from blackbox_repo.search_space import SearchSpace
 
 
+# No random start of its own: configurations are random until a rung holds enough results.
+@forwards_base_arguments(fixed=("num_initial_random",))
 class MultiFidelityBORESearcher(BORESearcher):
     """BORE fitted on the highest rung with enough data (see the module docstring)."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        gamma: float = 0.25,
-        classifier: str = "xgboost",
-        classifier_kwargs: Mapping[str, Any] | None = None,
-        num_candidates: int = 500,
-        num_local_parents: int = 5,
-        local_samples_per_parent: int = 20,
-        local_sigma: float = 0.1,
-        max_restricted_candidates: int = 2000,
-        min_points_per_fidelity: int = 10,
-        allow_duplicates: bool = False,
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random=0, gamma=gamma, classifier=classifier,
-                         classifier_kwargs=classifier_kwargs, num_candidates=num_candidates,
-                         num_local_parents=num_local_parents, local_samples_per_parent=local_samples_per_parent,
-                         local_sigma=local_sigma, max_restricted_candidates=max_restricted_candidates,
-                         min_points_per_fidelity=min_points_per_fidelity, allow_duplicates=allow_duplicates)
+    def __init__(self, *args: Any, min_points_per_fidelity: int = 10, **kwargs: Any):
+        super().__init__(*args, num_initial_random=0, min_points_per_fidelity=min_points_per_fidelity, **kwargs)
         #: The fidelity the classifier behind the last proposal was fitted on (None: the proposal was random).
         self.last_fit_fidelity: float | None = None
 

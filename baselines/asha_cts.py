@@ -15,53 +15,38 @@ The regressor is scikit-learn's histogram gradient boosting (``max_iter`` trees)
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.encoding import ConfigEncoder
-from baselines.scheduler import Searcher
-from baselines.transfer import TransferData, check_transfer_data, normal_quantiles
-from blackbox_repo.search_space import SearchSpace
+from baselines.transfer import TransferSearcher, normal_quantiles
 from blackbox_repo.seeding import derive_seed, make_rng
 
 
-class CopulaThompsonSearcher(Searcher):
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        transfer_data: TransferData,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        num_candidates: int = 2000,
-        max_points_per_task: int = 1000,
-        max_iter: int = 100,
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
-        self.transfer_data = check_transfer_data(transfer_data, "ASHA-CTS")
+@forwards_base_arguments
+class CopulaThompsonSearcher(TransferSearcher):
+    method = "ASHA-CTS"
+
+    def __init__(self, *args: Any, num_candidates: int = 2000, max_points_per_task: int = 1000, max_iter: int = 100,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
         for name, value in (("num_candidates", num_candidates), ("max_points_per_task", max_points_per_task),
                             ("max_iter", max_iter)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ASHA-CTS: {name} must be an integer >= 1, got {value!r}")
+            self.check_count(name, value)
         self.num_candidates = num_candidates
         self.max_points_per_task = max_points_per_task
         self.max_iter = max_iter
-        self.encoder = ConfigEncoder(config_space)
-        self._seed = seed
-        self._restrict = None if restrict_to is None else [dict(c) for c in restrict_to]
-        self._left = None if self._restrict is None else np.ones(len(self._restrict), dtype=bool)
+        self.encoder = ConfigEncoder(self.config_space)
+        self._left = None if self.restrict_to is None else np.ones(len(self.restrict_to), dtype=bool)
         self._restrict_mu: np.ndarray | None = None  # the model is fixed: predicted once for the listed rows
         self._model = None
         self.sigma: float | None = None
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
         """Encoded configurations and their per-task normal quantiles, pooled over the source tasks."""
-        rng = make_rng(derive_seed(self._seed, "cts-subsample"), "searcher")
+        rng = make_rng(derive_seed(self.seed, "cts-subsample"), "searcher")
         features, targets = [], []
         for task in self.transfer_data.tasks:
             quantiles = normal_quantiles(task.final)
@@ -87,7 +72,7 @@ class CopulaThompsonSearcher(Searcher):
         held_out = np.zeros(len(y), dtype=bool)
         held_out[::5] = True
         model = regressor(max_iter=self.max_iter, early_stopping=False,
-                                              random_state=derive_seed(self._seed, "cts-model") % 2**32)
+                                              random_state=derive_seed(self.seed, "cts-model") % 2**32)
         if held_out.all() or not held_out.any() or len(y) < 10:
             self.sigma = float(np.std(y)) if len(y) > 1 else 1.0
         else:
@@ -98,12 +83,12 @@ class CopulaThompsonSearcher(Searcher):
     def _suggest(self, trial_id: int) -> dict[str, Any] | None:
         if self._model is None:
             self.fit()
-        if self._restrict is not None:
+        if self.restrict_to is not None:
             if self._restrict_mu is None:
                 from threadpoolctl import threadpool_limits
 
                 with threadpool_limits(1):
-                    self._restrict_mu = self._model.predict(self.encoder.encode_many(self._restrict))
+                    self._restrict_mu = self._model.predict(self.encoder.encode_many(self.restrict_to))
             rows = np.flatnonzero(self._left)
             if len(rows) == 0:
                 return None
@@ -118,8 +103,8 @@ class CopulaThompsonSearcher(Searcher):
                 mu = self._model.predict(candidates)
         sample = mu + self.sigma * self.rng.standard_normal(len(mu))
         best = int(np.argmin(sample))
-        if self._restrict is not None:
+        if self.restrict_to is not None:
             row = int(rows[best])
             self._left[row] = False
-            return dict(self._restrict[row])
+            return dict(self.restrict_to[row])
         return self.encoder.decode(candidates[best])

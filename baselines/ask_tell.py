@@ -48,6 +48,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.scheduler import Decision, Scheduler, Suggestion
 from blackbox_repo.search_space import SearchSpace
 
@@ -115,23 +116,14 @@ class NearestAllowed:
         return dict(self.allowed[index])
 
 
+@forwards_base_arguments
 class AskTellScheduler(Scheduler):
     """A scheduler that drives an ask/tell object (see the module docstring)."""
 
-    def __init__(
-        self,
-        optimizer: Any,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-    ):
-        super().__init__(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+    def __init__(self, optimizer: Any, config_space: SearchSpace, metric: str, *args: Any,
+                 max_trials: int | None = None, restrict_to: Sequence[Mapping[str, Any]] | None = None,
+                 **kwargs: Any):
+        super().__init__(config_space, metric, *args, **kwargs)
         if not is_ask_tell(optimizer):
             raise TypeError(f"{type(optimizer).__name__} has no ask()/tell() methods")
         self.optimizer = optimizer

@@ -27,9 +27,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.multi_fidelity import (
     SearcherScheduler,
     TrialStatus,
@@ -37,8 +39,7 @@ from baselines.multi_fidelity import (
     fidelity_matches,
     rung_levels,
 )
-from baselines.scheduler import Decision, Searcher, Suggestion
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision, Suggestion
 
 VARIANTS = ("stopping", "promotion")
 
@@ -188,27 +189,20 @@ class _QuantileRung:
         return a + (b - a) * frac
 
 
+@forwards_base_arguments
 class ASHA(SearcherScheduler):
     """ASHA (stopping or promotion variant); ``brackets > 1`` is asynchronous Hyperband. See the module doc."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
+        *args: Any,
         variant: str = "stopping",
         grace_period: float = 1,
         reduction_factor: float = 3,
         brackets: int | None = 1,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials)
+        super().__init__(*args, **kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown ASHA variant {variant!r}; valid: {', '.join(VARIANTS)}")
         check_positive_int("brackets", brackets, allow_none=True)

@@ -41,13 +41,14 @@ Fed by a multi-fidelity scheduler, the model is fitted to the highest fidelity r
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import ndtr
 
+from baselines.arguments import forwards_base_arguments
 from baselines.encoding import ConfigEncoder
 from baselines.gaussian_process import GaussianProcess
 from baselines.searcher_common import LearningSearcher, TrainingSet
@@ -66,18 +67,14 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
     return std * (z * ndtr(z) + _INV_SQRT_2PI * np.exp(-0.5 * z * z))
 
 
+@forwards_base_arguments
 class BOSearcher(LearningSearcher):
     """GP-EI Bayesian optimisation (see the module docstring)."""
 
     def __init__(
         self,
         config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         num_initial_random: int | None = None,
         num_candidates: int = 2000,
         num_local_starts: int = 3,
@@ -86,17 +83,15 @@ class BOSearcher(LearningSearcher):
         refit_every: int = 10,
         num_restarts: int = 1,
         lengthscale_prior_sd: float | None = 1.5,
-        min_points_per_fidelity: int = 5,
-        allow_duplicates: bool = False,
         max_fit_points: int | None = 200,
         refit_fraction: float = 0.1,
         max_fit_evaluations: int | None = 200,
+        **kwargs: Any,
     ):
         if num_initial_random is None:
             # Enough random points to see every input column vary, bounded for high-dimensional spaces.
             num_initial_random = min(10, max(5, ConfigEncoder(config_space).dim + 1))
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random, min_points_per_fidelity, allow_duplicates)
+        super().__init__(config_space, *args, num_initial_random=num_initial_random, **kwargs)
         if num_candidates < 1:
             raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
         if refit_every < 1:
@@ -123,8 +118,8 @@ class BOSearcher(LearningSearcher):
         self.local_max_iterations = local_max_iterations
         self.full_refit_until = full_refit_until
         self.refit_every = refit_every
-        self._model_rng = make_rng(seed, "searcher", "bo-candidates")
-        self.gp = GaussianProcess(self.encoder.dim, seed=derive_seed(seed, "bo-gp"), num_restarts=num_restarts,
+        self._model_rng = make_rng(self.seed, "searcher", "bo-candidates")
+        self.gp = GaussianProcess(self.encoder.dim, seed=derive_seed(self.seed, "bo-gp"), num_restarts=num_restarts,
                                   lengthscale_prior_sd=lengthscale_prior_sd, max_evaluations=max_fit_evaluations)
         self._fit_count: int | None = None  # training-set size at the last hyperparameter fit
         self._fit_fidelity: float | None = None
@@ -205,19 +200,25 @@ class BOSearcher(LearningSearcher):
             mean, std = model.predict(X)
             return expected_improvement(mean, std, best)
 
+        return self.maximise_acquisition(ei)
+
+    def maximise_acquisition(self, score: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any] | None:
+        """The best new configuration by ``score`` (on encoded points, larger is better): the best allowed row
+        of a random subset when restricted, else the best of ``num_candidates`` random points and local ascents
+        from the ``num_local_starts`` best of them."""
         if self.pool is not None:
             idx, Xc = self.candidate_pool(self._model_rng, self.num_candidates)
-            order = np.argsort(-ei(Xc), kind="stable")
+            order = np.argsort(-score(Xc), kind="stable")
             return dict(self.pool.configs[int(idx[order[0]])])
 
         Xc = self.encoder.sample(self._model_rng, self.num_candidates)
-        scores = ei(Xc)
+        scores = score(Xc)
         starts = np.argsort(-scores, kind="stable")[: self.num_local_starts]
-        refined = [self._refine(Xc[i], ei) for i in starts]
+        refined = [self._refine(Xc[i], score) for i in starts]
         if refined:
             Xr = np.vstack(refined)
             Xc = np.vstack([Xr, Xc])
-            scores = np.concatenate([ei(Xr), scores])
+            scores = np.concatenate([score(Xr), scores])
         for i in np.argsort(-scores, kind="stable"):
             config = self.encoder.decode(Xc[i])
             if self.is_new(config):

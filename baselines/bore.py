@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.searcher_common import LearningSearcher, TrainingSet
-from blackbox_repo.search_space import SearchSpace
 from blackbox_repo.seeding import derive_seed, make_rng
 
 CLASSIFIERS = ("xgboost", "random_forest", "mlp")
@@ -58,18 +58,13 @@ def make_classifier(name: str, seed: int, **kwargs: Any):
     raise ValueError(f"unknown BORE classifier {name!r}; valid: {', '.join(CLASSIFIERS)}")
 
 
+@forwards_base_arguments
 class BORESearcher(LearningSearcher):
     """Classifier-based Bayesian optimisation (see the module docstring)."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         num_initial_random: int = 10,
         gamma: float = 0.25,
         classifier: str = "xgboost",
@@ -79,11 +74,9 @@ class BORESearcher(LearningSearcher):
         local_samples_per_parent: int = 20,
         local_sigma: float = 0.1,
         max_restricted_candidates: int = 2000,
-        min_points_per_fidelity: int = 5,
-        allow_duplicates: bool = False,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random, min_points_per_fidelity, allow_duplicates)
+        super().__init__(*args, num_initial_random=num_initial_random, **kwargs)
         if not 0.0 < gamma < 1.0:
             raise ValueError(f"gamma must be in (0, 1), got {gamma}")
         if classifier not in CLASSIFIERS:
@@ -105,8 +98,8 @@ class BORESearcher(LearningSearcher):
         self.local_samples_per_parent = local_samples_per_parent
         self.local_sigma = local_sigma
         self.max_restricted_candidates = max_restricted_candidates
-        self._model_rng = make_rng(seed, "searcher", "bore-candidates")
-        self._classifier_seed = derive_seed(seed, "bore-classifier")
+        self._model_rng = make_rng(self.seed, "searcher", "bore-candidates")
+        self._classifier_seed = derive_seed(self.seed, "bore-classifier")
 
     def labelled_data(self, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
         """Encoded inputs and 0/1 labels (1 = among the best ``gamma`` fraction; pending trials are 0)."""

@@ -10,38 +10,28 @@ when the tables of the tasks hold different configurations and the box is small)
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from baselines.scheduler import Searcher
-from baselines.transfer import TransferData, check_transfer_data
-from blackbox_repo.search_space import Categorical, Constant, SearchSpace
+from baselines.arguments import forwards_base_arguments
+from baselines.transfer import TransferSearcher
+from blackbox_repo.search_space import Categorical, Constant
 
 _TOLERANCE = 1e-9
 
 
-class BoundingBoxSearcher(Searcher):
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        transfer_data: TransferData,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        num_top: int = 1,
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
-        transfer_data = check_transfer_data(transfer_data, "BOUNDING-BOX")
-        if isinstance(num_top, bool) or not isinstance(num_top, int) or num_top < 1:
-            raise ValueError(f"BOUNDING-BOX: num_top must be an integer >= 1, got {num_top!r}")
+@forwards_base_arguments
+class BoundingBoxSearcher(TransferSearcher):
+    method = "BOUNDING-BOX"
+
+    def __init__(self, *args: Any, num_top: int = 1, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.check_count("num_top", num_top)
         self.num_top = num_top
-        best = [config for task in transfer_data.tasks for config in task.best_configurations(num_top)]
+        best = [config for task in self.transfer_data.tasks for config in task.best_configurations(num_top)]
         # name -> (low, high) on the unit-interval encoding, or the set of categorical values
         self.box: dict[str, tuple[float, float] | list[Any]] = {}
-        for name, dom in config_space.items():
+        for name, dom in self.config_space.items():
             if isinstance(dom, Constant):
                 continue
             if isinstance(dom, Categorical):
@@ -50,8 +40,8 @@ class BoundingBoxSearcher(Searcher):
                 encoded = [dom.encode(c[name]) for c in best]
                 self.box[name] = (min(encoded), max(encoded))
         self._inside: list[dict[str, Any]] | None = None
-        if restrict_to is not None:
-            listed = [dict(c) for c in restrict_to]
+        if self.restrict_to is not None:
+            listed = self.restrict_to
             flags = [self.contains(c) for c in listed]
             inside = [c for c, f in zip(listed, flags) if f]
             outside = [c for c, f in zip(listed, flags) if not f]

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
+from baselines.arguments import forwards_base_arguments
 from baselines.bayesian_optimization import BOSearcher, expected_improvement
 from baselines.fifo import FIFOScheduler
 from baselines.gaussian_process import GaussianProcess
@@ -57,6 +58,8 @@ def constrained_expected_improvement(mean: np.ndarray, std: np.ndarray, best_fea
     return expected_improvement(mean, std, best_feasible) * pof
 
 
+# Run under FIFO: one fidelity, so ``min_points_per_fidelity`` has nothing to choose.
+@forwards_base_arguments(fixed=("min_points_per_fidelity",))
 class ConstrainedBOSearcher(BOSearcher):
     """GP-EI weighted by a second GP's probability of feasibility (see the module docstring)."""
 
@@ -64,25 +67,10 @@ class ConstrainedBOSearcher(BOSearcher):
         self,
         config_space: SearchSpace,
         metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         constraint_metric: str | None = None,
         constraint_threshold: float | None = None,
-        num_initial_random: int | None = None,
-        num_candidates: int = 2000,
-        num_local_starts: int = 3,
-        local_max_iterations: int = 20,
-        full_refit_until: int = 30,
-        refit_every: int = 10,
-        num_restarts: int = 1,
-        lengthscale_prior_sd: float | None = 1.5,
-        allow_duplicates: bool = False,
-        max_fit_points: int | None = 200,
-        refit_fraction: float = 0.1,
-        max_fit_evaluations: int | None = 200,
+        **kwargs: Any,
     ):
         if not constraint_metric or not isinstance(constraint_metric, str):
             raise ValueError("ConstrainedBOSearcher needs constraint_metric (the metric that must stay at most "
@@ -96,18 +84,14 @@ class ConstrainedBOSearcher(BOSearcher):
             raise ValueError(f"constraint_threshold must be a number, got {constraint_threshold!r}") from None
         if not math.isfinite(threshold):
             raise ValueError(f"constraint_threshold must be finite, got {constraint_threshold!r}")
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random=num_initial_random, num_candidates=num_candidates,
-                         num_local_starts=num_local_starts, local_max_iterations=local_max_iterations,
-                         full_refit_until=full_refit_until, refit_every=refit_every, num_restarts=num_restarts,
-                         lengthscale_prior_sd=lengthscale_prior_sd, allow_duplicates=allow_duplicates,
-                         max_fit_points=max_fit_points, refit_fraction=refit_fraction,
-                         max_fit_evaluations=max_fit_evaluations)
+        super().__init__(config_space, metric, *args, **kwargs)
         self.constraint_metric = constraint_metric
         self.constraint_threshold = threshold
-        self.constraint_gp = GaussianProcess(self.encoder.dim, seed=derive_seed(seed, "cbo-constraint-gp"),
-                                             num_restarts=num_restarts, lengthscale_prior_sd=lengthscale_prior_sd,
-                                             max_evaluations=max_fit_evaluations)
+        # The same prior and fit budget as the objective's GP, with a stream of its own.
+        self.constraint_gp = GaussianProcess(self.encoder.dim, seed=derive_seed(self.seed, "cbo-constraint-gp"),
+                                             num_restarts=self.gp.num_restarts,
+                                             lengthscale_prior_sd=self.gp.lengthscale_prior_sd,
+                                             max_evaluations=self.gp.max_evaluations)
         self._constraint_values: dict[int, float] = {}
         self.last_best_feasible: float | None = None  # the incumbent of the last model-based decision
 
@@ -178,45 +162,19 @@ class ConstrainedBOSearcher(BOSearcher):
         score = self.scorer(data)
         if score is None:
             return None  # random fallback until a constraint value has been observed
-        if self.pool is not None:
-            idx, Xc = self.candidate_pool(self._model_rng, self.num_candidates)
-            order = np.argsort(-score(Xc), kind="stable")
-            return dict(self.pool.configs[int(idx[order[0]])])
-        Xc = self.encoder.sample(self._model_rng, self.num_candidates)
-        scores = score(Xc)
-        starts = np.argsort(-scores, kind="stable")[: self.num_local_starts]
-        refined = [self._refine(Xc[i], score) for i in starts]  # local ascent of log(score), as for EI
-        if refined:
-            Xr = np.vstack(refined)
-            Xc = np.vstack([Xr, Xc])
-            scores = np.concatenate([score(Xr), scores])
-        for i in np.argsort(-scores, kind="stable"):
-            config = self.encoder.decode(Xc[i])
-            if self.is_new(config):
-                return config
-        return None
+        return self.maximise_acquisition(score)  # local ascent of log(score), as for EI
 
 
+@forwards_base_arguments
 class ConstrainedFIFO(FIFOScheduler):
     """FIFO whose completed trials report the objective and the constraint metric to a ``ConstrainedBOSearcher``.
     """
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: ConstrainedBOSearcher,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-    ):
+    def __init__(self, config_space: SearchSpace, metric: str, searcher: ConstrainedBOSearcher, *args: Any,
+                 **kwargs: Any):
         if not isinstance(searcher, ConstrainedBOSearcher):
             raise TypeError(f"ConstrainedFIFO needs a ConstrainedBOSearcher, got {type(searcher).__name__}")
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity, fidelity_values,
-                         max_trials)
+        super().__init__(config_space, metric, searcher, *args, **kwargs)
 
     def on_trial_complete(self, trial_id: int, fidelity: float, metrics: Mapping[str, float]) -> None:
         searcher: ConstrainedBOSearcher = self.searcher  # type: ignore[assignment]

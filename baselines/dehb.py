@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.multi_fidelity import (
     TrialStatus,
     check_positive_int,
@@ -213,18 +214,14 @@ class Job:
 # The scheduler
 # ---------------------------------------------------------------------------------------------------------
 
+@forwards_base_arguments
 class DEHB(Scheduler):
     """DEHB (see the module docstring)."""
 
     def __init__(
         self,
         config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
+        *args: Any,
         grace_period: float = 1,
         reduction_factor: float = 3,
         mutation_factor: float = 0.5,
@@ -233,8 +230,9 @@ class DEHB(Scheduler):
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         restrict_to: Sequence[Mapping[str, Any]] | None = None,
         max_trials: int | None = None,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+        super().__init__(config_space, *args, **kwargs)
         if self.max_fidelity is None:
             raise ValueError("DEHB is a multi-fidelity method: give max_fidelity (or fidelity_values)")
         check_reduction_factor(reduction_factor)

@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from baselines.arguments import forwards_base_arguments
 from baselines.determined_adaptive_asha import DeterminedAdaptiveASHA
 from baselines.multi_fidelity import SearcherScheduler, check_positive_int, snap_to_fidelities
 from baselines.random_search import RandomSearcher
@@ -66,26 +67,19 @@ class ListSearcher(Searcher):
         return dict(self._configs[self._next - 1])
 
 
+@forwards_base_arguments
 class FixedLengthScheduler(SearcherScheduler):
     """Trains each configuration to ``max_length`` (stopping it there if that is below ``max_fidelity``) with at
     most ``max_concurrent`` trials at once: Determined's single, random and grid searchers."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
+        *args: Any,
         max_length: float | None = None,
         max_concurrent: int | None = None,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials)
+        super().__init__(*args, **kwargs)
         check_positive_int("max_concurrent", max_concurrent, allow_none=True)
         length = self.max_fidelity if max_length is None else snap_to_fidelities(max_length, self.fidelity_values)
         if float(length) > float(self.max_fidelity) + 1e-9:

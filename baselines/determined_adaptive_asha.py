@@ -39,10 +39,11 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from baselines.arguments import forwards_base_arguments
 from baselines.multi_fidelity import SearcherScheduler, TrialStatus, check_positive_int, snap_to_fidelities
-from baselines.scheduler import Decision, Searcher, Suggestion
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision, Suggestion
 
 ADAPTIVE_MODES = ("aggressive", "standard", "conservative")
 EXITED_METRIC = sys.float_info.max  # Determined's ashaExitedMetricValue
@@ -141,18 +142,14 @@ class _Bracket:
         return len(self.lengths) - 1
 
 
+@forwards_base_arguments
 class DeterminedAdaptiveASHA(SearcherScheduler):
     """Determined's adaptive ASHA (see the module docstring). ``max_length`` defaults to ``max_fidelity``."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
+        *args: Any,
+        max_fidelity: float | None = None,  # named here: max_length stands in for a missing one
         fidelity_values: Sequence[float] | None = None,
         max_trials: int = 500,
         max_length: float | None = None,
@@ -162,11 +159,12 @@ class DeterminedAdaptiveASHA(SearcherScheduler):
         max_concurrent_trials: int = 16,
         stop_once: bool = False,
         bracket_rungs: Sequence[int] | None = None,
+        **kwargs: Any,
     ):
         if max_fidelity is None and max_length is not None and fidelity_values is None:
             max_fidelity = max_length
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials)
+        super().__init__(*args, max_fidelity=max_fidelity, fidelity_values=fidelity_values, max_trials=max_trials,
+                         **kwargs)
         check_positive_int("max_trials", max_trials)
         check_positive_int("max_rungs", max_rungs)
         if adaptive_mode not in ADAPTIVE_MODES:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.bayesian_optimization import expected_improvement
 from baselines.gaussian_process import single_threaded_blas
 from baselines.mobster import MultiFidelityGPSearcher
@@ -44,8 +45,7 @@ from baselines.multi_fidelity import (
     fidelity_matches,
     snap_to_fidelities,
 )
-from baselines.scheduler import Decision, Searcher, Suggestion
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision, Suggestion
 from blackbox_repo.seeding import make_rng
 
 
@@ -74,30 +74,24 @@ def linear_rung_levels(grace_period: float, rung_increment: float, max_fidelity:
         k += 1
 
 
+@forwards_base_arguments
 class DyHPO(SearcherScheduler):
     """DyHPO (see the module docstring); the searcher must be a joint-model ``MultiFidelityGPSearcher``."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
+        *args: Any,
         grace_period: float = 1,
         rung_increment: float = 2,
         probability_sh: float = 0.25,
         num_new_candidates: int = 250,
+        **kwargs: Any,
     ):
+        super().__init__(*args, **kwargs)
+        searcher = self.searcher
         if not (isinstance(searcher, MultiFidelityGPSearcher) and searcher.model == "joint"):
             raise ValueError("DyHPO scores paused trials at levels without data and needs the joint GP searcher: "
                              "MultiFidelityGPSearcher(model='joint') (make_method('DYHPO', ...) builds it)")
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity, fidelity_values,
-                         max_trials)
         if not 0.0 <= probability_sh < 1.0:
             raise ValueError(f"probability_sh must be in [0, 1), got {probability_sh}")
         self.gp_searcher: MultiFidelityGPSearcher = searcher
@@ -111,7 +105,7 @@ class DyHPO(SearcherScheduler):
         self.targets: list[float] = [*self.levels, self.max_fidelity]  # where a trial runs to, by position
         self.position: dict[int, int] = {}  # index into targets the trial runs to or is paused at
         self.rung_values: list[dict[int, float]] = [{} for _ in self.levels]
-        self._decision_rng = make_rng(seed, "scheduler", "dyhpo-candidates")
+        self._decision_rng = make_rng(self.seed, "scheduler", "dyhpo-candidates")
         self.decisions: list[tuple[int, str, float]] = []  # (trial, "start" | "dyhpo" | "sh", level it runs to)
 
     # ----------------------------------------------------------------------------------------------------

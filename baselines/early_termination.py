@@ -34,14 +34,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sortedcontainers import SortedList
 
+from baselines.arguments import forwards_base_arguments
 from baselines.median_stopping import RunningMedian
 from baselines.multi_fidelity import SearcherScheduler, TrialStatus, check_positive_int
-from baselines.scheduler import Decision, Searcher, Suggestion
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision, Suggestion
 
 
 def _check_intervals(evaluation_interval: int, delay_evaluation: int) -> None:
@@ -208,6 +209,7 @@ class _TruncationPool:
         return count
 
 
+@forwards_base_arguments
 class EarlyTerminationScheduler(SearcherScheduler):
     """Runs a searcher's configurations to completion unless the HyperDrive ``policy`` cancels them."""
 
@@ -220,20 +222,12 @@ class EarlyTerminationScheduler(SearcherScheduler):
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
+        *args: Any,
         policy: TerminationPolicy | None = None,
         max_concurrent: int | None = None,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials)
+        super().__init__(*args, **kwargs)
         policy = NoTerminationPolicy() if policy is None else policy
         if not isinstance(policy, (BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy,
                                    NoTerminationPolicy)):

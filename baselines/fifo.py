@@ -4,27 +4,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from baselines.arguments import forwards_base_arguments
 from baselines.multi_fidelity import check_positive_int
 from baselines.scheduler import Scheduler, Searcher, Suggestion
 from blackbox_repo.search_space import SearchSpace
 
 
+@forwards_base_arguments
 class FIFOScheduler(Scheduler):
     """Runs each suggested configuration to completion. With a random searcher this is random search."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-    ):
-        super().__init__(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+    def __init__(self, config_space: SearchSpace, metric: str, searcher: Searcher, *args: Any,
+                 max_trials: int | None = None, **kwargs: Any):
+        super().__init__(config_space, metric, *args, **kwargs)
         check_positive_int("max_trials", max_trials, allow_none=True)
         self.searcher = searcher
         self.max_trials = max_trials

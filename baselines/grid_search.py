@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.scheduler import Searcher
 from baselines.searcher_common import config_key
 from blackbox_repo.search_space import SearchSpace
@@ -25,22 +26,20 @@ from blackbox_repo.search_space import SearchSpace
 MAX_SHUFFLED_GRID = 10_000_000
 
 
+@forwards_base_arguments
 class GridSearcher(Searcher):
     """Exhaustive enumeration of the grid (see the module docstring)."""
 
     def __init__(
         self,
         config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
+        *args: Any,
         num_points: int | None = None,
         shuffle: bool = False,
         restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
+        super().__init__(config_space, *args, **kwargs)
         continuous = [n for n, d in config_space.items() if not d.is_finite]
         if continuous and num_points is None:
             raise ValueError(

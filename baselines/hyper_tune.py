@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.asynchronous_successive_halving import ASHA
 from baselines.gaussian_process import GaussianProcess, stable_cholesky
 from baselines.mobster import ClampedResource, MultiFidelityGPSearcher
@@ -110,38 +111,13 @@ class _Ensemble:
         return mean, np.sqrt(var)
 
 
+# Every rung's model is fitted from its first result (the ensemble weighs them by ranking consistency).
+@forwards_base_arguments(fixed=("min_points_per_level",))
 class HyperTuneSearcher(MultiFidelityGPSearcher):
     """The Hyper-Tune searcher: MOBSTER's models, ranking-consistency weights and the ensemble acquisition."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        model: str = "independent",
-        num_samples: int = 50,
-        num_initial_random: int | None = 6,
-        max_size_data_for_model: int | None = 500,
-        max_size_top_fraction: float = 0.25,
-        num_candidates: int = 1000,
-        num_local_starts: int = 1,
-        local_max_iterations: int = 20,
-        full_refit_until: int = 30,
-        refit_every: int = 10,
-        refit_fraction: float = 0.2,
-        num_restarts: int = 1,
-        max_fit_iterations: int = 50,
-        lengthscale_prior_sd: float | None = 1.5,
-        allow_duplicates: bool = False,
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to, model,
-                         num_initial_random, 1, max_size_data_for_model, max_size_top_fraction, num_candidates,
-                         num_local_starts, local_max_iterations, full_refit_until, refit_every, refit_fraction,
-                         num_restarts, max_fit_iterations, lengthscale_prior_sd, allow_duplicates)
+    def __init__(self, *args: Any, num_samples: int = 50, **kwargs: Any):
+        super().__init__(*args, min_points_per_level=1, **kwargs)
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         self.num_samples = num_samples
@@ -251,31 +227,17 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
         return ensemble, float(np.min(mean))
 
 
+@forwards_base_arguments
 class HyperTune(ASHA):
     """Asynchronous Hyperband (ASHA's stopping or promotion variant) whose brackets are drawn from Hyper-Tune's
     learnt distribution (see the module docstring); the searcher must be a ``HyperTuneSearcher``."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-        variant: str = "stopping",
-        grace_period: float = 1,
-        reduction_factor: float = 3,
-        brackets: int | None = None,
-    ):
+    def __init__(self, config_space: SearchSpace, metric: str, searcher: Searcher | None = None, *args: Any,
+                 brackets: int | None = None, **kwargs: Any):
         if not isinstance(searcher, HyperTuneSearcher):
             raise TypeError(f"HyperTune needs a HyperTuneSearcher, got {type(searcher).__name__}; build it with "
                             "make_method('HYPERTUNE', ...)")
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity, fidelity_values,
-                         max_trials, variant, grace_period, reduction_factor, brackets)
+        super().__init__(config_space, metric, searcher, *args, brackets=brackets, **kwargs)
         searcher.configure_levels([*self.levels, self.max_fidelity], self.num_brackets)
         self.hypertune_searcher = searcher
 

@@ -40,15 +40,14 @@ the snapped candidates are scored, so the proposal is always an allowed row.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp, ndtr, ndtri
 
+from baselines.arguments import forwards_base_arguments
 from baselines.searcher_common import _NO_FIDELITY, LearningSearcher, TrainingSet
-from blackbox_repo.search_space import SearchSpace
 from blackbox_repo.seeding import make_rng
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -131,28 +130,23 @@ class KDEModel:
         return np.maximum(self.good.log_pdf(X), _LOG_FLOOR) - np.maximum(self.bad.log_pdf(X), _LOG_FLOOR)
 
 
+# The model starts once ``min_points_in_model`` results hold at one fidelity (BOHB's rule).
+@forwards_base_arguments(fixed=("num_initial_random", "min_points_per_fidelity"))
 class KDESearcher(LearningSearcher):
     """BOHB's kernel density searcher (see the module docstring)."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         top_n_percent: int = 15,
         num_samples: int = 64,
         random_fraction: float = 1 / 3,
         bandwidth_factor: float = 3.0,
         min_bandwidth: float = 1e-3,
         min_points_in_model: int | None = None,
-        allow_duplicates: bool = False,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random=0, min_points_per_fidelity=1, allow_duplicates=allow_duplicates)
+        super().__init__(*args, num_initial_random=0, min_points_per_fidelity=1, **kwargs)
         if isinstance(top_n_percent, bool) or not isinstance(top_n_percent, (int, np.integer)) \
                 or not 0 < top_n_percent < 100:
             raise ValueError(f"top_n_percent must be an integer in 1..99, got {top_n_percent!r}")
@@ -179,7 +173,7 @@ class KDESearcher(LearningSearcher):
         self.min_points_in_model = int(min_points_in_model)
         self.num_categories = np.array([b.stop - b.start if b.is_categorical else 0 for b in self.blocks],
                                        dtype=np.int64)
-        self._model_rng = make_rng(seed, "searcher", "kde")
+        self._model_rng = make_rng(self.seed, "searcher", "kde")
         #: The model behind the last proposal (None: the last proposal was random). For inspection and tests.
         self.last_model: KDEModel | None = None
 

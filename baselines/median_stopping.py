@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from baselines.arguments import forwards_base_arguments
 from baselines.multi_fidelity import SearcherScheduler, check_positive_int
-from baselines.scheduler import Decision, Searcher, Suggestion
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision, Suggestion
 
 
 def median_of_sorted(sorted_values: list[float]) -> float:
@@ -66,26 +67,19 @@ class RunningMedian:
         return sorted([-v for v in self._low] + self._high)
 
 
+@forwards_base_arguments
 class MedianStoppingRule(SearcherScheduler):
     """Median stopping rule (see the module docstring)."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
+        *args: Any,
         grace_period: float = 1,
         min_samples: int = 3,
         running_average: bool = True,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials)
+        super().__init__(*args, **kwargs)
         check_positive_int("min_samples", min_samples)
         if not grace_period > 0:
             raise ValueError(f"grace_period must be > 0, got {grace_period}")

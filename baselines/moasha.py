@@ -18,40 +18,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.asynchronous_successive_halving import ASHA
 from baselines.multiobjective import ObjectiveVector, pareto_position
 from baselines.scheduler import Decision, Searcher
 from blackbox_repo.search_space import SearchSpace
 
 
+# The first objective stands for the base's metric/mode; rung decisions need the stopping variant.
+@forwards_base_arguments(fixed=("metric", "mode", "variant"))
 class MOASHA(ASHA):
     """Multi-objective ASHA, stopping variant (see the module docstring)."""
 
     multi_objective: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metrics: Sequence[str],
-        modes: Sequence[str],
-        searcher: Searcher | None = None,
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-        grace_period: float = 1,
-        reduction_factor: float = 3,
-        brackets: int | None = 1,
-    ):
+    def __init__(self, config_space: SearchSpace, metrics: Sequence[str], modes: Sequence[str],
+                 searcher: Searcher | None = None, seed: int = 0, **kwargs: Any):
         self.objectives = ObjectiveVector.build(metrics, modes, "MOASHA")
         super().__init__(config_space, self.objectives.metrics[0], searcher, self.objectives.modes[0], seed,
-                         fidelity_name, max_fidelity, fidelity_values, max_trials, variant="stopping",
-                         grace_period=grace_period, reduction_factor=reduction_factor, brackets=brackets)
+                         variant="stopping", **kwargs)
         # (bracket, rung index) -> (trial ids, objective vectors) in arrival order.
         self._rung_points: dict[tuple[int, int], tuple[list[int], list[np.ndarray]]] = {}
 

@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.bayesian_optimization import BOSearcher
 from baselines.mo_fifo import MultiObjectiveSearcher
-from baselines.multiobjective import ObjectiveVector
 from baselines.searcher_common import TrainingSet
-from blackbox_repo.search_space import SearchSpace
 from blackbox_repo.seeding import make_rng
 
 SCALARIZATIONS = ("random", "linear")
@@ -48,36 +47,23 @@ def augmented_chebyshev(scaled: np.ndarray, weights: np.ndarray, rho: float = CH
     return weighted.max(axis=1) + rho * weighted.sum(axis=1)
 
 
+# Run under FIFO (one fidelity); the GP's fit caps keep BO's defaults.
+@forwards_base_arguments(fixed=("min_points_per_fidelity", "max_fit_points", "refit_fraction",
+                                 "max_fit_evaluations"))
 class MultiObjectiveBOSearcher(BOSearcher, MultiObjectiveSearcher):
     """GP-EI on scalarised objective vectors (see the module docstring)."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         metrics: Sequence[str] | None = None,
         modes: Sequence[str] | None = None,
         scalarization: str = "random",
         weights: Sequence[float] | None = None,
-        num_initial_random: int | None = None,
-        num_candidates: int = 2000,
-        num_local_starts: int = 3,
-        local_max_iterations: int = 20,
-        full_refit_until: int = 30,
-        refit_every: int = 10,
-        num_restarts: int = 1,
-        lengthscale_prior_sd: float | None = 1.5,
-        allow_duplicates: bool = False,
+        **kwargs: Any,
     ):
-        objectives = ObjectiveVector.build(metrics, modes, "MultiObjectiveBOSearcher")
-        if objectives.metrics[0] != metric or objectives.modes[0] != mode:
-            raise ValueError(f"metric/mode ({metric}, {mode}) must be the first of metrics/modes "
-                             f"({objectives.metrics[0]}, {objectives.modes[0]})")
+        super().__init__(*args, **kwargs)
+        objectives = self.objective_vector(metrics, modes)
         if scalarization not in SCALARIZATIONS:
             raise ValueError(f"unknown scalarization {scalarization!r}; valid: {', '.join(SCALARIZATIONS)}")
         k = len(objectives.metrics)
@@ -91,15 +77,10 @@ class MultiObjectiveBOSearcher(BOSearcher, MultiObjectiveSearcher):
             if scalarization == "random":
                 raise ValueError("weights apply to scalarization='linear'; 'random' draws new weights every decision")
             weight_vector = weight_vector / weight_vector.sum()
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random=num_initial_random, num_candidates=num_candidates,
-                         num_local_starts=num_local_starts, local_max_iterations=local_max_iterations,
-                         full_refit_until=full_refit_until, refit_every=refit_every, num_restarts=num_restarts,
-                         lengthscale_prior_sd=lengthscale_prior_sd, allow_duplicates=allow_duplicates)
         self.objectives = objectives
         self.scalarization = scalarization
         self.weights = weight_vector
-        self._weights_rng = make_rng(seed, "searcher", "mobo-weights")
+        self._weights_rng = make_rng(self.seed, "searcher", "mobo-weights")
         self._vectors: dict[int, np.ndarray] = {}
         self.last_weights: np.ndarray | None = None
 

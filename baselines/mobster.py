@@ -50,16 +50,16 @@ decision.)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.bayesian_optimization import BOSearcher
 from baselines.gaussian_process import ExponentialDecayResourceGP, GaussianProcess
 from baselines.searcher_common import TrainingSet
-from blackbox_repo.search_space import SearchSpace
 from blackbox_repo.seeding import derive_seed, make_rng
 
 MODELS = ("independent", "joint")
@@ -129,18 +129,15 @@ class _FitRecord:
     key: Any
 
 
+# Its own models fit every (trial, level) result (``min_points_per_level``, ``max_size_data_for_model``,
+# ``max_fit_iterations``) in place of BO's single training set and fit caps.
+@forwards_base_arguments(fixed=("min_points_per_fidelity", "max_fit_points", "max_fit_evaluations"))
 class MultiFidelityGPSearcher(BOSearcher):
     """The MOBSTER searcher (see the module docstring); ``model`` picks the surrogate."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         model: str = "independent",
         num_initial_random: int | None = 6,
         min_points_per_level: int = 3,
@@ -148,24 +145,18 @@ class MultiFidelityGPSearcher(BOSearcher):
         max_size_top_fraction: float = 0.25,
         num_candidates: int = 1000,
         num_local_starts: int = 1,
-        local_max_iterations: int = 20,
-        full_refit_until: int = 30,
-        refit_every: int = 10,
         refit_fraction: float = 0.2,
-        num_restarts: int = 1,
         max_fit_iterations: int = 50,
-        lengthscale_prior_sd: float | None = 1.5,
-        allow_duplicates: bool = False,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random, num_candidates, num_local_starts, local_max_iterations,
-                         full_refit_until, refit_every, num_restarts, lengthscale_prior_sd,
-                         min_points_per_fidelity=1, allow_duplicates=allow_duplicates)
+        # refit_fraction is checked and set below (any value >= 0, where BO's must be at most 1).
+        super().__init__(*args, num_initial_random=num_initial_random, num_candidates=num_candidates,
+                         num_local_starts=num_local_starts, min_points_per_fidelity=1, **kwargs)
         if model not in MODELS:
             raise ValueError(f"unknown surrogate model {model!r}; valid: {', '.join(MODELS)}")
-        if max_fidelity is None or not max_fidelity > 0:
+        if self.max_fidelity is None or not self.max_fidelity > 0:
             raise ValueError(f"{type(self).__name__} models results over resource levels: give max_fidelity > 0, "
-                             f"got {max_fidelity!r}")
+                             f"got {self.max_fidelity!r}")
         if min_points_per_level < 1:
             raise ValueError(f"min_points_per_level must be >= 1, got {min_points_per_level}")
         if max_size_data_for_model is not None and max_size_data_for_model < 2:

@@ -13,39 +13,20 @@ from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.mo_fifo import MultiObjectiveSearcher
-from baselines.multiobjective import ObjectiveVector, pareto_order
+from baselines.multiobjective import pareto_order
 from baselines.regularized_evolution import REASearcher
-from blackbox_repo.search_space import SearchSpace
 
 
+@forwards_base_arguments
 class MOREASearcher(REASearcher, MultiObjectiveSearcher):
     """Multi-objective regularised evolution (see the module docstring)."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        metrics: Sequence[str] | None = None,
-        modes: Sequence[str] | None = None,
-        population_size: int = 100,
-        sample_size: int = 10,
-        mutation: str = "resample",
-        local_sigma: float = 0.1,
-        allow_duplicates: bool = False,
-    ):
-        objectives = ObjectiveVector.build(metrics, modes, "MOREASearcher")
-        if objectives.metrics[0] != metric or objectives.modes[0] != mode:
-            raise ValueError(f"metric/mode ({metric}, {mode}) must be the first of metrics/modes "
-                             f"({objectives.metrics[0]}, {objectives.modes[0]})")
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         population_size, sample_size, mutation, local_sigma, allow_duplicates)
-        self.objectives = objectives
+    def __init__(self, *args: Any, metrics: Sequence[str] | None = None, modes: Sequence[str] | None = None,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.objectives = self.objective_vector(metrics, modes)
         self._vectors: dict[int, np.ndarray] = {}
 
     def observe(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None, value: float) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.random_search import RandomSearcher
 from baselines.scheduler import Scheduler, Searcher, Suggestion
 from blackbox_repo.search_space import SearchSpace
@@ -160,6 +161,7 @@ def _status_table_from_items(items: list[tuple[int, TrialStatus]]) -> TrialStatu
     return table
 
 
+@forwards_base_arguments
 class SearcherScheduler(Scheduler):
     """A scheduler whose new trials come from a searcher (random search by default).
 
@@ -170,26 +172,16 @@ class SearcherScheduler(Scheduler):
 
     requires_max_fidelity: bool = True
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-    ):
-        super().__init__(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+    def __init__(self, config_space: SearchSpace, metric: str, searcher: Searcher | None = None, *args: Any,
+                 max_trials: int | None = None, **kwargs: Any):
+        super().__init__(config_space, metric, *args, **kwargs)
         if self.requires_max_fidelity and self.max_fidelity is None:
             raise ValueError(
                 f"{type(self).__name__} is a multi-fidelity method: give max_fidelity (or fidelity_values)"
             )
         check_positive_int("max_trials", max_trials, allow_none=True)
         if searcher is None:
-            searcher = RandomSearcher(config_space, metric, mode, seed, max_fidelity=self.max_fidelity)
+            searcher = RandomSearcher(config_space, metric, self.mode, self.seed, max_fidelity=self.max_fidelity)
         if searcher.mode != self.mode or searcher.metric != self.metric:
             raise ValueError(
                 f"the searcher optimises {searcher.metric!r} ({searcher.mode}) but the scheduler "

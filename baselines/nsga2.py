@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.multiobjective import ObjectiveVector
 from baselines.scheduler import Scheduler, Suggestion
 from blackbox_repo.search_space import SearchSpace
@@ -43,6 +44,8 @@ def _pymoo():
     return PymooNSGA2, Evaluator, Problem, StaticProblem
 
 
+# The first objective stands for the base's metric/mode.
+@forwards_base_arguments(fixed=("metric", "mode"))
 class NSGA2(Scheduler):
     """NSGA-II through pymoo's ask/tell interface (see the module docstring)."""
 
@@ -54,16 +57,14 @@ class NSGA2(Scheduler):
         metrics: Sequence[str],
         modes: Sequence[str],
         seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
+        *,
         population_size: int = 20,
         restrict_to: Sequence[Mapping[str, Any]] | None = None,
         max_trials: int | None = None,
+        **kwargs: Any,
     ):
         self.objectives = ObjectiveVector.build(metrics, modes, "NSGA2")
-        super().__init__(config_space, self.objectives.metrics[0], self.objectives.modes[0], seed, fidelity_name,
-                         max_fidelity, fidelity_values)
+        super().__init__(config_space, self.objectives.metrics[0], self.objectives.modes[0], seed, **kwargs)
         if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
             raise ValueError(f"population_size must be an integer >= 2, got {population_size!r}")
         if max_trials is not None and max_trials < 1:

@@ -22,37 +22,24 @@ fidelity's result, so PASHA asks for results at all fidelities (``milestones`` =
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.asynchronous_successive_halving import ASHA
-from baselines.scheduler import Decision, Searcher
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision
 
 EPSILON_PERCENTILE = 90.0
 
 
+# One bracket of promotion-type ASHA whose top rung grows.
+@forwards_base_arguments(fixed=("variant", "brackets"))
 class PASHA(ASHA):
     """Progressive ASHA (see the module docstring)."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-        grace_period: float = 1,
-        reduction_factor: float = 3,
-        epsilon: float | None = None,
-    ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials, variant="promotion", grace_period=grace_period,
-                         reduction_factor=reduction_factor, brackets=1)
+    def __init__(self, *args: Any, epsilon: float | None = None, **kwargs: Any):
+        super().__init__(*args, variant="promotion", brackets=1, **kwargs)
         if epsilon is not None and not epsilon >= 0:
             raise ValueError(f"epsilon must be >= 0 (or None to estimate it), got {epsilon}")
         self.fixed_epsilon = epsilon

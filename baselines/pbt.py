@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.random_search import RandomSearcher
 from baselines.scheduler import Decision, Scheduler, Searcher, Suggestion
 from blackbox_repo.search_space import (
@@ -159,6 +160,7 @@ def explore(config_space: SearchSpace, config: Mapping[str, Any], rng: np.random
     return out
 
 
+@forwards_base_arguments
 class PopulationBasedTraining(Scheduler):
     """Population-based training (see the module docstring)."""
 
@@ -169,18 +171,15 @@ class PopulationBasedTraining(Scheduler):
         config_space: SearchSpace,
         metric: str,
         searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
+        *args: Any,
         population_size: int = 8,
         perturbation_interval: float = 10,
         quantile_fraction: float = 0.25,
         resample_probability: float = 0.25,
         perturbation_factors: Sequence[float] = (0.8, 1.2),
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, fidelity_name, max_fidelity, fidelity_values)
+        super().__init__(config_space, metric, *args, **kwargs)
         if self.max_fidelity is None:
             raise ValueError("PBT needs the maximum fidelity (the training length of every member)")
         if isinstance(population_size, bool) or not isinstance(population_size, (int, np.integer)) \
@@ -199,7 +198,7 @@ class PopulationBasedTraining(Scheduler):
         if not factors or any(not (f > 0 and math.isfinite(f)) for f in factors):
             raise ValueError(f"perturbation_factors must be a non-empty list of positive numbers, "
                              f"got {perturbation_factors!r}")
-        self.searcher = searcher if searcher is not None else RandomSearcher(config_space, metric, mode, seed)
+        self.searcher = searcher if searcher is not None else RandomSearcher(config_space, metric, self.mode, self.seed)
         self.population_size = int(population_size)
         self.perturbation_interval = float(perturbation_interval)
         self.quantile_fraction = float(quantile_fraction)

@@ -4,10 +4,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from baselines.arguments import forwards_base_arguments
 from baselines.scheduler import Searcher
-from blackbox_repo.search_space import SearchSpace
 
 
+@forwards_base_arguments
 class RandomSearcher(Searcher):
     """Uniform draws from each domain's distribution.
 
@@ -15,18 +16,9 @@ class RandomSearcher(Searcher):
     replacement until the list is used up, then reports exhaustion.
     """
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        allow_duplicates: bool = True,
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
+    def __init__(self, *args: Any, restrict_to: Sequence[Mapping[str, Any]] | None = None,
+                 allow_duplicates: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
         self._restrict = None if restrict_to is None else list(restrict_to)
         self._order = None if self._restrict is None else self.rng.permutation(len(self._restrict))
         self._next = 0

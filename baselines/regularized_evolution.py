@@ -18,13 +18,14 @@ also works under multi-fidelity schedulers.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.searcher_common import LearningSearcher, TrainingSet
-from blackbox_repo.search_space import Categorical, Constant, Domain, SearchSpace
+from blackbox_repo.search_space import Categorical, Constant, Domain
 from blackbox_repo.seeding import make_rng
 
 MUTATIONS = ("resample", "local")
@@ -32,23 +33,19 @@ MUTATIONS = ("resample", "local")
 _MAX_MUTATION_TRIES = 20
 
 
+# The population is the random start: ``num_initial_random`` is ``population_size``.
+@forwards_base_arguments(fixed=("num_initial_random", "min_points_per_fidelity"))
 class REASearcher(LearningSearcher):
     """Regularised evolution (see the module docstring)."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         population_size: int = 100,
         sample_size: int = 10,
         mutation: str = "resample",
         local_sigma: float = 0.1,
-        allow_duplicates: bool = False,
+        **kwargs: Any,
     ):
         if population_size < 1 or not 1 <= sample_size <= population_size:
             raise ValueError(
@@ -59,15 +56,14 @@ class REASearcher(LearningSearcher):
             raise ValueError(f"unknown mutation {mutation!r}; valid: {', '.join(MUTATIONS)}")
         if not local_sigma > 0:
             raise ValueError(f"local_sigma must be > 0, got {local_sigma}")
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random=population_size, allow_duplicates=allow_duplicates)
+        super().__init__(*args, num_initial_random=population_size, **kwargs)
         self.population_size = population_size
         self.sample_size = sample_size
         self.mutation = mutation
         self.local_sigma = local_sigma
         self.population: deque[int] = deque(maxlen=population_size)
-        self._evolve_rng = make_rng(seed, "searcher", "rea-evolution")
-        self._mutable = [n for n, d in config_space.items() if _num_values(d) != 1]
+        self._evolve_rng = make_rng(self.seed, "searcher", "rea-evolution")
+        self._mutable = [n for n, d in self.config_space.items() if _num_values(d) != 1]
 
     def observe(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None, value: float) -> None:
         known = trial_id in self.history.values

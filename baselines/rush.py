@@ -7,9 +7,9 @@ judged by ASHA's rule only. Duplicate warm-start configurations (tasks sharing a
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
+from baselines.arguments import forwards_base_arguments
 from baselines.asynchronous_successive_halving import ASHA
 from baselines.scheduler import Decision, Searcher, Suggestion
 from baselines.transfer import TransferData, check_transfer_data
@@ -30,27 +30,14 @@ def warm_start_configurations(transfer_data: TransferData, space: SearchSpace, p
     return out
 
 
+# Stopping ASHA with one bracket: the warm-start trials' rung results set the thresholds.
+@forwards_base_arguments(fixed=("variant", "brackets"))
 class RUSH(ASHA):
     uses_transfer_data = True
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        transfer_data: TransferData,
-        searcher: Searcher,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-        num_hyperparameters_per_task: int = 1,
-        grace_period: float = 1,
-        reduction_factor: float = 3,
-    ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity, fidelity_values,
-                         max_trials, "stopping", grace_period, reduction_factor, brackets=1)
+    def __init__(self, config_space: SearchSpace, metric: str, transfer_data: TransferData, searcher: Searcher,
+                 *args: Any, num_hyperparameters_per_task: int = 1, **kwargs: Any):
+        super().__init__(config_space, metric, searcher, *args, variant="stopping", brackets=1, **kwargs)
         transfer_data = check_transfer_data(transfer_data, "RUSH")
         if (isinstance(num_hyperparameters_per_task, bool) or not isinstance(num_hyperparameters_per_task, int)
                 or num_hyperparameters_per_task < 1):

@@ -73,8 +73,24 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-class Scheduler(ABC):
-    """Base class of every method. Constructor arguments are plain config (Hydra can build and clone them)."""
+class MethodComponent:
+    """What schedulers and searchers share: the search space, the metric optimised in direction ``mode``
+    (``_sign * value`` is to be minimised) and the seed their random streams derive from."""
+
+    def __init__(self, config_space: SearchSpace, metric: str, mode: str = "min", seed: int = 0):
+        self.config_space = config_space
+        self.metric = metric
+        self.mode = check_mode(mode)
+        self._sign = 1.0 if mode == "min" else -1.0
+        self.seed = seed
+
+
+class Scheduler(MethodComponent, ABC):
+    """Base class of every method. Constructor arguments are plain config (Hydra can build and clone them).
+
+    Subclasses forward the arguments they share with their base (``*args``/``**kwargs``, decorated with
+    ``baselines.arguments.forwards_base_arguments``) and name only their own.
+    """
 
     #: True for methods that start trials from another trial's checkpoint with other hyperparameters (PBT).
     #: Only a backend that holds real checkpoints (the local backend) can run them; a simulated table holds
@@ -89,6 +105,7 @@ class Scheduler(ABC):
     #: leave-one-task-out benchmark (``transfer-*``); refused elsewhere before any job starts.
     uses_transfer_data: ClassVar[bool] = False
 
+    # The arguments are spelt out (not forwarded): methods written outside the package pass them by position.
     def __init__(
         self,
         config_space: SearchSpace,
@@ -99,11 +116,7 @@ class Scheduler(ABC):
         max_fidelity: float | None = None,
         fidelity_values: Sequence[float] | None = None,
     ):
-        self.config_space = config_space
-        self.metric = metric
-        self.mode = check_mode(mode)
-        self._sign = 1.0 if mode == "min" else -1.0
-        self.seed = seed
+        super().__init__(config_space, metric, mode, seed)
         self.rng: np.random.Generator = make_rng(seed, "scheduler")
         self.fidelity_name = fidelity_name
         self.fidelity_values = None if fidelity_values is None else np.asarray(fidelity_values)
@@ -143,12 +156,15 @@ class Scheduler(ABC):
             ) from None
 
 
-class Searcher(ABC):
+class Searcher(MethodComponent, ABC):
     """Proposes configurations; a scheduler (FIFO, ASHA, Hyperband, ...) decides how long they run.
 
     ``observe`` receives every result the scheduler sees (with its fidelity); ``suggest`` may use pending
     trials (started, not finished) to avoid proposing the same point to several asynchronous workers.
     ``suggest`` returns ``None`` when the searcher is exhausted (e.g. a finished grid).
+
+    Subclasses forward the arguments they share with their base (``*args``/``**kwargs``, decorated with
+    ``baselines.arguments.forwards_base_arguments``) and name only their own.
     """
 
     def __init__(
@@ -160,10 +176,7 @@ class Searcher(ABC):
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         max_fidelity: float | None = None,
     ):
-        self.config_space = config_space
-        self.metric = metric
-        self.mode = check_mode(mode)
-        self._sign = 1.0 if mode == "min" else -1.0
+        super().__init__(config_space, metric, mode, seed)
         self.rng = make_rng(seed, "searcher")
         self.max_fidelity = max_fidelity
         self._initial = [self._complete(dict(p)) for p in (points_to_evaluate or [])]

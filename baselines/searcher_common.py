@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.encoding import ConfigEncoder
 from baselines.gaussian_process import single_threaded_blas
 from baselines.scheduler import Searcher
@@ -136,6 +137,7 @@ class RestrictedPool:
         return np.flatnonzero(self.available)
 
 
+@forwards_base_arguments
 class LearningSearcher(Searcher):
     """Base class of searchers fitted to past results.
 
@@ -147,23 +149,19 @@ class LearningSearcher(Searcher):
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
+        *args: Any,
         restrict_to: Sequence[Mapping[str, Any]] | None = None,
         num_initial_random: int = 5,
         min_points_per_fidelity: int = 5,
         allow_duplicates: bool = False,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
+        super().__init__(*args, **kwargs)
         if num_initial_random < 0:
             raise ValueError(f"num_initial_random must be >= 0, got {num_initial_random}")
+        config_space = self.config_space
         if not config_space.tunable_names and not config_space.names:
             raise ValueError("the search space is empty: nothing to search")
-        self.seed = seed
         self.encoder = ConfigEncoder(config_space)
         self.history = ObservationHistory(min_points_per_fidelity)
         self.num_initial_random = num_initial_random
@@ -172,7 +170,7 @@ class LearningSearcher(Searcher):
         self.pool = None if restrict_to is None else RestrictedPool(restrict_to, config_space, self.encoder)
         self._proposed: set[tuple] = set()
         # Random fallbacks draw from their own stream so they do not shift the model's stream.
-        self._random_rng = make_rng(seed, "searcher", "random-fallback")
+        self._random_rng = make_rng(self.seed, "searcher", "random-fallback")
 
     # ------------------------------------------------------------------------------------------------
     def key(self, config: Mapping[str, Any]) -> tuple:

@@ -26,7 +26,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from baselines.arguments import forwards_base_arguments
 from baselines.multi_fidelity import (
     SearcherScheduler,
     TrialStatus,
@@ -34,8 +36,7 @@ from baselines.multi_fidelity import (
     fidelity_matches,
     rung_levels,
 )
-from baselines.scheduler import Decision, Searcher, Suggestion
-from blackbox_repo.search_space import SearchSpace
+from baselines.scheduler import Decision, Suggestion
 
 
 def hyperband_brackets(num_levels: int, reduction_factor: float) -> list[list[int]]:
@@ -68,27 +69,20 @@ class _Bracket:
         return self.rung >= len(self.levels)
 
 
+@forwards_base_arguments
 class SynchronousHyperband(SearcherScheduler):
     """Synchronous Hyperband; ``brackets=1`` is synchronous successive halving (see the module docstring)."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
+        *args: Any,
         grace_period: float = 1,
         reduction_factor: float = 3,
         brackets: int | None = None,
         max_open_brackets: int = 1,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials)
+        super().__init__(*args, **kwargs)
         check_positive_int("brackets", brackets, allow_none=True)
         check_positive_int("max_open_brackets", max_open_brackets)
         self.grace_period = grace_period
@@ -198,24 +192,9 @@ class SynchronousHyperband(SearcherScheduler):
             self._record(bracket, trial_id, math.inf)
 
 
+@forwards_base_arguments(fixed=("brackets",))
 class SynchronousSuccessiveHalving(SynchronousHyperband):
     """Synchronous successive halving: Hyperband's most aggressive bracket, repeated."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        searcher: Searcher | None = None,
-        mode: str = "min",
-        seed: int = 0,
-        fidelity_name: str | None = None,
-        max_fidelity: float | None = None,
-        fidelity_values: Sequence[float] | None = None,
-        max_trials: int | None = None,
-        grace_period: float = 1,
-        reduction_factor: float = 3,
-        max_open_brackets: int = 1,
-    ):
-        super().__init__(config_space, metric, searcher, mode, seed, fidelity_name, max_fidelity,
-                         fidelity_values, max_trials, grace_period, reduction_factor, brackets=1,
-                         max_open_brackets=max_open_brackets)
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, brackets=1, **kwargs)

@@ -24,16 +24,15 @@ configurations (a random subset of at most ``max_restricted_candidates``) are sc
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from baselines.arguments import forwards_base_arguments
 from baselines.encoding import Block
 from baselines.searcher_common import LearningSearcher, TrainingSet
-from blackbox_repo.search_space import SearchSpace
 from blackbox_repo.seeding import make_rng
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -100,28 +99,21 @@ class SmoothedCategorical:
         return rng.choice(len(self.probs), size=n, p=self.probs)
 
 
+@forwards_base_arguments
 class TPESearcher(LearningSearcher):
     """Tree-structured Parzen estimator (see the module docstring)."""
 
     def __init__(
         self,
-        config_space: SearchSpace,
-        metric: str,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
+        *args: Any,
         num_initial_random: int = 10,
         gamma: float = 0.15,
         num_candidates: int = 24,
         prior_weight: float = 2.0,
         max_restricted_candidates: int = 2000,
-        min_points_per_fidelity: int = 5,
-        allow_duplicates: bool = False,
+        **kwargs: Any,
     ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity, restrict_to,
-                         num_initial_random, min_points_per_fidelity, allow_duplicates)
+        super().__init__(*args, num_initial_random=num_initial_random, **kwargs)
         if not 0.0 < gamma < 1.0:
             raise ValueError(f"gamma must be in (0, 1), got {gamma}")
         if prior_weight <= 0:
@@ -134,7 +126,7 @@ class TPESearcher(LearningSearcher):
         self.num_candidates = num_candidates
         self.prior_weight = prior_weight
         self.max_restricted_candidates = max_restricted_candidates
-        self._model_rng = make_rng(seed, "searcher", "tpe-candidates")
+        self._model_rng = make_rng(self.seed, "searcher", "tpe-candidates")
 
     def split(self, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
         """Encoded good and bad sets (pending trials join the bad set)."""

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from baselines.arguments import forwards_base_arguments
+from baselines.scheduler import Searcher
 from blackbox_repo.search_space import SearchSpace
 
 
@@ -106,6 +108,28 @@ def check_transfer_data(transfer_data: Any, method: str) -> TransferData:
             f"(a baselines.transfer.TransferData), got {type(transfer_data).__name__}; run it on a "
             "leave-one-task-out benchmark (`arena benchmarks list 'transfer-*'`)")
     return transfer_data
+
+
+@forwards_base_arguments
+class TransferSearcher(Searcher):
+    """A searcher built with the other tasks' evaluations (``transfer_data``, required, third argument).
+
+    ``restrict_to`` (a table's configurations) is kept as a list of dicts in ``self.restrict_to`` for the
+    subclass to propose from; ``method`` names the method in error messages.
+    """
+
+    method: ClassVar[str]
+
+    def __init__(self, config_space: SearchSpace, metric: str, transfer_data: TransferData, *args: Any,
+                 restrict_to: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any):
+        super().__init__(config_space, metric, *args, **kwargs)
+        self.transfer_data = check_transfer_data(transfer_data, self.method)
+        self.restrict_to = None if restrict_to is None else [dict(c) for c in restrict_to]
+
+    def check_count(self, name: str, value: Any) -> None:
+        """Refuse anything but an integer >= 1 for the argument ``name``."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{self.method}: {name} must be an integer >= 1, got {value!r}")
 
 
 def normal_quantiles(values: np.ndarray) -> np.ndarray:

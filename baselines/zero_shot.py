@@ -13,15 +13,18 @@ candidate with the lowest mean score, then to the first listed.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from baselines.arguments import forwards_base_arguments
 from baselines.random_search import RandomSearcher
-from baselines.scheduler import Searcher
-from baselines.transfer import TransferData, check_transfer_data, normalised_ranks, scores_at
-from blackbox_repo.search_space import SearchSpace
+from baselines.transfer import (
+    TransferSearcher,
+    normalised_ranks,
+    scores_at,
+)
 
 SCORES = ("rank", "value")
 
@@ -45,41 +48,30 @@ def greedy_portfolio(scores: np.ndarray, size: int) -> list[int]:
     return chosen
 
 
-class ZeroShotSearcher(Searcher):
+@forwards_base_arguments
+class ZeroShotSearcher(TransferSearcher):
     """Proposes the greedy portfolio first, then random configurations (see the module docstring)."""
 
-    def __init__(
-        self,
-        config_space: SearchSpace,
-        metric: str,
-        transfer_data: TransferData,
-        mode: str = "min",
-        seed: int = 0,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        max_fidelity: float | None = None,
-        restrict_to: Sequence[Mapping[str, Any]] | None = None,
-        portfolio_size: int = 100,
-        score: str = "rank",
-    ):
-        super().__init__(config_space, metric, mode, seed, points_to_evaluate, max_fidelity)
-        self.transfer_data = check_transfer_data(transfer_data, "ZERO-SHOT")
-        if isinstance(portfolio_size, bool) or not isinstance(portfolio_size, int) or portfolio_size < 1:
-            raise ValueError(f"ZERO-SHOT: portfolio_size must be an integer >= 1, got {portfolio_size!r}")
+    method = "ZERO-SHOT"
+
+    def __init__(self, *args: Any, portfolio_size: int = 100, score: str = "rank", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.check_count("portfolio_size", portfolio_size)
         if score not in SCORES:
             raise ValueError(f"ZERO-SHOT: score must be one of {SCORES}, got {score!r}")
         self.portfolio_size = portfolio_size
         self.score = score
-        self._restrict = None if restrict_to is None else [dict(c) for c in restrict_to]
         self._portfolio: list[dict[str, Any]] | None = None  # computed at the first suggestion
         self._proposed: set[tuple] = set()
-        self._random = RandomSearcher(config_space, metric, mode, seed, restrict_to=restrict_to)
+        self._random = RandomSearcher(self.config_space, self.metric, self.mode, self.seed,
+                                      restrict_to=self.restrict_to)
 
     def _key(self, config: Mapping[str, Any]) -> tuple:
         return tuple(config[name] for name in self.config_space)
 
     def _candidates(self) -> list[dict[str, Any]]:
-        if self._restrict is not None:
-            return self._restrict
+        if self.restrict_to is not None:
+            return self.restrict_to
         seen: dict[tuple, dict[str, Any]] = {}
         for task in self.transfer_data.tasks:
             for record in task.records():
@@ -115,5 +107,5 @@ class ZeroShotSearcher(Searcher):
             if config is None:
                 return None
             self._random.pending.pop(trial_id, None)
-            if self._restrict is None or self._key(config) not in self._proposed:
+            if self.restrict_to is None or self._key(config) not in self._proposed:
                 return config

@@ -176,40 +176,33 @@ class FiniteDomain(Domain):
         return self._values[i]
 
 
-class Categorical(FiniteDomain):
+class _ListedDomain(FiniteDomain):
+    """A domain given by its list of distinct values (messages name the subclass's ``type_name``)."""
+
+    def __init__(self, values: Sequence[Value]):
+        vals = [_py(v) for v in values]
+        if not vals:
+            article = "an" if self.type_name[0] in "aeiou" else "a"
+            raise ValueError(f"{article} {self.type_name} domain needs at least one value")
+        if len(set(map(repr, vals))) != len(vals):
+            raise ValueError(f"{self.type_name} values must be distinct, got {vals!r}")
+        self._values = vals
+        self._build_index()
+
+    def params(self) -> dict[str, Any]:
+        return {"values": list(self._values)}
+
+
+class Categorical(_ListedDomain):
     """Unordered choice among values (HyperDrive ``choice``, Determined ``categorical``)."""
 
     type_name = "categorical"
 
-    def __init__(self, values: Sequence[Value]):
-        vals = [_py(v) for v in values]
-        if not vals:
-            raise ValueError("a categorical domain needs at least one value")
-        if len(set(map(repr, vals))) != len(vals):
-            raise ValueError(f"categorical values must be distinct, got {vals!r}")
-        self._values = vals
-        self._build_index()
 
-    def params(self) -> dict[str, Any]:
-        return {"values": list(self._values)}
-
-
-class Ordinal(FiniteDomain):
+class Ordinal(_ListedDomain):
     """Ordered choice among values: neighbours in the list are close (used by model-based methods)."""
 
     type_name = "ordinal"
-
-    def __init__(self, values: Sequence[Value]):
-        vals = [_py(v) for v in values]
-        if not vals:
-            raise ValueError("an ordinal domain needs at least one value")
-        if len(set(map(repr, vals))) != len(vals):
-            raise ValueError(f"ordinal values must be distinct, got {vals!r}")
-        self._values = vals
-        self._build_index()
-
-    def params(self) -> dict[str, Any]:
-        return {"values": list(self._values)}
 
 
 class FiniteRange(FiniteDomain):

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _arena_cli import arena_sweep
 from scipy.stats import norm
 
 from baselines.cbo import ConstrainedBOSearcher, constrained_expected_improvement, probability_of_feasibility
@@ -187,20 +185,12 @@ def test_cbo_runs_through_the_simulator_and_favours_feasible_configurations(tmp_
     pd.testing.assert_frame_equal(results, again)  # same seeds, same results, bit for bit
 
 
-def _sweep(workdir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(HPO_ARENA_RESULTS=str(workdir / "results"), HPO_ARENA_HYDRA_DIR=str(workdir / "hydra"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p))
-    return subprocess.run([sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 def test_constrained_study_through_arena_sweep(tmp_path):
-    refused = _sweep(tmp_path, "method=CBO,RS", "benchmark=xgboost-sklearn-wine", "seed=0", "tag=bad")
+    refused = arena_sweep(tmp_path, "method=CBO,RS", "benchmark=xgboost-sklearn-wine", "seed=0", "tag=bad")
     assert refused.returncode != 0
     assert "CBO is constrained but benchmark xgboost-sklearn-wine has no constraint" in refused.stderr
     assert not (tmp_path / "results" / "bad").exists()
-    proc = _sweep(tmp_path, "method=CBO,BO", f"benchmark={WINE}", "seed=0", "tag=constrained")
+    proc = arena_sweep(tmp_path, "method=CBO,BO", f"benchmark={WINE}", "seed=0", "tag=constrained")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for method in ("CBO", "BO"):
         folder = tmp_path / "results" / "constrained" / WINE / method / "0"

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _arena_cli import arena_sweep
 
 from benchmark_definitions.definitions import objectives_of
 from benchmark_definitions.registry import all_benchmarks, get_benchmark
@@ -130,20 +128,12 @@ def test_mo_definitions_name_objectives_their_blackboxes_hold(tmp_path_factory):
         assert (results["decision"] == "stop").any() and hypervolume_over_time(results, metadata)[-1] > 0
 
 
-def _sweep(workdir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(HPO_ARENA_RESULTS=str(workdir / "results"), HPO_ARENA_HYDRA_DIR=str(workdir / "hydra"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p))
-    return subprocess.run([sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 def test_multi_objective_study_through_arena_sweep(tmp_path):
-    refused = _sweep(tmp_path, "method=MOASHA,RS", "benchmark=xgboost-sklearn-wine", "seed=0", "tag=bad")
+    refused = arena_sweep(tmp_path, "method=MOASHA,RS", "benchmark=xgboost-sklearn-wine", "seed=0", "tag=bad")
     assert refused.returncode != 0
     assert "MOASHA is multi-objective but benchmark xgboost-sklearn-wine has one objective" in refused.stderr
     assert not (tmp_path / "results" / "bad").exists()
-    proc = _sweep(tmp_path, f"method={','.join(MULTI_OBJECTIVE_METHODS)}", f"benchmark={WINE}", "seed=0", "tag=mo")
+    proc = arena_sweep(tmp_path, f"method={','.join(MULTI_OBJECTIVE_METHODS)}", f"benchmark={WINE}", "seed=0", "tag=mo")
     assert proc.returncode == 0, proc.stderr[-3000:]
     comparative = ComparativeResults(str(tmp_path / "results"), tags="mo")
     finals = comparative.final_values(WINE, spec=hypervolume_curve_spec())
@@ -189,7 +179,7 @@ def test_user_benchmark_declares_objectives_and_the_listing_shows_them(tmp_path,
 
 
 def test_sweep_overrides_reach_the_linear_scalarisation(tmp_path):
-    proc = _sweep(tmp_path, "method=LINEAR-SCALARIZED", "method.weights=[1.0,5.0]", "method.base_method=HB",
+    proc = arena_sweep(tmp_path, "method=LINEAR-SCALARIZED", "method.weights=[1.0,5.0]", "method.base_method=HB",
                   f"benchmark={WINE}", "seed=0", "tag=w")
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = tmp_path / "results" / "w" / WINE / "LINEAR-SCALARIZED" / "0"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _arena_cli import arena_sweep
 
 from baselines.pbt import PopulationBasedTraining, explore, perturb_value, quantile_size, split_quantiles
 from baselines.random_search import RandomSearcher
@@ -246,21 +247,13 @@ def test_run_experiment_refuses_pbt_on_a_table_and_writes_nothing(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def _sweep(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(HPO_ARENA_RESULTS=str(tmp_path / "results"), HPO_ARENA_HYDRA_DIR=str(tmp_path / "hydra"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p))
-    return subprocess.run([sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_arena_sweep_refuses_pbt_on_a_simulated_benchmark_before_anything_is_written(tmp_path):
-    proc = _sweep(tmp_path, "method=RS,PBT", "benchmark=xgboost-sklearn-digits", "seed=0,1")
+    proc = arena_sweep(tmp_path, "method=RS,PBT", "benchmark=xgboost-sklearn-digits", "seed=0,1")
     assert proc.returncode != 0
     assert "method PBT cannot run on the simulated benchmark xgboost-sklearn-digits" in proc.stderr + proc.stdout
     assert not (tmp_path / "results").exists()  # not even study.json: no job started, RS's neither
     # A glob: the sweep's validation pass expands it and refuses every PBT job before anything is written.
-    proc = _sweep(tmp_path, "method=PBT", "benchmark=glob(xgboost-sklearn-d*)", "tag=globbed")
+    proc = arena_sweep(tmp_path, "method=PBT", "benchmark=glob(xgboost-sklearn-d*)", "tag=globbed")
     assert proc.returncode != 0 and "no checkpoint to continue from" in proc.stderr + proc.stdout
     assert not (tmp_path / "results" / "globbed").exists()
 
@@ -378,7 +371,7 @@ def test_short_pbt_study_on_two_workers(tmp_path):
 
 
 def test_arena_sweep_runs_pbt_on_the_real_benchmark(tmp_path):
-    proc = _sweep(tmp_path, "method=PBT", "benchmark=real-pbt-regression", "method.population_size=4",
+    proc = arena_sweep(tmp_path, "method=PBT", "benchmark=real-pbt-regression", "method.population_size=4",
                   "method.perturbation_interval=5", "method.perturbation_factors=[0.5,2.0]",
                   "method.resample_probability=0",
                   "benchmark.max_fidelity=15", "tag=real")

@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import tarfile
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -20,10 +19,11 @@ import pytest
 from hydra.core.utils import JobStatus
 
 s3fs = pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("sagemaker.core.resources")
 
+from _moto import FAKE_AWS_CREDENTIALS, moto_url
 from botocore.awsrequest import AWSResponse
 
 from launchers import sagemaker_entry
@@ -51,23 +51,17 @@ BENCH = "xgboost-sklearn-breast_cancer"
 def moto(monkeypatch):
     """moto on a free port of 127.0.0.1; S3 clients reach it through AWS_ENDPOINT_URL_S3, SageMaker clients only
     through the launcher's endpoint_url setting."""
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": url}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
-                "AWS_ENDPOINT_URL_SAGEMAKER", "HPO_ARENA_RESULTS", "SAGEMAKER_ROLE_ARN",
-                "HPO_ARENA_SAGEMAKER_IMAGE"):
-        monkeypatch.delenv(key, raising=False)
-    s3fs.S3FileSystem.clear_instance_cache()
-    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
-    yield url
-    s3fs.S3FileSystem.clear_instance_cache()
-    server.stop()
+    with moto_url() as url:
+        for key, value in {**FAKE_AWS_CREDENTIALS, "AWS_ENDPOINT_URL_S3": url}.items():
+            monkeypatch.setenv(key, value)
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
+                    "AWS_ENDPOINT_URL_SAGEMAKER", "HPO_ARENA_RESULTS", "SAGEMAKER_ROLE_ARN",
+                    "HPO_ARENA_SAGEMAKER_IMAGE"):
+            monkeypatch.delenv(key, raising=False)
+        s3fs.S3FileSystem.clear_instance_cache()
+        boto3.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
+        yield url
+        s3fs.S3FileSystem.clear_instance_cache()
 
 
 class Spy:

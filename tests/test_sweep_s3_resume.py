@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+from _moto import FAKE_AWS_CREDENTIALS, moto_url
 
 from baselines.registry import method_defaults
 from benchmark_definitions.registry import get_benchmark
 from launchers.experiment import ExperimentSpec, run_experiment
 
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
 
@@ -45,23 +46,16 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture
 def s3(tmp_path):
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "HPO_ARENA_RESULTS",
-                          "HPO_ARENA_JOB_STATS", "HPO_ARENA_SWEEP_ID", "HPO_ARENA_SWEEP_SIZE")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-               AWS_ENDPOINT_URL_S3=url, HPO_ARENA_HYDRA_DIR=str(tmp_path / "hydra"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-    client = boto3.client("s3", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing",
-                          region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    try:
+    with moto_url() as url:
+        env = {key: value for key, value in os.environ.items()
+               if key not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "HPO_ARENA_RESULTS",
+                              "HPO_ARENA_JOB_STATS", "HPO_ARENA_SWEEP_ID", "HPO_ARENA_SWEEP_SIZE")}
+        env.update(FAKE_AWS_CREDENTIALS, AWS_ENDPOINT_URL_S3=url, HPO_ARENA_HYDRA_DIR=str(tmp_path / "hydra"),
+                   PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+        client = boto3.client("s3", endpoint_url=url, aws_access_key_id="testing",
+                              aws_secret_access_key="testing", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
         yield client, env
-    finally:
-        server.stop()
 
 
 def _command(tag: str, *extra: str) -> list[str]:

@@ -9,14 +9,12 @@ written file, and that a key shared by several swept methods reaches every one o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _arena_cli import arena_sweep
 
 from baselines import registry
 from baselines.fifo import FIFOScheduler
@@ -27,7 +25,6 @@ from blackbox_repo.search_space import Categorical, SearchSpace, Uniform
 from launchers import hydra_app
 from launchers.validation import SweepValidationError, validate_jobs, validate_sweep
 
-REPO = Path(__file__).resolve().parents[1]
 BENCH = "xgboost-sklearn-wine"
 pytestmark = pytest.mark.timeout(300)
 
@@ -204,16 +201,8 @@ def test_a_key_only_some_swept_methods_have_is_refused_for_the_others():
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _arena_sweep(workdir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(HPO_ARENA_RESULTS=str(workdir / "results"), HPO_ARENA_HYDRA_DIR=str(workdir / "hydra"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p))
-    return subprocess.run([sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides], cwd=workdir,
-                          env=env, capture_output=True, text=True, timeout=240, check=False)
-
-
 def test_arena_sweep_refuses_a_bad_sweep_without_traceback_and_writes_nothing(tmp_path):
-    proc = _arena_sweep(tmp_path, "method=ASHA,GRID", f"benchmark={BENCH}", "seed=0,true", "tag=..",
+    proc = arena_sweep(tmp_path, "method=ASHA,GRID", f"benchmark={BENCH}", "seed=0,true", "tag=..",
                         "benchmark.max_wallclock_time=0")
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
@@ -225,7 +214,7 @@ def test_arena_sweep_refuses_a_bad_sweep_without_traceback_and_writes_nothing(tm
 
 
 def test_arena_sweep_passes_a_shared_method_key_to_every_swept_method(tmp_path):
-    proc = _arena_sweep(tmp_path, "method=ASHA,ASHA-PROMOTION", "method.grace_period=2", f"benchmark={BENCH}",
+    proc = arena_sweep(tmp_path, "method=ASHA,ASHA-PROMOTION", "method.grace_period=2", f"benchmark={BENCH}",
                         "seed=0", "tag=shared", "benchmark.max_wallclock_time=0.3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for method in ("ASHA", "ASHA-PROMOTION"):

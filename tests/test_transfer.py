@@ -6,15 +6,13 @@ and through ``arena sweep``. (The conformance check of every method is in tests/
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _arena_cli import arena_sweep
 
 from baselines.asynchronous_successive_halving import ASHA
 from baselines.random_search import RandomSearcher
@@ -146,16 +144,8 @@ def test_a_transfer_method_is_refused_on_a_benchmark_without_transfer_data(tmp_p
         make_method("BOUNDING-BOX", SearchSpace({"x": Uniform(0, 1)}), "loss", "min", None, None, 0)
 
 
-def _arena_sweep(workdir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(HPO_ARENA_RESULTS=str(workdir / "results"), HPO_ARENA_HYDRA_DIR=str(workdir / "hydra"),
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p))
-    return subprocess.run([sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides], cwd=workdir,
-                          env=env, capture_output=True, text=True, timeout=240, check=False)
-
-
 def test_arena_sweep_refuses_a_transfer_method_on_a_plain_benchmark_before_any_job(tmp_path):
-    proc = _arena_sweep(tmp_path, "method=RS,ZERO-SHOT", "benchmark=xgboost-sklearn-wine", "seed=0")
+    proc = arena_sweep(tmp_path, "method=RS,ZERO-SHOT", "benchmark=xgboost-sklearn-wine", "seed=0")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "method ZERO-SHOT learns from the evaluations of other tasks" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "results").exists()
@@ -163,7 +153,7 @@ def test_arena_sweep_refuses_a_transfer_method_on_a_plain_benchmark_before_any_j
 
 def test_arena_sweep_runs_every_transfer_method_on_a_transfer_benchmark(tmp_path):
     bench = "transfer-xgboost-sklearn-wine"
-    proc = _arena_sweep(tmp_path, f"method={','.join(TRANSFER_METHODS)}", f"benchmark={bench}", "seed=0",
+    proc = arena_sweep(tmp_path, f"method={','.join(TRANSFER_METHODS)}", f"benchmark={bench}", "seed=0",
                         "tag=tr")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for method in TRANSFER_METHODS:
