@@ -19,6 +19,8 @@ prints one JSON line per measurement, then a summary:
   complete before), experiments per second, the sum of in-experiment seconds, and seconds per experiment by
   method (from each experiment's ``metadata.json``: ``finished_at - started_at``, the time inside
   ``run_experiment`` on one core; the sweep's fixed cost per job is the rest of the wall time).
+  CPU seconds per experiment by method come from the workers' CPU clocks (``/proc/<pid>/stat``, sampled
+  every 0.25 s) over each job's span, so waiting for a core on a shared machine is not counted.
 * ``memory``: peak resident memory per worker. Two independent readings: (1) each job appends its process's
   ``VmHWM`` from ``/proc/self/status`` (the kernel's resident high-water mark of that process image) to
   ``HPO_ARENA_JOB_STATS``; the peak of a worker is the largest value its jobs reported; (2) a sampler thread of
@@ -51,6 +53,8 @@ import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -150,6 +154,7 @@ class TreeMemorySampler(threading.Thread):
         self.names: dict[int, str] = {}
         self.peak_tree_rss_kb = 0
         self.cpu_s: dict[int, float] = {}
+        self.cpu_series: dict[int, list[tuple[float, float]]] = defaultdict(list)  # pid -> (epoch s, CPU s)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -169,6 +174,7 @@ class TreeMemorySampler(threading.Thread):
                 cpu = _cpu_seconds(pid)
                 if cpu is not None:
                     self.cpu_s[pid] = cpu
+                    self.cpu_series[pid].append((time.time(), cpu))
                 self.names.setdefault(pid, _comm(pid))
                 tree_rss += fields.get("VmRSS", 0)
         self.peak_tree_rss_kb = max(self.peak_tree_rss_kb, tree_rss)
@@ -239,6 +245,33 @@ def run_sweep(workdir: Path, overrides: list[str], stats_file: Path) -> tuple[fl
     if code != 0:
         raise SystemExit(f"sweep failed ({code}); last lines of {log}:\n{log.read_text()[-4000:]}")
     return wall, sampler
+
+
+def experiment_cpu_seconds(stats_file: Path, since_line: int, sampler: TreeMemorySampler,
+                           new: dict[tuple[str, str, str], dict]) -> dict[tuple[str, str, str], float]:
+    """CPU seconds of each new experiment: its worker's CPU clock (sampled every 0.25 s, interpolated) between
+    the experiment's ``started_at`` and ``finished_at``. On a shared machine the wall seconds include waiting
+    for a core; these do not."""
+    job_of = {}
+    if stats_file.exists():
+        for line in stats_file.read_text().splitlines()[since_line:]:
+            if line.strip():
+                record = json.loads(line)
+                benchmark, method, seed = record["experiment"].split(" / ")
+                job_of[(benchmark, method, seed.removeprefix("seed ").strip())] = record
+    out = {}
+    for key, meta in new.items():
+        record = job_of.get(key)
+        series = sampler.cpu_series.get(record["pid"]) if record else None
+        if not series or len(series) < 2:
+            continue
+        times, cpus = np.array(series).T
+        # the whole job (building the method, loading the table, writing): the job's wall seconds up to the
+        # moment its results were finished (metadata's started_at only covers the tuner loop)
+        end = datetime.fromisoformat(meta["finished_at"]).timestamp()
+        start = end - record["seconds"]
+        out[key] = float(np.interp(end, times, cpus) - np.interp(start, times, cpus))
+    return out
 
 
 def _job_pids(stats_file: Path, since_line: int) -> set[int]:
@@ -378,21 +411,23 @@ def run_study(args: argparse.Namespace) -> dict:
     new_seconds = sum(experiment_seconds(meta) for meta in new.values())
     job_pids = _job_pids(stats_file, since_line)
     worker_cpu = sum(sampler.cpu_s.get(pid, 0.0) for pid in job_pids)
-    # On a shared machine an experiment's wall seconds include time waiting for a core: the workers' CPU
-    # seconds over the experiments' wall seconds converts one into the other (1.0 on idle cores).
-    cpu_share = min(1.0, worker_cpu / new_seconds) if new_seconds > 0 else None
+    cpu_by_experiment = experiment_cpu_seconds(stats_file, since_line, sampler, new)
+    cpu_by_method: dict[str, list[float]] = defaultdict(list)
+    for (_, method, _), seconds in cpu_by_experiment.items():
+        cpu_by_method[method].append(seconds)
     sweep = {
         "sweep": tag, "wall_s": round(wall, 2), "experiments_run": len(new), "complete": len(after),
         "planned": planned, "experiments_per_s": round(len(new) / wall, 3) if new else None,
         "in_experiment_wall_s": round(new_seconds, 1),
-        "worker_cpu_s": round(worker_cpu, 1), "cpu_share": round(cpu_share, 3) if cpu_share else None,
+        "worker_cpu_s": round(worker_cpu, 1),
+        "cpu_share": round(worker_cpu / new_seconds, 3) if new_seconds > 0 else None,
         "launcher_cpu_s": round(sampler.cpu_s.get(sampler.root_pid, 0.0), 1),
         "launcher_cpu_s_per_job": round(sampler.cpu_s.get(sampler.root_pid, 0.0) / planned, 4),
         "fixed_wall_s_per_experiment": round((wall * args.n_jobs - new_seconds) / len(new), 3) if new else None,
         "load_average_after": os.getloadavg(),
         "seconds_per_experiment_by_method": {m: round(sum(v) / len(v), 3) for m, v in sorted(by_method.items())},
-        "cpu_seconds_per_experiment_by_method": (
-            {m: round(cpu_share * sum(v) / len(v), 3) for m, v in sorted(by_method.items())} if cpu_share else None),
+        "cpu_seconds_per_experiment_by_method": {m: round(sum(v) / len(v), 3) for m, v in sorted(cpu_by_method.items())},
+        "cpu_seconds_in_experiments": round(sum(cpu_by_experiment.values()), 1),
         "experiments_by_method": {m: len(v) for m, v in sorted(by_method.items())},
     }
     print(json.dumps(sweep), flush=True)
