@@ -820,8 +820,9 @@ class Tuner:
 
         Memory: one column at a time is reordered and the recorder's buffer of it dropped at once, so the
         peak is the buffers plus one column, not two copies of everything. When the rows are already in
-        report order (the usual case: a backend appends results as they are reported), no reordering copy
-        is made; the used rows are copied out of the (up to twice larger) buffers.
+        report order, no reordering copy is made; the simulator appends whole blocks of a trial, so usually the
+        rows are reordered, each scalar column into a new buffer and the objectives in place, one at a time.
+        The buffers (up to 1.5x larger than the rows) are then shrunk in place.
         """
         n = recorder.n
         sim_time, segment, step = (recorder.view(name) for name in ("sim_time", "segment", "step"))
@@ -838,8 +839,10 @@ class Tuner:
             del column
         objectives = recorder.objectives
         recorder.objectives = np.empty((0, objectives.shape[1]))
-        objectives = _trimmed(objectives, n) if order is None else objectives[:n][order]
-        return cols, objectives
+        if order is not None:  # reordered in place one objective at a time: a transient of one column, not all
+            for j in range(objectives.shape[1]):
+                objectives[:n, j] = objectives[:n, j][order]
+        return cols, _trimmed(objectives, n)
 
     def _collect(self, t_real0: float, clock_at_end: float) -> Results:
         recorder = self._recorder
@@ -872,9 +875,9 @@ class Tuner:
         # what is written (results.parquet's columns and real_time), 21 bytes per result fewer.
         for name in _LOOP_ONLY_COLUMNS:
             del cols[name]
-        if keep < n:  # copies, so the full-length buffers are freed
-            cols = {name: col[:keep].copy() for name, col in cols.items()}
-            objectives = objectives[:keep].copy()
+        if keep < n:  # shrunk in place where possible (else copied), so the full-length buffers are freed
+            cols = {name: _trimmed(cols.pop(name), keep) for name in list(cols)}
+            objectives = _trimmed(objectives, keep)
         if keep:
             stop_time = float(cols["sim_time"][-1])
         else:
