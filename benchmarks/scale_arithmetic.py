@@ -173,21 +173,21 @@ def measurements_from_summary(summary: Mapping, tasks: int = 35, seeds: int = 10
 
 
 def print_projection(summary: Mapping, factor: float, target_hours: float) -> None:
+    """The plans for ``factor`` times the full study, for the target and 1 h walls, measured and 10 ms launch cost."""
     study = measurements_from_summary(summary)
     print()
     print(f"{factor:g}x the full study ({study.experiments} experiments -> {round(study.experiments * factor)}), "
-          f"{study.core_seconds / 3600:.2f} core-hours measured per study, target {target_hours:g} h; "
-          f"prices are ASSUMED on-demand list prices (us-east-1)")
-    header = (f"{'instance':<13} {'launch s/job':>12} {'inst':>5} {'workers':>7} {'wall h':>7} "
-              f"{'bottleneck':<16} {'compute $':>9} {'PUTs':>10} {'PUT $':>7} {'PUT/s':>6} {'GB':>7} "
-              f"{'agg h':>6}")
-    print(header)
-    for name in ("c7i.8xlarge", "m7i.8xlarge", "ml.m5.large"):
-        for per_job in (None, 0.01):
-            plan = plan_cluster(study, factor, target_hours * 3600, ASSUMED_INSTANCES[name],
-                                launcher_cpu_seconds_per_job=per_job)
-            launch = study.launcher_cpu_seconds_per_job if per_job is None else per_job
-            print(f"{name:<13} {launch:>12.3f} {plan.instances:>5} {plan.workers:>7} {plan.wall_hours:>7.1f} "
-                  f"{plan.bottleneck.split()[0]:<16} {plan.compute_usd:>9.0f} {plan.s3_puts:>10} "
-                  f"{plan.s3_put_usd:>7.1f} {plan.puts_per_second:>6.1f} {plan.results_gb:>7.1f} "
-                  f"{plan.aggregation_hours:>6.2f}")
+          f"{study.core_seconds / 3600:.2f} core-hours measured per study; prices are ASSUMED on-demand list "
+          f"prices (us-east-1)")
+    print(f"{'target h':>8} {'instance':<12} {'launch s/job':>12} {'inst':>5} {'workers':>7} {'wall h':>7} "
+          f"{'bottleneck':<11} {'compute $':>9} {'PUTs':>9} {'PUT $':>6} {'PUT/s':>6} {'GB':>6} {'agg h':>6}")
+    for target in sorted({target_hours, 1.0}, reverse=True):
+        for name in ("c7i.8xlarge", "ml.m5.large"):
+            for per_job in (None, 0.01):
+                plan = plan_cluster(study, factor, target * 3600, ASSUMED_INSTANCES[name],
+                                    launcher_cpu_seconds_per_job=per_job)
+                launch = study.launcher_cpu_seconds_per_job if per_job is None else per_job
+                print(f"{target:>8g} {name:<12} {launch:>12.3f} {plan.instances:>5} {plan.workers:>7} "
+                      f"{plan.wall_hours:>7.1f} {plan.bottleneck.split()[0]:<11} {plan.compute_usd:>9.0f} "
+                      f"{plan.s3_puts:>9} {plan.s3_put_usd:>6.1f} {plan.puts_per_second:>6.1f} "
+                      f"{plan.results_gb:>6.1f} {plan.aggregation_hours:>6.2f}")
