@@ -152,7 +152,9 @@ class ResultRecorder:
             capacity += capacity // 2
         self._cols_one = ()  # the recorder's only other references to its buffers
         for name in list(self.columns):
-            self.columns[name] = _grown(self.columns.pop(name), self.n, capacity)
+            column = self.columns.pop(name)  # held by this name only, as _grown's reference count expects
+            self.columns[name] = _grown(column, self.n, capacity)
+            del column
         objectives, self.objectives = self.objectives, np.empty((0, self.objectives.shape[1]))
         self.objectives = _grown(objectives, self.n, capacity)
         del objectives
@@ -245,7 +247,8 @@ _LOOP_ONLY_COLUMNS = ("segment", "step", "cost", "final")
 
 def _grown(buffer: np.ndarray, n: int, capacity: int) -> np.ndarray:
     """``buffer`` with room for ``capacity`` rows, its first ``n`` rows kept and the new rows zero: resized in
-    place when nothing else references it (as in ``_trimmed``), else copied into a new zeroed buffer."""
+    place when nothing else references it (as in ``_trimmed``: the caller holds it in one variable), else
+    copied into a new zeroed buffer."""
     if buffer.base is None and buffer.flags.c_contiguous and buffer.flags.owndata and sys.getrefcount(buffer) <= 3:
         buffer.resize((capacity, *buffer.shape[1:]), refcheck=False)  # numpy zero-fills the new rows
         return buffer
@@ -876,7 +879,12 @@ class Tuner:
         for name in _LOOP_ONLY_COLUMNS:
             del cols[name]
         if keep < n:  # shrunk in place where possible (else copied), so the full-length buffers are freed
-            cols = {name: _trimmed(cols.pop(name), keep) for name in list(cols)}
+            trimmed = {}
+            for name in list(cols):
+                column = cols.pop(name)  # held by this name only, as _trimmed's reference count expects
+                trimmed[name] = _trimmed(column, keep)
+                del column
+            cols = trimmed
             objectives = _trimmed(objectives, keep)
         if keep:
             stop_time = float(cols["sim_time"][-1])
