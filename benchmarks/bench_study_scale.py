@@ -472,6 +472,16 @@ def print_summary(summary: dict) -> None:
     if "aggregate" in summary:
         print(f"  aggregation {summary['aggregate']['aggregate_s']} s, arena plot {summary['plot']['plot_s']} s")
     cpu = sweep["cpu_seconds_per_experiment_by_method"] or {}
+    if cpu and set(cpu) == set(summary["methods"]):
+        # extrapolation to the whole study from the CPU seconds by method measured here
+        full = len(LCBENCH_TASKS) * 10
+        core_h = sum(cpu.values()) * full / 3600
+        workers = summary["n_jobs"]
+        share = sweep["cpu_share"] or 1.0
+        print(f"  full study ({len(cpu) * full} experiments): {core_h:.2f} core-hours of experiments; on "
+              f"{workers} idle cores about {core_h / workers:.1f} h (plus the launching process's "
+              f"{sweep['launcher_cpu_s_per_job']} s per job); at this run's CPU share ({share}) about "
+              f"{core_h / workers / min(1.0, share):.0f} h")
     print(f"  {'method':<10} {'wall s/exp':>10} {'CPU s/exp':>10}")
     for method, seconds in sweep["seconds_per_experiment_by_method"].items():
         print(f"  {method:<10} {seconds:>10.3f} {cpu.get(method, float('nan')):>10.3f}")
