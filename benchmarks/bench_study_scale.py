@@ -46,6 +46,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -401,7 +402,10 @@ def run_study(args: argparse.Namespace) -> dict:
                       "experiments": planned, "already_complete": len(before), "launcher": args.launcher,
                       "n_jobs": args.n_jobs, "convert_s": round(convert_s, 2), "cores": os.cpu_count(),
                       "load_average": os.getloadavg()}), flush=True)
-    wall, sampler = run_sweep(workdir, overrides, stats_file)
+    try:
+        wall, sampler = run_sweep(workdir, overrides, stats_file)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)  # the Ray session's files (logs, sockets) of this run
     after = complete_experiments(study)
     new = {key: meta for key, meta in after.items() if key not in before}
     # seconds by method from this invocation's experiments (all complete ones when it ran none)
