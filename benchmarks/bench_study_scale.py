@@ -411,7 +411,8 @@ def run_study(args: argparse.Namespace) -> dict:
     # seconds by method from this invocation's experiments (all complete ones when it ran none)
     by_method: dict[str, list[float]] = defaultdict(list)
     for (_, method, _), meta in (new or after).items():
-        by_method[method].append(experiment_seconds(meta))
+        if method in methods:
+            by_method[method].append(experiment_seconds(meta))
     new_seconds = sum(experiment_seconds(meta) for meta in new.values())
     job_pids = _job_pids(stats_file, since_line)
     worker_cpu = sum(sampler.cpu_s.get(pid, 0.0) for pid in job_pids)
