@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,25 +173,29 @@ def register_configs(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> None
     _registered = True
 
 
-def experiment_spec_from_config(cfg: DictConfig):
+def experiment_spec_from_config(cfg: DictConfig | Mapping[str, Any], method_choice: str | None = None):
+    """The experiment of a job's configuration (a Hydra config or its resolved container); ``method_choice``
+    is the ``method`` group option (a user YAML's file name), read from the running Hydra job when None."""
     from benchmark_definitions.definitions import benchmark_from_dict
     from launchers.experiment import ExperimentSpec
 
-    if cfg.master_seed is None:
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+        method_choice = method_choice or _method_choice()
+    if cfg["master_seed"] is None:
         raise ValueError("master_seed is not set: start sweeps with `arena sweep` (it records the study's seed), "
                          "or pass master_seed=<int>")
-    problem = check_seed(cfg.seed)
+    problem = check_seed(cfg["seed"])
     if problem:  # never coerce: seed=1.5 or seed=true used to run silently as seed 1
         raise ValueError(problem)
     from launchers.user_methods import resolve_method_node
 
-    method_cfg: dict[str, Any] = OmegaConf.to_container(cfg.method, resolve=True)  # type: ignore[assignment]
-    name, target, method_cfg = resolve_method_node(method_cfg, _method_choice())
-    bench = benchmark_from_dict(OmegaConf.to_container(cfg.benchmark, resolve=True))  # type: ignore[arg-type]
+    name, target, method_cfg = resolve_method_node(dict(cfg["method"]), method_choice)
+    bench = benchmark_from_dict(dict(cfg["benchmark"]))
     return ExperimentSpec(
-        benchmark=bench, method=name, seed=int(cfg.seed), master_seed=int(cfg.master_seed), tag=str(cfg.tag),
-        results_root=str(cfg.results_root), method_kwargs=method_cfg, method_target=target,
-        blackbox_root=None if cfg.blackbox_root is None else str(cfg.blackbox_root),
+        benchmark=bench, method=name, seed=int(cfg["seed"]), master_seed=int(cfg["master_seed"]),
+        tag=str(cfg["tag"]), results_root=str(cfg["results_root"]), method_kwargs=method_cfg,
+        method_target=target, blackbox_root=None if cfg["blackbox_root"] is None else str(cfg["blackbox_root"]),
     )
 
 
@@ -215,24 +219,27 @@ def _append_line(path: Path | str, line: bytes) -> int:
         os.close(fd)
 
 
-def _progress() -> str:
+def _progress(sweep_dir: Path | None = None) -> str:
     """`` (k of N done)`` for this ``arena sweep`` invocation, whatever process the job runs in.
 
-    Each finished job appends one byte to a counter file in Hydra's sweep folder; the file offset right after
-    that atomic append is the number of jobs finished so far. Empty outside an ``arena sweep`` multirun
-    (e.g. SageMaker slices) or when the folder is not writable: progress is informative, never fatal.
+    Each finished job appends one byte to a counter file in the sweep folder (``sweep_dir``, else the running
+    Hydra job's); the file offset right after that atomic append is the number of jobs finished so far. Empty
+    outside an ``arena sweep`` multirun (e.g. SageMaker slices) or when the folder is not writable: progress is
+    informative, never fatal.
     """
     sweep_id = os.environ.get(SWEEP_ID_ENV)
     if not sweep_id:
         return ""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     try:
-        hydra_cfg = HydraConfig.get()
-        if hydra_cfg.mode != RunMode.MULTIRUN:
-            return ""
-        done = _append_line(Path(hydra_cfg.runtime.output_dir).parent / f".arena-progress-{sweep_id}", b"+")
+        if sweep_dir is None:
+            from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
+
+            hydra_cfg = HydraConfig.get()
+            if hydra_cfg.mode != RunMode.MULTIRUN:
+                return ""
+            sweep_dir = Path(hydra_cfg.runtime.output_dir).parent
+        done = _append_line(Path(sweep_dir) / f".arena-progress-{sweep_id}", b"+")
     except (ValueError, OSError):
         return ""
     total = os.environ.get(SWEEP_SIZE_ENV)
@@ -292,20 +299,27 @@ def _record_job_stats(label: str, status: str, started: float) -> None:
     _append_line(path, (json.dumps(record) + "\n").encode())
 
 
-def run_job(cfg: DictConfig) -> str:
+def run_job(cfg: DictConfig | Mapping[str, Any], method_choice: str | None = None,
+            sweep_dir: Path | None = None) -> str:
+    """Run one job of a sweep (skipped when complete), printing its start, end and the sweep's progress.
+
+    Called by Hydra with the job's config, and by ``launchers.sweep_runner`` with an already resolved one
+    (``method_choice``: the ``method`` group option; ``sweep_dir``: where the progress counter lives).
+    """
     from launchers.experiment import run_experiment
     from launchers.study import is_complete
 
     started = time.perf_counter()
-    spec = experiment_spec_from_config(cfg)
+    spec = experiment_spec_from_config(cfg, method_choice)
+    skip_complete = bool(cfg["skip_complete"])
     label = f"{spec.benchmark.name} / {spec.method} / seed {spec.seed}"
-    if cfg.skip_complete and is_complete(spec.path):
-        print(f"[arena] skip (complete): {label}{_progress()}", flush=True)
+    if skip_complete and is_complete(spec.path):
+        print(f"[arena] skip (complete): {label}{_progress(sweep_dir)}", flush=True)
         _record_job_stats(label, "skipped", started)
         return spec.path
     print(f"[arena] start: {label}", flush=True)
-    path = run_experiment(spec, skip_complete=bool(cfg.skip_complete))
-    print(f"[arena] done: {label} -> {path}{_progress()}", flush=True)
+    path = run_experiment(spec, skip_complete=skip_complete)
+    print(f"[arena] done: {label} -> {path}{_progress(sweep_dir)}", flush=True)
     _record_job_stats(label, "done", started)
     return path
 
@@ -479,6 +493,14 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
     previous = {key: os.environ.get(key) for key in sweep_env}
     _set_env(sweep_env)  # read by the jobs, in this process or in the launcher's child processes
     try:
+        from launchers.sweep_runner import launch_settings, run_planned_sweep
+
+        # basic / joblib: run the validated plan's configurations (no second composition, no per-job wrapper)
+        settings = launch_settings(argv, plan)
+        if settings is not None:
+            assert plan is not None
+            return run_planned_sweep(plan.with_master_seed(int(_simple_override(argv, "master_seed") or 0)),
+                                     settings)
         sys.argv = ["arena sweep", *argv]
         _hydra_main()
     finally:
