@@ -133,14 +133,20 @@ def table_configurations(benchmark: SimulatedBenchmark, root: str | None = None)
     return [c for c, k in zip(configs, keep) if k]
 
 
-def _versions() -> dict[str, str]:
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: looking a distribution up scans every installed package's metadata."""
     out = {"python": platform.python_version()}
     for dist in ("hpo-arena", "numpy", "pandas", "pyarrow", "scikit-learn", "xgboost", "scipy"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return out
+    return tuple(out.items())
+
+
+def _versions() -> dict[str, str]:
+    return dict(_installed_versions())
 
 
 def resolve_script(script: str) -> str:
@@ -255,6 +261,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
     from launchers.tuner import StoppingCriterion, Tuner
 
     path = spec.path
+    last_run.tuner_seconds = 0.0
     if skip_complete and is_complete(path):
         return path
     bench = spec.benchmark
@@ -303,6 +310,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
     mark_status(spec, started_at)
     try:
         results = Tuner(scheduler, backend, stop).run()
+        last_run.tuner_seconds = results.real_seconds
     except Exception as err:
         mark_status(spec, started_at, status="failed", error=f"{type(err).__name__}: {err}")
         raise
@@ -339,6 +347,17 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
         **extra,
     }
     return results.write(path, metadata)
+
+
+@dataclass
+class LastRun:
+    """What this process's latest ``run_experiment`` measured (read by the sweep's job statistics,
+    ``HPO_ARENA_JOB_STATS``, to separate simulation time from the fixed cost of an experiment)."""
+
+    tuner_seconds: float = 0.0  # wall time of ``Tuner.run``: the simulation (or real training) itself
+
+
+last_run = LastRun()
 
 
 class ExperimentFailed(RuntimeError):

@@ -62,11 +62,10 @@ def generated_config_dir(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> 
 
     import yaml
 
-    from baselines.registry import list_methods, method_defaults
     from benchmark_definitions.registry import all_benchmarks
 
     groups = {
-        "method": {name: {"name": name, **method_defaults(name)} for name in list_methods()},
+        "method": _method_nodes(),
         "benchmark": {name: bench.to_dict() for name, bench in all_benchmarks(config_dirs).items()},
     }
     digest = hashlib.sha256(json.dumps(groups, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -88,6 +87,45 @@ def generated_config_dir(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> 
 
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _source_fingerprint(package: Path) -> str:
+    """A hash of the names, sizes and modification times of a package's Python files (and the Python
+    version): it changes whenever the code that defines the method nodes changes."""
+    import hashlib
+
+    entries = sorted((str(p.relative_to(package)), p.stat().st_size, p.stat().st_mtime_ns)
+                     for p in package.rglob("*.py"))
+    return hashlib.sha256(json.dumps([sys.version, str(package), entries]).encode()).hexdigest()[:16]
+
+
+def _method_nodes() -> dict[str, dict[str, Any]]:
+    """``{name: {"name": name, **defaults}}`` of every registered method.
+
+    Reading the defaults imports every method's module (seconds); the nodes are kept in the cache under a
+    fingerprint of the ``baselines`` sources, so a sweep pays that only after the code changed.
+    """
+    import baselines
+    from blackbox_repo.repository import default_cache_dir
+
+    cache = default_cache_dir() / "hydra-conf" / f"methods-{_source_fingerprint(Path(baselines.__file__).parent)}.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    from baselines.registry import list_methods, method_defaults
+
+    nodes = {name: {"name": name, **method_defaults(name)} for name in list_methods()}
+    try:
+        payload = json.dumps(nodes)
+    except (TypeError, ValueError):  # a default JSON cannot hold: never cached, always recomputed
+        return nodes
+    if json.loads(payload) == nodes:  # a faithful round trip (no tuples, no non-string keys)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
+        tmp.write_text(payload)
+        os.replace(tmp, cache)
+    return nodes
 
 
 class _GeneratedConfigs(SearchPathPlugin):
@@ -287,10 +325,11 @@ def _record_job_stats(label: str, status: str, started: float) -> None:
         return
     import resource
 
-    from launchers.experiment import _load_task
+    from launchers.experiment import _load_task, last_run
 
     record = {
         "pid": os.getpid(), "experiment": label, "status": status, "seconds": time.perf_counter() - started,
+        "tuner_seconds": last_run.tuner_seconds if status == "done" else 0.0,
         # kB on Linux; getrusage's maximum survives execve, so a worker forked from a big parent reports at
         # least the parent's size there: VmHWM (this process image's own peak) is the figure to use.
         "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, **_status_kb("VmHWM", "VmRSS"),

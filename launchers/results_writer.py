@@ -7,6 +7,7 @@ that sees ``status == "complete"`` also sees complete tables. Paths are local fo
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -43,6 +44,12 @@ def _utc_now() -> datetime:
 
 
 def library_versions() -> dict[str, str]:
+    return {**_library_versions()}
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> dict[str, str]:
+    """Read once per process (a distribution lookup scans every installed package's metadata)."""
     from importlib import metadata as importlib_metadata
 
     versions = {"python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
