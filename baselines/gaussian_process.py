@@ -28,7 +28,7 @@ from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
 from scipy.linalg.lapack import dpotri
 from scipy.optimize import minimize
 
-from baselines.blas import single_threaded_blas  # noqa: F401 - re-exported: its old home
+from baselines.blas import single_threaded_blas
 from blackbox_repo.seeding import make_rng
 
 _SQRT5 = math.sqrt(5.0)

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines.encoding import ConfigEncoder
 from baselines.blas import single_threaded_blas
+from baselines.encoding import ConfigEncoder
 from baselines.scheduler import Searcher
 from blackbox_repo.search_space import SearchSpace
 from blackbox_repo.seeding import make_rng

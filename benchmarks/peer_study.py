@@ -36,7 +36,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import peer_driver  # noqa: E402 - the shared peer set-up (nothing of hpo-arena)
+import peer_driver
 
 PREFIX = "ARENA_PEER_STUDY "
 BLACKBOX = "lcbench-val-ce"
@@ -89,7 +89,7 @@ def convert(npz_dir: Path, repository: Path, tasks: list[str]) -> dict:
     serialize(tables, str(target), metadata={"hpo_arena": _meta(tasks[0])})
     assert hyperparameters is not None
     hyperparameters.to_parquet(repository / "rows.parquet")
-    return {"step": "convert", "tasks": len(tasks), "configurations": int(len(hyperparameters))}
+    return {"step": "convert", "tasks": len(tasks), "configurations": len(hyperparameters)}
 
 
 def sweep(repository: Path, results: Path, seeds: int, tasks: list[str]) -> dict:
