@@ -27,6 +27,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -158,7 +159,9 @@ def plot(results: Path, stem: Path) -> dict:
                 best = np.minimum.accumulate(np.asarray(run["value"])[order])
                 index = np.searchsorted(times, grid, side="right") - 1
                 curves.append(np.where(index >= 0, best[np.clip(index, 0, None)], np.nan))
-            ax.plot(grid, np.nanmean(np.asarray(curves), axis=0), label=method)
+            with warnings.catch_warnings():  # before any run's first result a grid point has no value
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ax.plot(grid, np.nanmean(np.asarray(curves), axis=0), label=method)
         ax.set_title(task)
         ax.set_xlabel("simulated time (s)")
     axes[0][0].set_ylabel("best validation cross-entropy")
