@@ -72,14 +72,19 @@ def _env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+LAST_CPU_SECONDS = [0.0]  # CPU seconds (user + system) of the last command and the children it waited for
+
+
 def run_command(command: list[str], workdir: Path, env: dict[str, str], name: str) -> tuple[float, int, str]:
-    """Run ``command`` in ``workdir``; (wall seconds, peak RSS kB of the process, its stdout)."""
+    """Run ``command`` in ``workdir``; (wall seconds, peak RSS kB of the process, its stdout). Its CPU seconds
+    (with its reaped children, e.g. joblib's workers) go to ``LAST_CPU_SECONDS[0]``."""
     stdout, stderr = workdir / f"{name}.stdout.txt", workdir / f"{name}.stderr.txt"
     start = time.perf_counter()
     with open(stdout, "w") as out, open(stderr, "w") as err:
         proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    LAST_CPU_SECONDS[0] = usage.ru_utime + usage.ru_stime
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{name} failed ({code}): {' '.join(command)}\n{stdout.read_text()[-2000:]}\n"
@@ -115,10 +120,12 @@ def summarise_jobs(stats_file: Path) -> dict:
             }
         )
     simulation = sum(r.get("tuner_seconds", 0.0) for r in records)
+    simulation_cpu = sum(r.get("tuner_cpu_seconds", 0.0) for r in records)
     return {
         "jobs": len(records),
         "job_seconds_total": round(sum(r["seconds"] for r in records), 3),
         "simulation_seconds_total": round(simulation, 3),
+        "simulation_cpu_seconds_total": round(simulation_cpu, 3),
         "in_job_fixed_ms": round(1000 * (sum(r["seconds"] for r in records) - simulation) / max(1, len(records)), 2),
         "workers": workers,
     }
@@ -153,12 +160,15 @@ def fixed_cost(args: argparse.Namespace, base: Path) -> None:
             study = [f"method={args.methods}", f"benchmark={args.benchmarks}", f"seed=range(0,{seeds})",
                      f"master_seed={MASTER_SEED}", "tag=bench", *launcher_overrides[launcher]]
             wall, main_rss_kb = run_sweep(workdir, study, {"HPO_ARENA_HYDRA_JOBS": "1"} if hydra_path else None)
+            cpu = LAST_CPU_SECONDS[0]
             jobs = summarise_jobs(workdir / "job_stats.jsonl")
             n = n_methods * n_benchmarks * seeds
             workers = args.n_jobs if launcher == "joblib" else 1
             row = {
                 "launcher": label, "n_jobs": workers, "experiments": n, "wall_seconds": round(wall, 3),
                 "literal_fixed_ms": round(1000 * (wall - jobs["simulation_seconds_total"]) / n, 2),
+                "cpu_seconds": round(cpu, 3),
+                "literal_fixed_cpu_ms": round(1000 * (cpu - jobs["simulation_cpu_seconds_total"]) / n, 2),
                 "main_process_peak_rss_mb": round(main_rss_kb / 1024, 1), "workdir": str(workdir), **jobs,
             }
             rows.append(row)
@@ -167,13 +177,15 @@ def fixed_cost(args: argparse.Namespace, base: Path) -> None:
     print()
     print(f"{args.methods} x {args.benchmarks} x seeds {sizes} (machine load average "
           f"{os.getloadavg()[0]:.1f} at the end)")
-    print(f"{'launcher':<20} {'exps':>5} {'wall s':>7} {'sim s':>6} {'(wall-sim)/n ms':>15} "
+    print(f"{'launcher':<20} {'exps':>5} {'wall s':>7} {'sim s':>6} {'(wall-sim)/n ms':>15} {'CPU s':>6} "
+          f"{'(CPU-simCPU)/n ms':>17} "
           f"{'in-job ms':>9} {'workers':>7} {'worker peak RSS MB':>18} {'loads/worker':>12}")
     for row in rows:
         workers = row["workers"]
         peaks = "/".join(f"{w['peak_rss_mb']:.0f}" for w in workers)
         print(f"{row['launcher']:<20} {row['experiments']:>5} {row['wall_seconds']:>7.2f} "
-              f"{row['simulation_seconds_total']:>6.2f} {row['literal_fixed_ms']:>15.1f} {row['in_job_fixed_ms']:>9.1f} "
+              f"{row['simulation_seconds_total']:>6.2f} {row['literal_fixed_ms']:>15.1f} {row['cpu_seconds']:>6.2f} "
+              f"{row['literal_fixed_cpu_ms']:>17.1f} {row['in_job_fixed_ms']:>9.1f} "
               f"{len(workers):>7} {peaks:>18} "
               f"{'/'.join(str(w['blackbox_loads']) for w in workers):>12}")
     if len(sizes) >= 2:
@@ -187,7 +199,10 @@ def fixed_cost(args: argparse.Namespace, base: Path) -> None:
             cost = lambda r: r["wall_seconds"] * r["n_jobs"] - r["simulation_seconds_total"]
             added = large["experiments"] - small["experiments"]
             unit = "core-ms" if launcher == "joblib" else "ms"
-            print(f"  {label:<20} {1000 * (cost(large) - cost(small)) / added:8.1f} {unit} per experiment")
+            cpu_cost = lambda r: r["cpu_seconds"] - r["simulation_cpu_seconds_total"]
+            print(f"  {label:<20} {1000 * (cost(large) - cost(small)) / added:8.1f} {unit} per experiment (wall); "
+                  f"{1000 * (cpu_cost(large) - cpu_cost(small)) / added:6.1f} CPU-ms (CPU time of every process "
+                  "minus the simulations' CPU time)")
     for row in rows:
         for w in row["workers"]:
             if w["blackbox_loads"] != w["benchmarks_run"]:

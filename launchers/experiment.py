@@ -261,7 +261,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
     from launchers.tuner import StoppingCriterion, Tuner
 
     path = spec.path
-    last_run.tuner_seconds = 0.0
+    last_run.tuner_seconds = last_run.tuner_cpu_seconds = 0.0
     if skip_complete and is_complete(path):
         return path
     bench = spec.benchmark
@@ -309,8 +309,9 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
             extra["objective_bounds"] = objective_bounds(blackbox, goals.metrics, goals.modes, max_fidelity)
     mark_status(spec, started_at)
     try:
+        cpu0 = time.process_time()
         results = Tuner(scheduler, backend, stop).run()
-        last_run.tuner_seconds = results.real_seconds
+        last_run.tuner_seconds, last_run.tuner_cpu_seconds = results.real_seconds, time.process_time() - cpu0
     except Exception as err:
         mark_status(spec, started_at, status="failed", error=f"{type(err).__name__}: {err}")
         raise
@@ -355,6 +356,7 @@ class LastRun:
     ``HPO_ARENA_JOB_STATS``, to separate simulation time from the fixed cost of an experiment)."""
 
     tuner_seconds: float = 0.0  # wall time of ``Tuner.run``: the simulation (or real training) itself
+    tuner_cpu_seconds: float = 0.0  # CPU time of this process during ``Tuner.run`` (robust to a busy machine)
 
 
 last_run = LastRun()

@@ -330,6 +330,7 @@ def _record_job_stats(label: str, status: str, started: float) -> None:
     record = {
         "pid": os.getpid(), "experiment": label, "status": status, "seconds": time.perf_counter() - started,
         "tuner_seconds": last_run.tuner_seconds if status == "done" else 0.0,
+        "tuner_cpu_seconds": last_run.tuner_cpu_seconds if status == "done" else 0.0,
         # kB on Linux; getrusage's maximum survives execve, so a worker forked from a big parent reports at
         # least the parent's size there: VmHWM (this process image's own peak) is the figure to use.
         "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, **_status_kb("VmHWM", "VmRSS"),
