@@ -121,16 +121,25 @@ def benchmark_blackbox(benchmark: SimulatedBenchmark | FunctionBenchmark, root: 
 
 def table_configurations(benchmark: SimulatedBenchmark, root: str | None = None) -> list[dict[str, Any]]:
     """The table's configurations that hold a value of the metric for this task (some tables share rows
-    across tasks and leave the other tasks' rows NaN)."""
+    across tasks and leave the other tasks' rows NaN). Computed once per process and table; each call returns
+    fresh dictionaries (a method may keep and change them)."""
+    rows = _table_configurations(benchmark.blackbox, benchmark.task, blackbox_root(benchmark, root), benchmark.metric,
+                                 benchmark.name)
+    return [dict(row) for row in rows]
+
+
+@functools.lru_cache(maxsize=8)
+def _table_configurations(blackbox: str, task: str, root: str | None, metric: str,
+                          name: str) -> tuple[dict[str, Any], ...]:
     import numpy as np
 
-    table = _load_task(benchmark.blackbox, benchmark.task, blackbox_root(benchmark, root))
+    table = _load_task(blackbox, task, root)
     if not isinstance(table, TabularBlackbox):
-        raise TypeError(f"{benchmark.name}: restrict_to_table needs a tabulated blackbox")
-    values = np.asarray(table.objectives[:, :, -1, table.objective_index(benchmark.metric)], dtype=np.float64)
+        raise TypeError(f"{name}: restrict_to_table needs a tabulated blackbox")
+    values = np.asarray(table.objectives[:, :, -1, table.objective_index(metric)], dtype=np.float64)
     keep = ~np.isnan(values).all(axis=1)
     configs = table.all_configurations()
-    return [c for c, k in zip(configs, keep) if k]
+    return tuple(c for c, k in zip(configs, keep) if k)
 
 
 @functools.lru_cache(maxsize=1)
