@@ -60,7 +60,7 @@ JOBS = [
     ["method=ASHA", f"benchmark={BENCHMARKS[1]}", "seed=3", "tag=a", "++method.grace_period=2",
      "benchmark.n_workers=2", "benchmark.max_wallclock_time=0.3", "hydra/launcher=joblib"],
     ["method=ASHA", f"benchmark={BENCHMARKS[0]}", "seed=1", "++method.reduction_factor=4",
-     "++method.grace_period=3", "master_seed=7"],
+     "++method.grace_period=3", "master_seed=7", "++method.new_node.sub=1", "++benchmark.surrogate_kwargs.k=2"],
     ["method=PBT", "++method.perturbation_factors=[0.5,2.0]", "seed=2", "+extra_key=1", "~skip_complete"],
     ["method=MY-GREEDY", "++method.explore=0.9", f"benchmark={BENCHMARKS[1]}", "seed=4", "tag=b"],
     ["method=MY-GREEDY", "seed=5", "tag=c", "results_root=/tmp/elsewhere"],
@@ -103,6 +103,8 @@ def test_assembled_job_configs_equal_hydras_composition(user_config_dir):
     by_job = dict(zip(map(tuple, JOBS), assembled))
     assert by_job[tuple(JOBS[1])]["method"]["grace_period"] == 2
     assert by_job[tuple(JOBS[1])]["benchmark"]["n_workers"] == 2
+    assert by_job[tuple(JOBS[2])]["method"]["new_node"] == {"sub": 1}
+    assert by_job[tuple(JOBS[2])]["benchmark"]["surrogate_kwargs"] == {"k": 2}
     assert by_job[tuple(JOBS[3])]["method"]["perturbation_factors"] == [0.5, 2.0]
     assert by_job[tuple(JOBS[3])]["extra_key"] == 1 and "skip_complete" not in by_job[tuple(JOBS[3])]
     assert by_job[tuple(JOBS[4])]["method"] == {"_target_": "my_methods.Greedy", "explore": 0.9,
