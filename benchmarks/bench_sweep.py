@@ -228,20 +228,24 @@ LCBENCH_CURVES = REPO.parent / "shared" / "data" / "lcbench_curves"
 
 
 def our_study(workdir: Path, launcher: list[str]) -> dict:
+    workdir.mkdir(parents=True)
     env = _env(workdir)
     env.pop("HPO_ARENA_JOB_STATS")
     python = [sys.executable, "-m", "launchers.cli"]
     repo = workdir / "repo"
-    steps = {}
+    steps, cpu = {}, {}
     steps["convert"], _, _ = run_command(
         [*python, "convert", "lcbench-npz", "--input", str(LCBENCH_CURVES), "--out", str(repo), "--no-progress",
          *[a for t in STUDY_TASKS for a in ("--task", t)]], workdir, env, "convert")
+    cpu["convert_cpu"] = LAST_CPU_SECONDS[0]
     steps["sweep"], _, _ = run_command(
         [*python, "sweep", "-m", "method=RS,ASHA", f"benchmark={','.join('lcbench-ce-' + t for t in STUDY_TASKS)}",
          f"seed=range(0,{STUDY_SEEDS})", f"blackbox_root={repo}", "tag=study", f"master_seed={MASTER_SEED}",
          *launcher], workdir, env, "sweep")
+    cpu["sweep_cpu"] = LAST_CPU_SECONDS[0]
     steps["plot"], _, _ = run_command([*python, "plot", str(workdir / "results"), "--tag", "study", "--out",
                                        str(workdir / "figures")], workdir, env, "plot")
+    cpu["plot_cpu"] = LAST_CPU_SECONDS[0]
     trials = results = runs = 0
     for meta in (workdir / "results" / "study").glob("*/*/*/metadata.json"):
         data = json.loads(meta.read_text())
@@ -251,22 +255,26 @@ def our_study(workdir: Path, launcher: list[str]) -> dict:
             results += int(data["n_results"])
     figures = len(list((workdir / "figures").glob("*.*")))
     return {"side": "ours", **{k: round(v, 3) for k, v in steps.items()}, "total": round(sum(steps.values()), 3),
+            **{k: round(v, 3) for k, v in cpu.items()}, "total_cpu": round(sum(cpu.values()), 3),
             "runs": runs, "trials": trials, "results": results, "figure_files": figures}
 
 
 def peer_study(workdir: Path, python: str) -> dict:
+    workdir.mkdir(parents=True)
     script = [python, str(REPO / "benchmarks" / "peer_study.py")]
     env = dict(os.environ)
-    steps, counts = {}, {}
+    steps, counts, cpu = {}, {}, {}
     for name, args in (
         ("convert", ["convert", str(LCBENCH_CURVES), str(workdir / "repo"), *STUDY_TASKS]),
         ("sweep", ["sweep", str(workdir / "repo"), str(workdir / "results"), str(STUDY_SEEDS), *STUDY_TASKS]),
         ("plot", ["plot", str(workdir / "results"), str(workdir / "figure")]),
     ):
         steps[name], _, out = run_command([*script, *args], workdir, env, f"peer-{name}")
+        cpu[f"{name}_cpu"] = LAST_CPU_SECONDS[0]
         line = next(line for line in out.splitlines() if line.startswith("ARENA_PEER_STUDY "))
         counts[name] = json.loads(line.split(" ", 1)[1])
     return {"side": "peer", **{k: round(v, 3) for k, v in steps.items()}, "total": round(sum(steps.values()), 3),
+            **{k: round(v, 3) for k, v in cpu.items()}, "total_cpu": round(sum(cpu.values()), 3),
             "runs": counts["sweep"]["runs"], "trials": counts["sweep"]["trials"],
             "results": counts["sweep"]["results"], "figure_files": len(list(workdir.glob("figure.*")))}
 
@@ -312,11 +320,18 @@ def study(args: argparse.Namespace, base: Path) -> None:
     print(f"small study: convert 3 LCBench tasks, RS and ASHA x {STUDY_SEEDS} seeds on lcbench-ce-"
           f"{{{','.join(STUDY_TASKS)}}}, plot; {args.pairs} alternating pairs (ours, peer), launcher "
           f"{args.study_launcher}; load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"{'step':<8} {'ours median s':>13} {'peer median s':>13} {'peer/ours':>9}")
+    print(f"{'wall s':<8} {'ours median':>13} {'peer median':>13} {'peer/ours':>9}")
     for step in ("convert", "sweep", "plot", "total"):
         a = statistics.median(p[0][step] for p in pairs)
         b = statistics.median(p[1][step] for p in pairs)
         print(f"{step:<8} {a:>13.2f} {b:>13.2f} {b / a:>9.1f}")
+    print(f"{'CPU s':<8} {'ours median':>13} {'peer median':>13} {'peer/ours':>9}   (user + system, all processes)")
+    for step in ("convert_cpu", "sweep_cpu", "plot_cpu", "total_cpu"):
+        a = statistics.median(p[0][step] for p in pairs)
+        b = statistics.median(p[1][step] for p in pairs)
+        print(f"{step.removesuffix('_cpu'):<8} {a:>13.2f} {b:>13.2f} {b / a:>9.1f}")
+    cpu_ratios = [p[1]["total_cpu"] / p[0]["total_cpu"] for p in pairs]
+    print(f"per-pair CPU ratios: {', '.join(f'{r:.1f}' for r in cpu_ratios)}; median {statistics.median(cpu_ratios):.1f}x")
     ratios = [p[1]["total"] / p[0]["total"] for p in pairs]
     print(f"per-pair ratios (peer total / our total): {', '.join(f'{r:.1f}' for r in ratios)}; "
           f"median {statistics.median(ratios):.1f}x")
