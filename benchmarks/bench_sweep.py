@@ -3,6 +3,7 @@
     python benchmarks/bench_sweep.py [--methods RS,ASHA] [--seeds 10,20] [--n-jobs 2] [--launchers basic,joblib]
                                      [--hydra-path] [--workdir DIR]
     python benchmarks/bench_sweep.py --study [--pairs 5] [--peer-python PATH] [--study-launcher basic]
+                                     [--study-all-figures]
     python benchmarks/bench_sweep.py --study-only ...
 
 **Per-experiment fixed cost** (default part). The sweep (``--methods`` x the embedded benchmarks
@@ -30,8 +31,9 @@ measured with ``os.wait4``. Also checks that every launcher wrote byte-identical
 
 **The small study against Syne Tune 0.16** (``--study``): convert the LCBench curves of 3 tasks, sweep random
 search and ASHA on ``lcbench-ce-<task>`` x 5 seeds (4 workers, 1000 simulated seconds each), plot. Ours: three
-fresh processes, ``arena convert lcbench-npz``, ``arena sweep``, ``arena plot`` (its default output: every
-figure, PDF and PNG). The peer: the same three steps as three fresh processes of
+fresh processes, ``arena convert lcbench-npz``, ``arena sweep``, ``arena plot --figure benchmark_grid`` (one
+figure with a panel per task, PDF and PNG, like the peer's; ``--study-all-figures``: every figure of
+``arena plot``). The peer: the same three steps as three fresh processes of
 ``benchmarks/peer_study.py`` in the peer's interpreter (``--peer-python`` or ``HPO_ARENA_PEER16_PYTHON``).
 Ours and the peer's alternate (A B A B ...), ``--pairs`` pairs; printed: each step's wall time per side
 (medians), per-pair ratios of the totals and their median, and trials and results on both sides (so a ratio
@@ -227,7 +229,7 @@ STUDY_SEEDS = 5
 LCBENCH_CURVES = REPO.parent / "shared" / "data" / "lcbench_curves"
 
 
-def our_study(workdir: Path, launcher: list[str]) -> dict:
+def our_study(workdir: Path, launcher: list[str], all_figures: bool = False) -> dict:
     workdir.mkdir(parents=True)
     env = _env(workdir)
     env.pop("HPO_ARENA_JOB_STATS")
@@ -243,8 +245,10 @@ def our_study(workdir: Path, launcher: list[str]) -> dict:
          f"seed=range(0,{STUDY_SEEDS})", f"blackbox_root={repo}", "tag=study", f"master_seed={MASTER_SEED}",
          *launcher], workdir, env, "sweep")
     cpu["sweep_cpu"] = LAST_CPU_SECONDS[0]
+    # Like the peer's one figure (a panel per task, PDF and PNG): the benchmark grid; or every figure.
+    figures = [] if all_figures else ["--figure", "benchmark_grid"]
     steps["plot"], _, _ = run_command([*python, "plot", str(workdir / "results"), "--tag", "study", "--out",
-                                       str(workdir / "figures")], workdir, env, "plot")
+                                       str(workdir / "figures"), *figures], workdir, env, "plot")
     cpu["plot_cpu"] = LAST_CPU_SECONDS[0]
     trials = results = runs = 0
     for meta in (workdir / "results" / "study").glob("*/*/*/metadata.json"):
@@ -299,8 +303,6 @@ def start_up_costs(workdir: Path) -> dict:
 
 
 def study(args: argparse.Namespace, base: Path) -> None:
-    import statistics
-
     python = args.peer_python or os.environ.get("HPO_ARENA_PEER16_PYTHON")
     if not python:
         raise SystemExit("--study needs the peer's interpreter: --peer-python PATH or HPO_ARENA_PEER16_PYTHON "
@@ -311,14 +313,21 @@ def study(args: argparse.Namespace, base: Path) -> None:
     print(json.dumps({"start_up": start_up_costs(base)}), flush=True)
     pairs = []
     for i in range(args.pairs):
-        ours = our_study(base / f"ours-{i}", launcher)
+        ours = our_study(base / f"ours-{i}", launcher, args.study_all_figures)
         print(json.dumps(ours), flush=True)
         peer = peer_study(base / f"peer-{i}", python)
         print(json.dumps(peer), flush=True)
         pairs.append((ours, peer))
+        study_summary(args, base, pairs)
+
+
+def study_summary(args: argparse.Namespace, base: Path, pairs: list[tuple[dict, dict]]) -> None:
+    import statistics
+
     print()
     print(f"small study: convert 3 LCBench tasks, RS and ASHA x {STUDY_SEEDS} seeds on lcbench-ce-"
-          f"{{{','.join(STUDY_TASKS)}}}, plot; {args.pairs} alternating pairs (ours, peer), launcher "
+          f"{{{','.join(STUDY_TASKS)}}}, plot ({'every figure' if args.study_all_figures else 'benchmark grid'}); "
+          f"{len(pairs)} alternating pairs (ours, peer), launcher "
           f"{args.study_launcher}; load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{'wall s':<8} {'ours median':>13} {'peer median':>13} {'peer/ours':>9}")
     for step in ("convert", "sweep", "plot", "total"):
@@ -356,6 +365,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5, help="alternating (ours, peer) pairs of the study")
     parser.add_argument("--study-launcher", choices=("basic", "joblib"), default="basic")
     parser.add_argument("--peer-python", default=None, help="Syne Tune 0.16's interpreter")
+    parser.add_argument("--study-all-figures", action="store_true",
+                        help="our plot step writes every figure of `arena plot` (default: the benchmark grid, one "
+                        "figure with a panel per task like the peer's)")
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep the outputs here (default: a temp dir)"
     )

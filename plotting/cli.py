@@ -43,6 +43,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", default=None, help="keep runs started at or before this ISO date-time")
 
 
+FIGURES = ("benchmarks", "normalised_regret", "average_rank", "benchmark_grid", "critical_difference")
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     plot = subparsers.add_parser("plot", help="figures of aggregated best-so-far curves per benchmark")
     _add_common(plot)
@@ -61,6 +64,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     plot.add_argument("--log-y", action="store_const", const="log", dest="y_scale", help="same as --y-scale log")
     plot.add_argument("--alpha", type=float, default=0.05, help="level of the Nemenyi test of the CD diagram")
+    plot.add_argument("--figure", action="append", dest="figures", choices=FIGURES,
+                      help="only these figures (repeat; default all): benchmarks = one figure per benchmark; "
+                      "the others need several benchmarks (critical_difference: several setups)")
     plot.set_defaults(func=run_plot)
 
     table = subparsers.add_parser("table", help="final values per benchmark and setup, best in bold")
@@ -140,7 +146,8 @@ def run_plot(args: argparse.Namespace) -> int:
         written.extend(save_figure(fig, os.path.join(args.out, name), formats))
         plt.close(fig)
 
-    for benchmark in comparative.benchmarks:
+    wanted = set(args.figures or FIGURES)
+    for benchmark in comparative.benchmarks if "benchmarks" in wanted else ():
         fig = comparative.plot(
             benchmark,
             aggregate_mode=args.aggregate,
@@ -154,7 +161,9 @@ def run_plot(args: argparse.Namespace) -> int:
         save(fig, _file_stem(benchmark))
     several_benchmarks = len(comparative.benchmarks) > 1
     regret = None
-    if several_benchmarks:
+    if not wanted - {"benchmarks"}:
+        pass  # only the per-benchmark figures were asked for
+    elif several_benchmarks:
         regret = normalised_regret_curves(comparative, **spec_options)
     elif len(comparative.setups) > 1:
         try:  # only the CD diagram needs paired runs of one benchmark; the figure above is already written
@@ -162,7 +171,7 @@ def run_plot(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
     if regret is not None:
-        if several_benchmarks:
+        if several_benchmarks and "normalised_regret" in wanted:
             aggregated = aggregate_regret_over_time(regret, n_boot=args.n_boot, seed=args.seed)
             fig = plot_aggregated_curves(
                 aggregated,
@@ -175,13 +184,15 @@ def run_plot(args: argparse.Namespace) -> int:
                 y_scale=args.y_scale,
             )
             save(fig, "normalised_regret")
+        if several_benchmarks and "average_rank" in wanted:
             fig = plot_average_ranks(average_rank_over_time(regret), regret.setups, styles, columns=args.columns)
             save(fig, "average_rank")
+        if several_benchmarks and "benchmark_grid" in wanted:
             per_benchmark = regret_over_time_per_benchmark(regret, n_boot=args.n_boot, seed=args.seed)
             fig = plot_benchmark_grid(per_benchmark, setups=regret.setups, styles=styles, y_scale=args.y_scale)
             save(fig, "benchmark_grid")
         blocks, _ = final_regret_blocks(regret)
-        if len(regret.setups) > 1 and len(blocks) > 1:
+        if "critical_difference" in wanted and len(regret.setups) > 1 and len(blocks) > 1:
             test = friedman_rank_test(blocks, regret.setups, alpha=args.alpha)
             try:
                 fig = plot_critical_difference(test, blocks, styles, columns=args.columns)
@@ -189,6 +200,9 @@ def run_plot(args: argparse.Namespace) -> int:
                 print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
             else:
                 save(fig, "critical_difference")
+    if not written:
+        print(f"arena plot: none of the figures {sorted(wanted)} applies to {len(comparative.benchmarks)} "
+              f"benchmark(s) and {len(comparative.setups)} setup(s); nothing written", file=sys.stderr)
     for path in written:
         print(path)
     return 0
