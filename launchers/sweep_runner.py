@@ -103,7 +103,7 @@ def launch_settings(argv: Sequence[str], plan: SweepPlan | None) -> LaunchSettin
     if launcher == "joblib":
         joblib_kwargs = {k: v for k, v in OmegaConf.to_container(hydra_cfg.launcher, resolve=True).items()  # type: ignore[union-attr]
                          if k != "_target_"}
-        joblib_kwargs["backend"] = "loky"  # as Hydra's plugin: the threading backend cannot run jobs
+        joblib_kwargs["backend"] = "loky"  # as Hydra's plugin (_run_joblib passes a LokyBackend instance)
         for key in ("pre_dispatch", "batch_size", "max_nbytes"):  # numbers given as strings, as the plugin does
             value = joblib_kwargs.get(key)
             if isinstance(value, str) and value.isdigit():
@@ -180,9 +180,14 @@ def slices_of(jobs: Sequence[tuple[int, PlannedRun]], n_workers: int, one_per_sl
 def _run_joblib(jobs: Sequence[tuple[int, PlannedRun]], settings: LaunchSettings) -> list[JobFailure]:
     from joblib import Parallel, delayed, effective_n_jobs
 
+    from joblib._parallel_backends import LokyBackend
+
     kwargs = dict(settings.joblib_kwargs)
     n_workers = effective_n_jobs(kwargs.get("n_jobs", -1))
     slices = slices_of(jobs, n_workers, one_per_slice=kwargs.get("timeout") is not None)
+    # Every worker watches the sweep process from its start (not only once it has a slice): a worker still
+    # starting or idle when the sweep is killed would otherwise wait out loky's idle timeout (5 minutes).
+    kwargs["backend"] = LokyBackend(initializer=_watch_sweep)
     try:
         results = Parallel(**kwargs)(delayed(run_slice)(piece, settings.sweep_dir) for piece in slices)
     finally:
