@@ -179,7 +179,6 @@ def slices_of(jobs: Sequence[tuple[int, PlannedRun]], n_workers: int, one_per_sl
 
 def _run_joblib(jobs: Sequence[tuple[int, PlannedRun]], settings: LaunchSettings) -> list[JobFailure]:
     from joblib import Parallel, delayed, effective_n_jobs
-
     from joblib._parallel_backends import LokyBackend
 
     kwargs = dict(settings.joblib_kwargs)
