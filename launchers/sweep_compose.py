@@ -9,8 +9,9 @@ A job's configuration is determined by two things only: its group choices (``met
 ``benchmark=lcbench-ce-Fashion-MNIST``), which decide which files are merged, and its value overrides, which
 Hydra applies to the merged tree (``ConfigLoaderImpl._apply_overrides_to_config``). ``SweepComposer`` therefore
 
-1. composes, with Hydra, the configuration with the default choices once, and each distinct method and
-   benchmark choice once (keeping each tree unresolved);
+1. composes, with Hydra, the configuration with the default choices once, and takes each distinct method and
+   benchmark choice's node from its file through Hydra's config repository (or, when the file has a defaults
+   list or another package, from Hydra's composition of that choice), keeping each tree unresolved;
 2. assembles a job's tree from the default tree with its method and benchmark nodes put in place, turns on
    struct mode as Hydra does, and applies the job's value overrides with Hydra's own function, in order;
 3. resolves interpolations only then, on the whole assembled tree, as Hydra does when a job reads its config.
@@ -51,6 +52,7 @@ class SweepComposer:
         self._parsed: dict[str, Any] = {}  # override string -> parsed Override (shared by many jobs)
         self._trees: dict[tuple[str, ...], dict[str, Any] | Exception] = {}  # overrides -> unresolved tree
         self._assembled: dict[Any, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
+        self._primary_keys: set[str] | None = None  # top-level keys of the primary config file
         self.full_compositions = 0  # jobs composed by Hydra in full (nothing to assemble from)
         self.hydra_compositions = 0  # calls of Hydra's compose, for the benchmark and the tests
 
@@ -123,16 +125,45 @@ class SweepComposer:
         base = self._tree(searchpath)
         tree = dict(base)
         for group in _GROUPS:
-            if group in choices:
-                composed = self._tree((choices[group], *searchpath))
-                # A group option that also wrote outside its node (@package _global_, its own defaults list):
-                # only Hydra's full composition is right.
-                if any(composed.get(key) != base.get(key) for key in {*composed, *base} - {group}):
-                    return None, None
-                tree[group] = composed[group]
+            if group not in choices:
+                continue
+            node = self._option_node(group, choices[group]) if not searchpath else None
+            if node is not None:
+                tree[group] = node
+                continue
+            composed = self._tree((choices[group], *searchpath))
+            # A group option that also wrote outside its node (@package _global_, its own defaults list):
+            # only Hydra's full composition is right.
+            if any(composed.get(key) != base.get(key) for key in {*composed, *base} - {group}):
+                return None, None
+            tree[group] = composed[group]
         if not all(_env_only(text) for text in _strings(tree) if "${" in text):
             return tree, None
         return tree, OmegaConf.to_container(OmegaConf.create(tree), resolve=True)  # type: ignore[return-value]
+
+    def _option_node(self, group: str, line: str) -> dict[str, Any] | None:
+        """The node of a group option read straight from its file, when that is all Hydra's composition would
+        put under ``group``: the file has no defaults list and the group's own package, and the primary config
+        holds nothing under ``group``. None otherwise (the caller composes it with Hydra)."""
+        from hydra.core.global_hydra import GlobalHydra
+        from omegaconf import OmegaConf
+
+        if self._primary_keys is None:
+            loader = GlobalHydra.instance().config_loader()
+            primary = loader.repository.load_config(self.config_name)  # type: ignore[attr-defined]
+            self._primary_keys = set() if primary is None else set(primary.config.keys())  # type: ignore[union-attr]
+        if group in self._primary_keys:
+            return None
+        name = self._parse(line).value()
+        try:
+            result = GlobalHydra.instance().config_loader().repository.load_config(f"{group}/{name}")  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - Hydra's composition reports it
+            return None
+        if (result is None or result.defaults_list or result.is_schema_source
+                or result.header.get("package") not in (None, "_group_", group)):
+            return None
+        node = OmegaConf.to_container(result.config, resolve=False)
+        return node if isinstance(node, dict) and "defaults" not in node else None
 
     def _assembly_plan(self, overrides: Sequence[str]) -> tuple[dict[str, str], tuple[str, ...], list[Any]] | None:
         """(group choice override per group, search-path overrides, parsed value overrides in order), or None
