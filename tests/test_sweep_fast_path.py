@@ -279,3 +279,29 @@ def test_killed_joblib_sweep_leaves_no_worker_and_resumes_to_hydras_files(tmp_pa
     assert "launcher basic" not in reference.stdout  # really Hydra's path
     for exp in EXPERIMENTS:
         assert _files(killed, "k", exp) == _files(hydra, "k", exp), exp
+
+
+def test_a_failing_job_does_not_stop_the_others_and_fails_the_sweep_as_hydra_does(tmp_path, capsys):
+    from hydra import initialize_config_dir
+
+    from launchers import hydra_app
+    from launchers.hydra_app import CONF_DIR
+    from launchers.sweep_compose import SweepComposer
+    from launchers.sweep_runner import LaunchSettings, run_planned_sweep
+    from launchers.validation import PlannedRun, SweepPlan
+
+    hydra_app.register_configs([])
+    jobs = [[f"benchmark={BENCHMARKS[0]}", f"seed={seed}", "tag=fails", f"results_root={tmp_path / 'results'}",
+             "benchmark.max_wallclock_time=0.3", "master_seed=1"] for seed in (0, 1)]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        configs = [SweepComposer().compose(job) for job in jobs]
+    configs[0]["master_seed"] = None  # the first job raises when it starts
+    plan = SweepPlan("fails", str(tmp_path / "results"),
+                     runs=[PlannedRun(tuple(job), config, None) for job, config in zip(jobs, configs)])
+    assert run_planned_sweep(plan, LaunchSettings("basic", tmp_path / "sweep")) == 1
+    captured = capsys.readouterr()
+    assert f"Error executing job with overrides: {jobs[0]}" in captured.err
+    assert "ValueError: master_seed is not set" in captured.err
+    assert f"[arena] done: {BENCHMARKS[0]} / RS / seed 1" in captured.out  # the other job still ran
+    assert _metadata(tmp_path, "fails", (BENCHMARKS[0], "RS", 1))["status"] == "complete"
+    assert sorted(p.name for p in (tmp_path / "sweep").iterdir()) == ["0", "1", "multirun.yaml"]
