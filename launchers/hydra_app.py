@@ -103,17 +103,25 @@ def _method_nodes() -> dict[str, dict[str, Any]]:
     """``{name: {"name": name, **defaults}}`` of every registered method.
 
     Reading the defaults imports every method's module (seconds); the nodes are kept in the cache under a
-    fingerprint of the ``baselines`` sources, so a sweep pays that only after the code changed.
+    fingerprint of the ``baselines`` sources and of which methods' optional libraries are missing, so a sweep
+    pays that only after the code or the installed extras changed.
     """
+    import hashlib
+
     import baselines
+    from baselines.registry import list_methods, method_spec
     from blackbox_repo.repository import default_cache_dir
 
-    cache = default_cache_dir() / "hydra-conf" / f"methods-{_source_fingerprint(Path(baselines.__file__).parent)}.json"
+    # A method whose optional library is missing has no defaults: which libraries are installed is part of the key.
+    missing = {name: method_spec(name).missing_requirements() for name in list_methods()}
+    key = hashlib.sha256(json.dumps([_source_fingerprint(Path(baselines.__file__).parent), missing],
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    cache = default_cache_dir() / "hydra-conf" / f"methods-{key}.json"
     try:
         return json.loads(cache.read_text())
     except (OSError, ValueError):
         pass
-    from baselines.registry import list_methods, method_defaults
+    from baselines.registry import method_defaults
 
     nodes = {name: {"name": name, **method_defaults(name)} for name in list_methods()}
     try:

@@ -305,3 +305,14 @@ def test_a_failing_job_does_not_stop_the_others_and_fails_the_sweep_as_hydra_doe
     assert f"[arena] done: {BENCHMARKS[0]} / RS / seed 1" in captured.out  # the other job still ran
     assert _metadata(tmp_path, "fails", (BENCHMARKS[0], "RS", 1))["status"] == "complete"
     assert sorted(p.name for p in (tmp_path / "sweep").iterdir()) == ["0", "1", "multirun.yaml"]
+
+
+def test_cached_method_nodes_equal_the_registrys_defaults(tmp_path, monkeypatch):
+    from baselines.registry import list_methods, method_defaults
+    from launchers import hydra_app
+
+    monkeypatch.setenv("HPO_ARENA_CACHE", str(tmp_path))
+    expected = {name: {"name": name, **method_defaults(name)} for name in list_methods()}
+    assert hydra_app._method_nodes() == expected  # computed and written to the cache
+    assert len(list((tmp_path / "hydra-conf").glob("methods-*.json"))) == 1
+    assert hydra_app._method_nodes() == expected  # read back
