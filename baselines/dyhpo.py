@@ -37,7 +37,7 @@ import numpy as np
 
 from baselines.arguments import forwards_base_arguments
 from baselines.bayesian_optimization import expected_improvement
-from baselines.gaussian_process import single_threaded_blas
+from baselines.blas import single_threaded_blas
 from baselines.mobster import MultiFidelityGPSearcher
 from baselines.multi_fidelity import (
     SearcherScheduler,

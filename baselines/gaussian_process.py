@@ -27,25 +27,13 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
 from scipy.linalg.lapack import dpotri
 from scipy.optimize import minimize
-from threadpoolctl import ThreadpoolController
 
+from baselines.blas import single_threaded_blas
 from blackbox_repo.seeding import make_rng
 
 _SQRT5 = math.sqrt(5.0)
-_THREADPOOLS: ThreadpoolController | None = None
 
 
-def single_threaded_blas():
-    """Context manager limiting BLAS to one thread.
-
-    Kernel matrices here have at most a few thousand rows: multi-threaded BLAS gains nothing on them and,
-    on a machine busy with other work (parallel experiments, test runners), its thread hand-offs make a
-    200 x 200 Cholesky hundreds of times slower. Searchers wrap each decision in this context.
-    """
-    global _THREADPOOLS
-    if _THREADPOOLS is None:
-        _THREADPOOLS = ThreadpoolController()
-    return _THREADPOOLS.limit(limits=1, user_api="blas")
 _LOG_2PI = math.log(2.0 * math.pi)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from baselines.arguments import forwards_base_arguments
+from baselines.blas import single_threaded_blas
 from baselines.encoding import ConfigEncoder
-from baselines.gaussian_process import single_threaded_blas
 from baselines.scheduler import Searcher
 from blackbox_repo.search_space import SearchSpace
 from blackbox_repo.seeding import make_rng

@@ -1,28 +1,46 @@
-"""Wall time and memory of a whole study through ``arena sweep``: 3 methods x 3 benchmarks x 10 seeds.
+"""Whole sweeps and a whole small study through the ``arena`` CLI, in fresh processes.
 
-    python benchmarks/bench_sweep.py [--methods RS,ASHA,BO] [--seeds 10] [--n-jobs 2]
-                                     [--launchers basic,joblib] [--workdir DIR]
+    python benchmarks/bench_sweep.py [--methods RS,ASHA] [--seeds 10,20] [--n-jobs 2] [--launchers basic,joblib]
+                                     [--hydra-path] [--workdir DIR]
+    python benchmarks/bench_sweep.py --study [--pairs 5] [--peer-python PATH] [--study-launcher basic]
+                                     [--study-all-figures]
+    python benchmarks/bench_sweep.py --study-only ...
 
-The default study is RS, ASHA and BO on the embedded benchmarks xgboost-sklearn-{digits,breast_cancer,wine}
-with their default budgets, seeds 0-9 (90 experiments), run once per launcher through the CLI in a subprocess
-(``python -m launchers.cli sweep -m ...``) with a fresh results folder and the same master seed.
+**Per-experiment fixed cost** (default part). The sweep (``--methods`` x the embedded benchmarks
+xgboost-sklearn-{digits,breast_cancer,wine} x seeds, default budgets) runs through the CLI in a subprocess
+(``python -m launchers.cli sweep -m ...``) per launcher and per number of seeds in ``--seeds`` (fresh results
+folder, same master seed). Every job records the wall time of its ``Tuner.run`` (the simulation) in
+``HPO_ARENA_JOB_STATS``. Printed per launcher:
 
-How memory is measured: the benchmark sets ``HPO_ARENA_JOB_STATS``, and every job (``launchers.hydra_app.
-run_job``) appends one JSON line with its process id and, from ``/proc/self/status`` and ``/proc/self/smaps``:
+* ``(wall - sum of simulation) / experiments`` at each size: the literal figure, which also charges the
+  sweep's own start-up (interpreter, imports, validation) to the experiments;
+* the marginal fixed cost: the same difference between the two sizes divided by the experiments added, i.e.
+  what one more experiment costs besides its simulation (start-up cancels out). For joblib the wall time is
+  multiplied by the number of workers first (core-seconds per experiment);
+* inside the jobs alone: mean of (job seconds - simulation seconds) over the jobs.
 
-* ``vmhwm_kb``: the peak resident set size of the process so far (the kernel's high-water mark). The
-  per-worker peak is the largest value a process reported. (``ru_maxrss`` is recorded too but not used: it
-  survives ``execve``, so a worker spawned by a large parent reports at least the parent's size at spawn.)
-* ``blackbox_loads``: how many (blackbox, task) tables the process has loaded (misses of the per-process
-  cache); equal to the number of distinct benchmarks it ran means each table is loaded once per process.
-* ``mapped_tables_rss_kb`` / ``mapped_tables_pss_kb``: resident and proportional size of the memory-mapped
-  objective tables (``.npy``). PSS charges each shared page 1/k to each of the k processes mapping it, so
-  PSS < RSS shows the pages are shared with other processes (page cache), not copied into each worker.
-  (Other processes of the machine mapping the same files also lower PSS.)
+``--hydra-path`` adds the same sweeps run by Hydra's own launchers (``HPO_ARENA_HYDRA_JOBS=1``), the
+per-job composition and job wrapper the fast path replaces.
 
-The CLI's main process is measured with ``os.wait4`` (its own peak RSS); with the basic launcher the jobs run
-in it. Prints one JSON line per launcher, then a summary table. Also checks that every launcher wrote
-byte-identical ``results.parquet`` / ``trials.parquet`` files.
+Memory (as before): every job appends its process id and, from ``/proc/self/status`` and
+``/proc/self/smaps``, ``vmhwm_kb`` (peak RSS of the process), ``blackbox_loads`` (tables loaded so far in the
+process: equal to the benchmarks it ran means once per process) and ``mapped_tables_rss_kb`` /
+``mapped_tables_pss_kb`` (PSS < RSS: the memory-mapped pages are shared, not copied). The CLI process is
+measured with ``os.wait4``. Also checks that every launcher wrote byte-identical ``results.parquet`` /
+``trials.parquet`` files.
+
+**The small study against Syne Tune 0.16** (``--study``): convert the LCBench curves of 3 tasks, sweep random
+search and ASHA on ``lcbench-ce-<task>`` x 5 seeds (4 workers, 1000 simulated seconds each), plot. Ours: three
+fresh processes, ``arena convert lcbench-npz``, ``arena sweep``, ``arena plot --figure benchmark_grid`` (one
+figure with a panel per task, PDF and PNG, like the peer's; ``--study-all-figures``: every figure of
+``arena plot``). The peer: the same three steps as three fresh processes of
+``benchmarks/peer_study.py`` in the peer's interpreter (``--peer-python`` or ``HPO_ARENA_PEER16_PYTHON``).
+Ours and the peer's alternate (A B A B ...), ``--pairs`` pairs; printed: each step's wall time per side
+(medians), per-pair ratios of the totals and their median, and trials and results on both sides (so a ratio
+never rewards doing less work). Also ``python -X importtime`` of ``import launchers.cli`` and the start-up of
+an empty interpreter, to show what start-up costs.
+
+Measurements on a machine busy with other work vary a lot; run under ``nice`` and compare medians.
 """
 
 from __future__ import annotations
@@ -42,8 +60,7 @@ DEFAULT_BENCHMARKS = "xgboost-sklearn-digits,xgboost-sklearn-breast_cancer,xgboo
 MASTER_SEED = 2024
 
 
-def run_sweep(workdir: Path, overrides: list[str]) -> tuple[float, int]:
-    """Run ``arena sweep -m <overrides>``; returns (wall seconds, peak RSS kB of the CLI process)."""
+def _env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         HPO_ARENA_RESULTS=str(workdir / "results"),
@@ -51,24 +68,37 @@ def run_sweep(workdir: Path, overrides: list[str]) -> tuple[float, int]:
         HPO_ARENA_JOB_STATS=str(workdir / "job_stats.jsonl"),
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p),
     )
-    stdout, stderr = workdir / "stdout.txt", workdir / "stderr.txt"
+    for key in ("HPO_ARENA_SWEEP_ID", "HPO_ARENA_SWEEP_SIZE", "HPO_ARENA_SWEEP_PID", "HPO_ARENA_HYDRA_JOBS"):
+        env.pop(key, None)
+    env.update(extra or {})
+    return env
+
+
+LAST_CPU_SECONDS = [0.0]  # CPU seconds (user + system) of the last command and the children it waited for
+
+
+def run_command(command: list[str], workdir: Path, env: dict[str, str], name: str) -> tuple[float, int, str]:
+    """Run ``command`` in ``workdir``; (wall seconds, peak RSS kB of the process, its stdout). Its CPU seconds
+    (with its reaped children, e.g. joblib's workers) go to ``LAST_CPU_SECONDS[0]``."""
+    stdout, stderr = workdir / f"{name}.stdout.txt", workdir / f"{name}.stderr.txt"
     start = time.perf_counter()
     with open(stdout, "w") as out, open(stderr, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
+        proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    LAST_CPU_SECONDS[0] = usage.ru_utime + usage.ru_stime
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        raise SystemExit(
-            f"sweep failed ({code}):\n{stdout.read_text()[-2000:]}\n{stderr.read_text()[-4000:]}"
-        )
-    return wall, int(usage.ru_maxrss)
+        raise SystemExit(f"{name} failed ({code}): {' '.join(command)}\n{stdout.read_text()[-2000:]}\n"
+                         f"{stderr.read_text()[-4000:]}")
+    return wall, int(usage.ru_maxrss), stdout.read_text()
+
+
+def run_sweep(workdir: Path, overrides: list[str], extra_env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run ``arena sweep -m <overrides>``; returns (wall seconds, peak RSS kB of the CLI process)."""
+    wall, rss, _ = run_command([sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides], workdir,
+                               _env(workdir, extra_env), "sweep")
+    return wall, rss
 
 
 def summarise_jobs(stats_file: Path) -> dict:
@@ -91,9 +121,14 @@ def summarise_jobs(stats_file: Path) -> dict:
                 "mapped_tables_pss_kb": last.get("mapped_tables_pss_kb"),
             }
         )
+    simulation = sum(r.get("tuner_seconds", 0.0) for r in records)
+    simulation_cpu = sum(r.get("tuner_cpu_seconds", 0.0) for r in records)
     return {
         "jobs": len(records),
-        "job_seconds_total": round(sum(r["seconds"] for r in records), 2),
+        "job_seconds_total": round(sum(r["seconds"] for r in records), 3),
+        "simulation_seconds_total": round(simulation, 3),
+        "simulation_cpu_seconds_total": round(simulation_cpu, 3),
+        "in_job_fixed_ms": round(1000 * (sum(r["seconds"] for r in records) - simulation) / max(1, len(records)), 2),
         "workers": workers,
     }
 
@@ -104,84 +139,245 @@ def identical_results(a: Path, b: Path) -> bool:
     return files_a == files_b and all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", default="RS,ASHA,BO")
-    parser.add_argument("--benchmarks", default=DEFAULT_BENCHMARKS)
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--n-jobs", type=int, default=2, help="joblib processes")
-    parser.add_argument("--launchers", default="basic,joblib")
-    parser.add_argument(
-        "--workdir", type=Path, default=None, help="keep the results here (default: a temp dir)"
-    )
-    args = parser.parse_args()
+# ---------------------------------------------------------------------------------------------------------
+# per-experiment fixed cost
+# ---------------------------------------------------------------------------------------------------------
 
-    n_experiments = len(args.methods.split(",")) * len(args.benchmarks.split(",")) * args.seeds
-    study = [
-        f"method={args.methods}",
-        f"benchmark={args.benchmarks}",
-        f"seed=range(0,{args.seeds})",
-        f"master_seed={MASTER_SEED}",
-    ]
+def fixed_cost(args: argparse.Namespace, base: Path) -> None:
+    sizes = [int(s) for s in str(args.seeds).split(",")]
+    n_benchmarks, n_methods = len(args.benchmarks.split(",")), len(args.methods.split(","))
     launcher_overrides = {
         "basic": [],
         "joblib": ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.n_jobs}"],
     }
-    base = args.workdir or Path(tempfile.mkdtemp(prefix="bench_sweep_"))
+    variants = [(name, False) for name in args.launchers.split(",")]
+    if args.hydra_path:
+        variants += [(name, True) for name in args.launchers.split(",")]
     rows = []
-    for launcher in args.launchers.split(","):
-        workdir = base / launcher
-        workdir.mkdir(parents=True, exist_ok=False)
-        wall, main_rss_kb = run_sweep(workdir, [*study, "tag=bench", *launcher_overrides[launcher]])
-        jobs = summarise_jobs(workdir / "job_stats.jsonl")
-        row = {
-            "launcher": launcher,
-            "n_jobs": args.n_jobs if launcher == "joblib" else 1,
-            "experiments": n_experiments,
-            "wall_seconds": round(wall, 2),
-            "main_process_peak_rss_mb": round(main_rss_kb / 1024, 1),
-            **jobs,
-        }
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+    for launcher, hydra_path in variants:
+        label = f"{launcher}{' (Hydra jobs)' if hydra_path else ''}"
+        for seeds in sizes:
+            workdir = base / f"{launcher}{'-hydra' if hydra_path else ''}-{seeds}"
+            workdir.mkdir(parents=True, exist_ok=False)
+            study = [f"method={args.methods}", f"benchmark={args.benchmarks}", f"seed=range(0,{seeds})",
+                     f"master_seed={MASTER_SEED}", "tag=bench", *launcher_overrides[launcher]]
+            wall, main_rss_kb = run_sweep(workdir, study, {"HPO_ARENA_HYDRA_JOBS": "1"} if hydra_path else None)
+            cpu = LAST_CPU_SECONDS[0]
+            jobs = summarise_jobs(workdir / "job_stats.jsonl")
+            n = n_methods * n_benchmarks * seeds
+            workers = args.n_jobs if launcher == "joblib" else 1
+            row = {
+                "launcher": label, "n_jobs": workers, "experiments": n, "wall_seconds": round(wall, 3),
+                "literal_fixed_ms": round(1000 * (wall - jobs["simulation_seconds_total"]) / n, 2),
+                "cpu_seconds": round(cpu, 3),
+                "literal_fixed_cpu_ms": round(1000 * (cpu - jobs["simulation_cpu_seconds_total"]) / n, 2),
+                "main_process_peak_rss_mb": round(main_rss_kb / 1024, 1), "workdir": str(workdir), **jobs,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
 
     print()
-    print(f"{n_experiments} experiments ({args.methods} x {args.benchmarks} x {args.seeds} seeds)")
-    print(
-        f"{'launcher':<8} {'wall s':>7} {'sum job s':>9} {'main RSS MB':>11} {'workers':>7} "
-        f"{'worker peak RSS MB':>18} {'loads/worker':>12} {'tables RSS/PSS kB':>18}"
-    )
+    print(f"{args.methods} x {args.benchmarks} x seeds {sizes} (machine load average "
+          f"{os.getloadavg()[0]:.1f} at the end)")
+    print(f"{'launcher':<20} {'exps':>5} {'wall s':>7} {'sim s':>6} {'(wall-sim)/n ms':>15} {'CPU s':>6} "
+          f"{'(CPU-simCPU)/n ms':>17} "
+          f"{'in-job ms':>9} {'workers':>7} {'worker peak RSS MB':>18} {'loads/worker':>12}")
     for row in rows:
         workers = row["workers"]
         peaks = "/".join(f"{w['peak_rss_mb']:.0f}" for w in workers)
-        loads = "/".join(f"{w['blackbox_loads']}" for w in workers)
-        mapped = "/".join(f"{w['mapped_tables_rss_kb']}:{w['mapped_tables_pss_kb']}" for w in workers)
-        print(
-            f"{row['launcher']:<8} {row['wall_seconds']:>7.1f} {row['job_seconds_total']:>9.1f} "
-            f"{row['main_process_peak_rss_mb']:>11.0f} {len(workers):>7} {peaks:>18} {loads:>12} {mapped:>18}"
-        )
+        print(f"{row['launcher']:<20} {row['experiments']:>5} {row['wall_seconds']:>7.2f} "
+              f"{row['simulation_seconds_total']:>6.2f} {row['literal_fixed_ms']:>15.1f} {row['cpu_seconds']:>6.2f} "
+              f"{row['literal_fixed_cpu_ms']:>17.1f} {row['in_job_fixed_ms']:>9.1f} "
+              f"{len(workers):>7} {peaks:>18} "
+              f"{'/'.join(str(w['blackbox_loads']) for w in workers):>12}")
+    if len(sizes) >= 2:
+        print()
+        print("per-experiment fixed cost, marginal (start-up cancels out): "
+              "((wall x workers - simulation) at the larger size - the same at the smaller) / experiments added")
+        for launcher, hydra_path in variants:
+            label = f"{launcher}{' (Hydra jobs)' if hydra_path else ''}"
+            mine = [r for r in rows if r["launcher"] == label]
+            small, large = mine[0], mine[-1]
+            cost = lambda r: r["wall_seconds"] * r["n_jobs"] - r["simulation_seconds_total"]
+            added = large["experiments"] - small["experiments"]
+            unit = "core-ms" if launcher == "joblib" else "ms"
+            cpu_cost = lambda r: r["cpu_seconds"] - r["simulation_cpu_seconds_total"]
+            print(f"  {label:<20} {1000 * (cost(large) - cost(small)) / added:8.1f} {unit} per experiment (wall); "
+                  f"{1000 * (cpu_cost(large) - cpu_cost(small)) / added:6.1f} CPU-ms (CPU time of every process "
+                  "minus the simulations' CPU time)")
     for row in rows:
         for w in row["workers"]:
             if w["blackbox_loads"] != w["benchmarks_run"]:
-                print(
-                    f"WARNING: {row['launcher']} worker {w['pid']} loaded {w['blackbox_loads']} tables for "
-                    f"{w['benchmarks_run']} benchmarks"
-                )
-    joblib = next((r for r in rows if r["launcher"] == "joblib"), None)
-    if joblib is not None:
-        shared = all(
-            w["mapped_tables_pss_kb"] < w["mapped_tables_rss_kb"]
-            for w in joblib["workers"]
-            if w["mapped_tables_rss_kb"]
-        )
-        print(f"joblib workers share the memory-mapped tables (PSS < RSS in every worker): {shared}")
-    if len(rows) > 1:
-        same = all(
-            identical_results(base / rows[0]["launcher"] / "results", base / r["launcher"] / "results")
-            for r in rows[1:]
-        )
-        print(f"results.parquet / trials.parquet byte-identical across launchers: {same}")
+                print(f"WARNING: {row['launcher']} worker {w['pid']} loaded {w['blackbox_loads']} tables for "
+                      f"{w['benchmarks_run']} benchmarks")
+    for size in sizes:
+        same_size = [r for r in rows if r["experiments"] == n_methods * n_benchmarks * size]
+        if len(same_size) > 1:
+            first = Path(same_size[0]["workdir"]) / "results"
+            same = all(identical_results(first, Path(r["workdir"]) / "results") for r in same_size[1:])
+            print(f"{size} seeds: results.parquet / trials.parquet byte-identical across "
+                  f"{', '.join(r['launcher'] for r in same_size)}: {same}")
     print(f"outputs in {base}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the small study, ours and the peer's in alternating fresh processes
+# ---------------------------------------------------------------------------------------------------------
+
+STUDY_TASKS = ("Fashion-MNIST", "adult", "higgs")
+STUDY_SEEDS = 5
+LCBENCH_CURVES = REPO.parent / "shared" / "data" / "lcbench_curves"
+
+
+def our_study(workdir: Path, launcher: list[str], all_figures: bool = False) -> dict:
+    workdir.mkdir(parents=True)
+    env = _env(workdir)
+    env.pop("HPO_ARENA_JOB_STATS")
+    python = [sys.executable, "-m", "launchers.cli"]
+    repo = workdir / "repo"
+    steps, cpu = {}, {}
+    steps["convert"], _, _ = run_command(
+        [*python, "convert", "lcbench-npz", "--input", str(LCBENCH_CURVES), "--out", str(repo), "--no-progress",
+         *[a for t in STUDY_TASKS for a in ("--task", t)]], workdir, env, "convert")
+    cpu["convert_cpu"] = LAST_CPU_SECONDS[0]
+    steps["sweep"], _, _ = run_command(
+        [*python, "sweep", "-m", "method=RS,ASHA", f"benchmark={','.join('lcbench-ce-' + t for t in STUDY_TASKS)}",
+         f"seed=range(0,{STUDY_SEEDS})", f"blackbox_root={repo}", "tag=study", f"master_seed={MASTER_SEED}",
+         *launcher], workdir, env, "sweep")
+    cpu["sweep_cpu"] = LAST_CPU_SECONDS[0]
+    # Like the peer's one figure (a panel per task, PDF and PNG): the benchmark grid; or every figure.
+    figures = [] if all_figures else ["--figure", "benchmark_grid"]
+    steps["plot"], _, _ = run_command([*python, "plot", str(workdir / "results"), "--tag", "study", "--out",
+                                       str(workdir / "figures"), *figures], workdir, env, "plot")
+    cpu["plot_cpu"] = LAST_CPU_SECONDS[0]
+    trials = results = runs = 0
+    for meta in (workdir / "results" / "study").glob("*/*/*/metadata.json"):
+        data = json.loads(meta.read_text())
+        if data.get("status") == "complete":
+            runs += 1
+            trials += int(data["n_trials"])
+            results += int(data["n_results"])
+    figures = len(list((workdir / "figures").glob("*.*")))
+    return {"side": "ours", **{k: round(v, 3) for k, v in steps.items()}, "total": round(sum(steps.values()), 3),
+            **{k: round(v, 3) for k, v in cpu.items()}, "total_cpu": round(sum(cpu.values()), 3),
+            "runs": runs, "trials": trials, "results": results, "figure_files": figures}
+
+
+def peer_study(workdir: Path, python: str) -> dict:
+    workdir.mkdir(parents=True)
+    script = [python, str(REPO / "benchmarks" / "peer_study.py")]
+    env = dict(os.environ)
+    steps, counts, cpu = {}, {}, {}
+    for name, args in (
+        ("convert", ["convert", str(LCBENCH_CURVES), str(workdir / "repo"), *STUDY_TASKS]),
+        ("sweep", ["sweep", str(workdir / "repo"), str(workdir / "results"), str(STUDY_SEEDS), *STUDY_TASKS]),
+        ("plot", ["plot", str(workdir / "results"), str(workdir / "figure")]),
+    ):
+        steps[name], _, out = run_command([*script, *args], workdir, env, f"peer-{name}")
+        cpu[f"{name}_cpu"] = LAST_CPU_SECONDS[0]
+        line = next(line for line in out.splitlines() if line.startswith("ARENA_PEER_STUDY "))
+        counts[name] = json.loads(line.split(" ", 1)[1])
+    return {"side": "peer", **{k: round(v, 3) for k, v in steps.items()}, "total": round(sum(steps.values()), 3),
+            **{k: round(v, 3) for k, v in cpu.items()}, "total_cpu": round(sum(cpu.values()), 3),
+            "runs": counts["sweep"]["runs"], "trials": counts["sweep"]["trials"],
+            "results": counts["sweep"]["results"], "figure_files": len(list(workdir.glob("figure.*")))}
+
+
+def start_up_costs(workdir: Path) -> dict:
+    """Seconds of an empty interpreter, of ``import launchers.cli``, and the heaviest imports of the CLI path
+    of ``arena sweep`` (``python -X importtime``)."""
+    env = _env(workdir)
+    empty, _, _ = run_command([sys.executable, "-c", "pass"], workdir, env, "empty")
+    cli, _, _ = run_command([sys.executable, "-c", "import launchers.cli"], workdir, env, "import-cli")
+    code = "import launchers.cli, launchers.hydra_app, launchers.experiment, launchers.simulator, launchers.tuner"
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=workdir, env=env,
+                          capture_output=True, text=True, check=True)
+    top = []
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit() and not parts[2].startswith("  "):
+            top.append((int(parts[1]), parts[2].strip()))
+    top.sort(reverse=True)
+    return {"empty_interpreter_s": round(empty, 3), "import_launchers_cli_s": round(cli, 3),
+            "sweep_path_imports_top": [(name, round(us / 1e6, 3)) for us, name in top[:8]]}
+
+
+def study(args: argparse.Namespace, base: Path) -> None:
+    python = args.peer_python or os.environ.get("HPO_ARENA_PEER16_PYTHON")
+    if not python:
+        raise SystemExit("--study needs the peer's interpreter: --peer-python PATH or HPO_ARENA_PEER16_PYTHON "
+                         "(README: Comparing with the peer)")
+    if not LCBENCH_CURVES.is_dir():
+        raise SystemExit(f"--study needs the LCBench curves at {LCBENCH_CURVES}")
+    launcher = [] if args.study_launcher == "basic" else ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.n_jobs}"]
+    print(json.dumps({"start_up": start_up_costs(base)}), flush=True)
+    pairs = []
+    for i in range(args.pairs):
+        ours = our_study(base / f"ours-{i}", launcher, args.study_all_figures)
+        print(json.dumps(ours), flush=True)
+        peer = peer_study(base / f"peer-{i}", python)
+        print(json.dumps(peer), flush=True)
+        pairs.append((ours, peer))
+        study_summary(args, base, pairs)
+
+
+def study_summary(args: argparse.Namespace, base: Path, pairs: list[tuple[dict, dict]]) -> None:
+    import statistics
+
+    print()
+    print(f"small study: convert 3 LCBench tasks, RS and ASHA x {STUDY_SEEDS} seeds on lcbench-ce-"
+          f"{{{','.join(STUDY_TASKS)}}}, plot ({'every figure' if args.study_all_figures else 'benchmark grid'}); "
+          f"{len(pairs)} alternating pairs (ours, peer), launcher "
+          f"{args.study_launcher}; load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'wall s':<8} {'ours median':>13} {'peer median':>13} {'peer/ours':>9}")
+    for step in ("convert", "sweep", "plot", "total"):
+        a = statistics.median(p[0][step] for p in pairs)
+        b = statistics.median(p[1][step] for p in pairs)
+        print(f"{step:<8} {a:>13.2f} {b:>13.2f} {b / a:>9.1f}")
+    print(f"{'CPU s':<8} {'ours median':>13} {'peer median':>13} {'peer/ours':>9}   (user + system, all processes)")
+    for step in ("convert_cpu", "sweep_cpu", "plot_cpu", "total_cpu"):
+        a = statistics.median(p[0][step] for p in pairs)
+        b = statistics.median(p[1][step] for p in pairs)
+        print(f"{step.removesuffix('_cpu'):<8} {a:>13.2f} {b:>13.2f} {b / a:>9.1f}")
+    cpu_ratios = [p[1]["total_cpu"] / p[0]["total_cpu"] for p in pairs]
+    print(f"per-pair CPU ratios: {', '.join(f'{r:.1f}' for r in cpu_ratios)}; median {statistics.median(cpu_ratios):.1f}x")
+    ratios = [p[1]["total"] / p[0]["total"] for p in pairs]
+    print(f"per-pair ratios (peer total / our total): {', '.join(f'{r:.1f}' for r in ratios)}; "
+          f"median {statistics.median(ratios):.1f}x")
+    for side, k in (("ours", 0), ("peer", 1)):
+        last = pairs[-1][k]
+        print(f"{side}: {last['runs']} runs, {last['trials']} trials, {last['results']} results, "
+              f"{last['figure_files']} figure files (last pair)")
+    print(f"outputs in {base}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", default="RS,ASHA")
+    parser.add_argument("--benchmarks", default=DEFAULT_BENCHMARKS)
+    parser.add_argument("--seeds", default="10,20", help="seeds per sweep: one or two sizes, e.g. 10,20")
+    parser.add_argument("--n-jobs", type=int, default=2, help="joblib processes")
+    parser.add_argument("--launchers", default="basic,joblib")
+    parser.add_argument("--hydra-path", action="store_true",
+                        help="also run every sweep through Hydra's own launchers (HPO_ARENA_HYDRA_JOBS=1)")
+    parser.add_argument("--study", action="store_true", help="also run the small study against the peer")
+    parser.add_argument("--study-only", action="store_true", help="only the small study")
+    parser.add_argument("--pairs", type=int, default=5, help="alternating (ours, peer) pairs of the study")
+    parser.add_argument("--study-launcher", choices=("basic", "joblib"), default="basic")
+    parser.add_argument("--peer-python", default=None, help="Syne Tune 0.16's interpreter")
+    parser.add_argument("--study-all-figures", action="store_true",
+                        help="our plot step writes every figure of `arena plot` (default: the benchmark grid, one "
+                        "figure with a panel per task like the peer's)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="keep the outputs here (default: a temp dir)"
+    )
+    args = parser.parse_args()
+    base = args.workdir or Path(tempfile.mkdtemp(prefix="bench_sweep_"))
+    base.mkdir(parents=True, exist_ok=True)
+    if not args.study_only:
+        fixed_cost(args, base)
+    if args.study or args.study_only:
+        study(args, base)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,23 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The module that registers each command: ``arena COMMAND ...`` imports only that module (the others pull in
+# pandas, scipy and matplotlib: seconds of start-up for a command that needs none of them).
+# tests/test_cli_lazy.py checks that it matches what the modules register.
+COMMAND_MODULE_OF = {
+    "blackboxes": "blackbox_repo.cli",
+    "convert": "blackbox_repo.conversion.cli",
+    "data": "blackbox_repo.data.cli",
+    "benchmarks": "benchmark_definitions.cli",
+    "results": "results.cli",
+    "plot": "plotting.cli",
+    "table": "plotting.cli",
+    "check-method": "launchers.method_cli",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``arena`` parser with every command, or, given ``command``, with that one only."""
     parser = argparse.ArgumentParser(
         prog="arena",
         description="hpo-arena: blackbox repository, HPO baselines, simulated and real sweeps, comparisons.",
@@ -36,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("hydra_args", nargs=argparse.REMAINDER)
     sweep.set_defaults(func=_sweep)
-    for module_name in COMMAND_MODULES:
+    modules = [COMMAND_MODULE_OF[command]] if command in COMMAND_MODULE_OF else COMMAND_MODULES
+    for module_name in modules:
         importlib.import_module(module_name).add_commands(subparsers)
     return parser
 
@@ -61,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from launchers.hydra_app import run_sweep_cli
 
         return run_sweep_cli(argv[1:])
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in COMMAND_MODULE_OF else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -124,26 +124,41 @@ def benchmark_blackbox(benchmark: SimulatedBenchmark | FunctionBenchmark, root: 
 
 def table_configurations(benchmark: SimulatedBenchmark, root: str | None = None) -> list[dict[str, Any]]:
     """The table's configurations that hold a value of the metric for this task (some tables share rows
-    across tasks and leave the other tasks' rows NaN)."""
+    across tasks and leave the other tasks' rows NaN). Computed once per process and table; each call returns
+    fresh dictionaries (a method may keep and change them)."""
+    rows = _table_configurations(benchmark.blackbox, benchmark.task, blackbox_root(benchmark, root), benchmark.metric,
+                                 benchmark.name)
+    return [dict(row) for row in rows]
+
+
+@functools.lru_cache(maxsize=8)
+def _table_configurations(blackbox: str, task: str, root: str | None, metric: str,
+                          name: str) -> tuple[dict[str, Any], ...]:
     import numpy as np
 
-    table = _load_task(benchmark.blackbox, benchmark.task, blackbox_root(benchmark, root))
+    table = _load_task(blackbox, task, root)
     if not isinstance(table, TabularBlackbox):
-        raise TypeError(f"{benchmark.name}: restrict_to_table needs a tabulated blackbox")
-    values = np.asarray(table.objectives[:, :, -1, table.objective_index(benchmark.metric)], dtype=np.float64)
+        raise TypeError(f"{name}: restrict_to_table needs a tabulated blackbox")
+    values = np.asarray(table.objectives[:, :, -1, table.objective_index(metric)], dtype=np.float64)
     keep = ~np.isnan(values).all(axis=1)
     configs = table.all_configurations()
-    return [c for c, k in zip(configs, keep) if k]
+    return tuple(c for c, k in zip(configs, keep) if k)
 
 
-def _versions() -> dict[str, str]:
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: looking a distribution up scans every installed package's metadata."""
     out = {"python": platform.python_version()}
     for dist in ("hpo-arena", "numpy", "pandas", "pyarrow", "scikit-learn", "xgboost", "scipy"):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             pass
-    return out
+    return tuple(out.items())
+
+
+def _versions() -> dict[str, str]:
+    return dict(_installed_versions())
 
 
 def resolve_script(script: str) -> str:
@@ -258,6 +273,7 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
     from launchers.tuner import StoppingCriterion, Tuner
 
     path = spec.path
+    last_run.tuner_seconds = last_run.tuner_cpu_seconds = 0.0
     if skip_complete and is_complete(path):
         return path
     bench = spec.benchmark
@@ -308,7 +324,9 @@ def run_experiment(spec: ExperimentSpec, skip_complete: bool = True, progress: b
     try:
         # Real training writes event files as results arrive; simulated runs are written once, at the end.
         progress = events.on_progress if events is not None and not extra["simulated"] else None
+        cpu0 = time.process_time()
         results = Tuner(scheduler, backend, stop, progress=progress).run()
+        last_run.tuner_seconds, last_run.tuner_cpu_seconds = results.real_seconds, time.process_time() - cpu0
     except Exception as err:
         if events is not None:
             events.close()
@@ -358,6 +376,18 @@ def _experiment_events(spec: ExperimentSpec, simulated: bool, goals):
     if not tensorboard_enabled(spec.tensorboard, simulated, spec.path):
         return None
     return ExperimentEvents(spec.path, goals.metrics, goals.modes, start_wall_time=time.time())
+
+
+@dataclass
+class LastRun:
+    """What this process's latest ``run_experiment`` measured (read by the sweep's job statistics,
+    ``HPO_ARENA_JOB_STATS``, to separate simulation time from the fixed cost of an experiment)."""
+
+    tuner_seconds: float = 0.0  # wall time of ``Tuner.run``: the simulation (or real training) itself
+    tuner_cpu_seconds: float = 0.0  # CPU time of this process during ``Tuner.run`` (robust to a busy machine)
+
+
+last_run = LastRun()
 
 
 class ExperimentFailed(RuntimeError):

@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +62,10 @@ def generated_config_dir(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> 
 
     import yaml
 
-    from baselines.registry import list_methods, method_defaults
     from benchmark_definitions.registry import all_benchmarks
 
     groups = {
-        "method": {name: {"name": name, **method_defaults(name)} for name in list_methods()},
+        "method": _method_nodes(),
         "benchmark": {name: bench.to_dict() for name, bench in all_benchmarks(config_dirs).items()},
     }
     digest = hashlib.sha256(json.dumps(groups, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -88,6 +87,53 @@ def generated_config_dir(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> 
 
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _source_fingerprint(package: Path) -> str:
+    """A hash of the names, sizes and modification times of a package's Python files (and the Python
+    version): it changes whenever the code that defines the method nodes changes."""
+    import hashlib
+
+    entries = sorted((str(p.relative_to(package)), p.stat().st_size, p.stat().st_mtime_ns)
+                     for p in package.rglob("*.py"))
+    return hashlib.sha256(json.dumps([sys.version, str(package), entries]).encode()).hexdigest()[:16]
+
+
+def _method_nodes() -> dict[str, dict[str, Any]]:
+    """``{name: {"name": name, **defaults}}`` of every registered method.
+
+    Reading the defaults imports every method's module (seconds); the nodes are kept in the cache under a
+    fingerprint of the ``baselines`` sources and of which methods' optional libraries are missing, so a sweep
+    pays that only after the code or the installed extras changed.
+    """
+    import hashlib
+
+    import baselines
+    from baselines.registry import list_methods, method_spec
+    from blackbox_repo.repository import default_cache_dir
+
+    # A method whose optional library is missing has no defaults: which libraries are installed is part of the key.
+    missing = {name: method_spec(name).missing_requirements() for name in list_methods()}
+    key = hashlib.sha256(json.dumps([_source_fingerprint(Path(baselines.__file__).parent), missing],
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    cache = default_cache_dir() / "hydra-conf" / f"methods-{key}.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    from baselines.registry import method_defaults
+
+    nodes = {name: {"name": name, **method_defaults(name)} for name in list_methods()}
+    try:
+        payload = json.dumps(nodes)
+    except (TypeError, ValueError):  # a default JSON cannot hold: never cached, always recomputed
+        return nodes
+    if json.loads(payload) == nodes:  # a faithful round trip (no tuples, no non-string keys)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
+        tmp.write_text(payload)
+        os.replace(tmp, cache)
+    return nodes
 
 
 class _GeneratedConfigs(SearchPathPlugin):
@@ -173,27 +219,31 @@ def register_configs(config_dirs: Sequence[str | os.PathLike[str]] = ()) -> None
     _registered = True
 
 
-def experiment_spec_from_config(cfg: DictConfig):
+def experiment_spec_from_config(cfg: DictConfig | Mapping[str, Any], method_choice: str | None = None):
+    """The experiment of a job's configuration (a Hydra config or its resolved container); ``method_choice``
+    is the ``method`` group option (a user YAML's file name), read from the running Hydra job when None."""
     from benchmark_definitions.definitions import benchmark_from_dict
     from launchers.experiment import ExperimentSpec
 
-    if cfg.master_seed is None:
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+        method_choice = method_choice or _method_choice()
+    if cfg["master_seed"] is None:
         raise ValueError("master_seed is not set: start sweeps with `arena sweep` (it records the study's seed), "
                          "or pass master_seed=<int>")
-    problem = check_seed(cfg.seed)
+    problem = check_seed(cfg["seed"])
     if problem:  # never coerce: seed=1.5 or seed=true used to run silently as seed 1
         raise ValueError(problem)
     from launchers.user_methods import resolve_method_node
 
-    method_cfg: dict[str, Any] = OmegaConf.to_container(cfg.method, resolve=True)  # type: ignore[assignment]
-    name, target, method_cfg = resolve_method_node(method_cfg, _method_choice())
-    bench = benchmark_from_dict(OmegaConf.to_container(cfg.benchmark, resolve=True))  # type: ignore[arg-type]
+    name, target, method_cfg = resolve_method_node(dict(cfg["method"]), method_choice)
+    bench = benchmark_from_dict(dict(cfg["benchmark"]))
     from launchers.tensorboard_log import parse_tensorboard_option
 
     return ExperimentSpec(
-        benchmark=bench, method=name, seed=int(cfg.seed), master_seed=int(cfg.master_seed), tag=str(cfg.tag),
-        results_root=str(cfg.results_root), method_kwargs=method_cfg, method_target=target,
-        blackbox_root=None if cfg.blackbox_root is None else str(cfg.blackbox_root),
+        benchmark=bench, method=name, seed=int(cfg["seed"]), master_seed=int(cfg["master_seed"]),
+        tag=str(cfg["tag"]), results_root=str(cfg["results_root"]), method_kwargs=method_cfg,
+        method_target=target, blackbox_root=None if cfg["blackbox_root"] is None else str(cfg["blackbox_root"]),
         tensorboard=parse_tensorboard_option(cfg.get("tensorboard", "auto")),
     )
 
@@ -218,24 +268,27 @@ def _append_line(path: Path | str, line: bytes) -> int:
         os.close(fd)
 
 
-def _progress() -> str:
+def _progress(sweep_dir: Path | None = None) -> str:
     """`` (k of N done)`` for this ``arena sweep`` invocation, whatever process the job runs in.
 
-    Each finished job appends one byte to a counter file in Hydra's sweep folder; the file offset right after
-    that atomic append is the number of jobs finished so far. Empty outside an ``arena sweep`` multirun
-    (e.g. SageMaker slices) or when the folder is not writable: progress is informative, never fatal.
+    Each finished job appends one byte to a counter file in the sweep folder (``sweep_dir``, else the running
+    Hydra job's); the file offset right after that atomic append is the number of jobs finished so far. Empty
+    outside an ``arena sweep`` multirun (e.g. SageMaker slices) or when the folder is not writable: progress is
+    informative, never fatal.
     """
     sweep_id = os.environ.get(SWEEP_ID_ENV)
     if not sweep_id:
         return ""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     try:
-        hydra_cfg = HydraConfig.get()
-        if hydra_cfg.mode != RunMode.MULTIRUN:
-            return ""
-        done = _append_line(Path(hydra_cfg.runtime.output_dir).parent / f".arena-progress-{sweep_id}", b"+")
+        if sweep_dir is None:
+            from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
+
+            hydra_cfg = HydraConfig.get()
+            if hydra_cfg.mode != RunMode.MULTIRUN:
+                return ""
+            sweep_dir = Path(hydra_cfg.runtime.output_dir).parent
+        done = _append_line(Path(sweep_dir) / f".arena-progress-{sweep_id}", b"+")
     except (ValueError, OSError):
         return ""
     total = os.environ.get(SWEEP_SIZE_ENV)
@@ -283,10 +336,12 @@ def _record_job_stats(label: str, status: str, started: float) -> None:
         return
     import resource
 
-    from launchers.experiment import _load_task
+    from launchers.experiment import _load_task, last_run
 
     record = {
         "pid": os.getpid(), "experiment": label, "status": status, "seconds": time.perf_counter() - started,
+        "tuner_seconds": last_run.tuner_seconds if status == "done" else 0.0,
+        "tuner_cpu_seconds": last_run.tuner_cpu_seconds if status == "done" else 0.0,
         # kB on Linux; getrusage's maximum survives execve, so a worker forked from a big parent reports at
         # least the parent's size there: VmHWM (this process image's own peak) is the figure to use.
         "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, **_status_kb("VmHWM", "VmRSS"),
@@ -295,20 +350,27 @@ def _record_job_stats(label: str, status: str, started: float) -> None:
     _append_line(path, (json.dumps(record) + "\n").encode())
 
 
-def run_job(cfg: DictConfig) -> str:
+def run_job(cfg: DictConfig | Mapping[str, Any], method_choice: str | None = None,
+            sweep_dir: Path | None = None) -> str:
+    """Run one job of a sweep (skipped when complete), printing its start, end and the sweep's progress.
+
+    Called by Hydra with the job's config, and by ``launchers.sweep_runner`` with an already resolved one
+    (``method_choice``: the ``method`` group option; ``sweep_dir``: where the progress counter lives).
+    """
     from launchers.experiment import run_experiment
     from launchers.study import is_complete
 
     started = time.perf_counter()
-    spec = experiment_spec_from_config(cfg)
+    spec = experiment_spec_from_config(cfg, method_choice)
+    skip_complete = bool(cfg["skip_complete"])
     label = f"{spec.benchmark.name} / {spec.method} / seed {spec.seed}"
-    if cfg.skip_complete and is_complete(spec.path):
-        print(f"[arena] skip (complete): {label}{_progress()}", flush=True)
+    if skip_complete and is_complete(spec.path):
+        print(f"[arena] skip (complete): {label}{_progress(sweep_dir)}", flush=True)
         _record_job_stats(label, "skipped", started)
         return spec.path
     print(f"[arena] start: {label}", flush=True)
-    path = run_experiment(spec, skip_complete=bool(cfg.skip_complete))
-    print(f"[arena] done: {label} -> {path}{_progress()}", flush=True)
+    path = run_experiment(spec, skip_complete=skip_complete)
+    print(f"[arena] done: {label} -> {path}{_progress(sweep_dir)}", flush=True)
     _record_job_stats(label, "done", started)
     return path
 
@@ -482,6 +544,14 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
     previous = {key: os.environ.get(key) for key in sweep_env}
     _set_env(sweep_env)  # read by the jobs, in this process or in the launcher's child processes
     try:
+        from launchers.sweep_runner import launch_settings, run_planned_sweep
+
+        # basic / joblib: run the validated plan's configurations (no second composition, no per-job wrapper)
+        settings = launch_settings(argv, plan)
+        if settings is not None:
+            assert plan is not None
+            return run_planned_sweep(plan.with_master_seed(int(_simple_override(argv, "master_seed") or 0)),
+                                     settings)
         sys.argv = ["arena sweep", *argv]
         _hydra_main()
     finally:

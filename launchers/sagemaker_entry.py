@@ -58,16 +58,20 @@ def slice_from_hyperparameters(hp: Mapping[str, str]) -> tuple[list[str], list[i
 
 def run_slice(overrides: Sequence[str], seeds: Sequence[int]) -> list[tuple[int, str]]:
     """Run the slice's experiments; returns (seed, error text) of those that failed."""
-    from hydra import compose, initialize_config_dir
+    from hydra import initialize_config_dir
 
     from launchers.hydra_app import CONF_DIR, register_configs, run_job
+    from launchers.sweep_compose import SweepComposer
 
     register_configs()
     failures: list[tuple[int, str]] = []
+    # The method's group option names a user YAML's results folder, as in the sweep's own jobs.
+    choice = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+") == "method"), None)
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3", job_name="sagemaker"):
+        composer = SweepComposer()  # the slice's method and benchmark are composed once, not once per seed
         for seed in seeds:
             try:
-                run_job(compose(config_name="config", overrides=[*overrides, f"seed={seed}"]))
+                run_job(composer.compose([*overrides, f"seed={seed}"]), choice)
             except Exception:  # noqa: BLE001 -- one failed experiment must not lose the others of the slice
                 text = traceback.format_exc()
                 print(text, file=sys.stderr, flush=True)

@@ -16,9 +16,11 @@ What is checked, for every job of the sweep (Hydra's basic sweeper expansion of 
   the run.
 
 Every problem is collected and reported at once, grouped by message, as a short text without traceback. The
-pass is cheap: a configuration is composed once per distinct method part, benchmark part and remaining part
-of the overrides (not once per job), a method is built once per distinct (method, benchmark) pair, and
-blackboxes are memory-mapped and cached per process (the first job of a sequential sweep reuses them).
+pass is cheap: Hydra composes each distinct method and benchmark choice once and every job's configuration is
+assembled from those (``launchers.sweep_compose``), a method is built once per distinct (method, benchmark)
+pair, and blackboxes are memory-mapped and cached per process (the first job of a sequential sweep reuses
+them). The plan keeps every job's configuration, which ``arena sweep`` then runs for Hydra's basic and joblib
+launchers without composing it again (``launchers.sweep_runner``).
 
 ``validate_sweep(argv)`` is what ``arena sweep`` calls; ``validate_jobs(configs)`` checks already composed job
 configurations (one mapping per job with the keys of ``launchers/conf/config.yaml``) and can be called by any
@@ -79,13 +81,33 @@ class JobProblem:
     message: str
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """One job of the sweep, in the order of Hydra's basic sweeper: its overrides, its resolved configuration
+    (keys of ``launchers/conf/config.yaml``) and its ``method`` group option (a user YAML's file name)."""
+
+    overrides: tuple[str, ...]
+    config: dict[str, Any]
+    method_choice: str | None
+
+
 @dataclass
 class SweepPlan:
     """What a valid sweep will run."""
 
     tag: str
     results_root: str
-    jobs: list[Job] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)  # distinct experiments (recorded in study.json)
+    runs: list[PlannedRun] = field(default_factory=list)  # every job, duplicates included, in sweep order
+
+    def with_master_seed(self, master_seed: int) -> SweepPlan:
+        """The plan with the study's master seed in every job (``arena sweep`` resolves it after validation and
+        passes it to Hydra's jobs as the override ``master_seed=<seed>``)."""
+        override = f"master_seed={master_seed}"
+        runs = [PlannedRun((*(o for o in run.overrides if o.lstrip("+").split("=", 1)[0] != "master_seed"),
+                            override), {**run.config, "master_seed": master_seed}, run.method_choice)
+                for run in self.runs]
+        return SweepPlan(self.tag, self.results_root, list(self.jobs), runs)
 
 
 class SweepValidationError(ValueError):
@@ -128,11 +150,6 @@ def force_method_overrides(argv: Sequence[str]) -> list[str]:
     valid ones, before any job starts.
     """
     return [f"++{arg}" if arg.startswith("method.") and "=" in arg else arg for arg in argv]
-
-
-def _override_head(override: str) -> str:
-    key = override.lstrip("+~").split("=", 1)[0]
-    return re.split(r"[.@/]", key, maxsplit=1)[0]
 
 
 # Hydra's command-line flags that take a value as the next argument.
@@ -207,47 +224,21 @@ def expand_sweep(argv: Sequence[str]) -> list[list[str]] | None:
 def compose_job_configs(jobs: Sequence[Sequence[str]]) -> tuple[list[dict[str, Any] | None], list[JobProblem]]:
     """The resolved configuration of every job (None for a job Hydra could not compose, with its problem).
 
-    A job's ``method`` node depends only on its ``method`` overrides, its ``benchmark`` node only on its
-    ``benchmark`` overrides, and the top-level keys only on the others: each distinct part is composed once.
+    ``launchers.sweep_compose.SweepComposer``: Hydra composes each distinct method and benchmark choice once,
+    and each job's configuration is assembled from those trees with its value overrides applied by Hydra's
+    own function (equal to Hydra's composition of the job, a few milliseconds instead of ~0.1 s).
     """
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from launchers.sweep_compose import compose_configs
 
-    from launchers.hydra_app import CONF_DIR
-
-    def parts(job: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-        searchpath = tuple(o for o in job if o.lstrip("+").startswith("hydra.searchpath"))
-        method = tuple(o for o in job if _override_head(o) == "method")
-        benchmark = tuple(o for o in job if _override_head(o) == "benchmark")
-        rest = tuple(o for o in job if _override_head(o) not in ("method", "benchmark", "hydra"))
-        return method + searchpath, benchmark + searchpath, rest + searchpath
-
-    composed: dict[tuple[str, ...], Any] = {}
     configs: list[dict[str, Any] | None] = []
     problems: list[JobProblem] = []
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3", job_name="arena-validate"):
-        def node(overrides: tuple[str, ...]) -> Any:
-            if overrides not in composed:
-                try:
-                    cfg = compose(config_name="config", overrides=list(overrides))
-                    composed[overrides] = OmegaConf.to_container(cfg, resolve=True)
-                except (HydraException, OmegaConfBaseException, ValueError) as err:
-                    composed[overrides] = err
-            return composed[overrides]
-
-        for job in jobs:
-            method_part, benchmark_part, rest_part = parts(job)
-            pieces = [node(method_part), node(benchmark_part), node(rest_part)]
-            errors = [p for p in pieces if isinstance(p, Exception)]
-            if errors:
-                first_line = str(errors[0]).strip().splitlines()[0] if str(errors[0]).strip() else repr(errors[0])
-                problems.append(JobProblem(" ".join(job), first_line))
-                configs.append(None)
-                continue
-            method_cfg, benchmark_cfg, rest_cfg = pieces
-            configs.append({**rest_cfg, "method": method_cfg["method"], "benchmark": benchmark_cfg["benchmark"]})
+    for job, composed in zip(jobs, compose_configs(jobs)):
+        if isinstance(composed, Exception):
+            text = str(composed).strip()
+            problems.append(JobProblem(" ".join(job), text.splitlines()[0] if text else repr(composed)))
+            configs.append(None)
+        else:
+            configs.append(composed)
     return configs, problems
 
 
@@ -365,6 +356,7 @@ def validate_sweep(argv: Sequence[str]) -> SweepPlan | None:
         # The folder name the job will use: a user YAML's file name (its group choice), else the method's name.
         choice = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+") == "method"), None)
         method = resolve_method_node(cfg["method"], choice)[0]
+        plan.runs.append(PlannedRun(tuple(overrides), cfg, choice))
         job = Job(str(cfg["benchmark"]["name"]), method, int(cfg["seed"]))
         if job not in configs_of:
             configs_of[job] = set()

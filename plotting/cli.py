@@ -54,6 +54,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", default=None, help="keep runs started at or before this ISO date-time")
 
 
+FIGURES = ("benchmarks", "normalised_regret", "average_rank", "benchmark_grid", "critical_difference")
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     plot = subparsers.add_parser("plot", help="figures of aggregated best-so-far curves per benchmark")
     _add_common(plot)
@@ -72,6 +75,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     plot.add_argument("--log-y", action="store_const", const="log", dest="y_scale", help="same as --y-scale log")
     plot.add_argument("--alpha", type=float, default=0.05, help="level of the Nemenyi test of the CD diagram")
+    plot.add_argument("--figure", action="append", dest="figures", choices=FIGURES,
+                      help="only these figures (repeat; default all): benchmarks = one figure per benchmark; "
+                      "the others need several benchmarks (critical_difference: several setups); multi-objective "
+                      "benchmarks always get their hypervolume, front and attainment figures")
     plot.set_defaults(func=run_plot)
 
     table = subparsers.add_parser("table", help="final values per benchmark and setup, best in bold")
@@ -144,6 +151,12 @@ def run_plot(args: argparse.Namespace) -> int:
         written += _plot_single_objective(args, single, styles)
     if multi is not None:
         written += _plot_multi_objective(args, multi, multi.benchmarks, styles)
+    if not written:
+        import sys
+
+        print(f"arena plot: none of the figures {sorted(set(args.figures or FIGURES))} applies to "
+              f"{len(comparative.benchmarks)} benchmark(s) and {len(comparative.setups)} setup(s); nothing written",
+              file=sys.stderr)
     for path in written:
         print(path)
     return 0
@@ -184,7 +197,8 @@ def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> lis
         written.extend(save_figure(fig, os.path.join(args.out, name), formats))
         plt.close(fig)
 
-    for benchmark in comparative.benchmarks:
+    wanted = set(args.figures or FIGURES)
+    for benchmark in comparative.benchmarks if "benchmarks" in wanted else ():
         fig = comparative.plot(
             benchmark,
             aggregate_mode=args.aggregate,
@@ -198,7 +212,9 @@ def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> lis
         save(fig, _file_stem(benchmark))
     several_benchmarks = len(comparative.benchmarks) > 1
     regret = None
-    if several_benchmarks:
+    if not wanted - {"benchmarks"}:
+        pass  # only the per-benchmark figures were asked for
+    elif several_benchmarks:
         regret = normalised_regret_curves(comparative, **spec_options)
     elif len(comparative.setups) > 1:
         try:  # only the CD diagram needs paired runs of one benchmark; the figure above is already written
@@ -206,7 +222,7 @@ def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> lis
         except ValueError as error:
             print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
     if regret is not None:
-        if several_benchmarks:
+        if several_benchmarks and "normalised_regret" in wanted:
             aggregated = aggregate_regret_over_time(regret, n_boot=args.n_boot, seed=args.seed)
             fig = plot_aggregated_curves(
                 aggregated,
@@ -219,13 +235,15 @@ def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> lis
                 y_scale=args.y_scale,
             )
             save(fig, "normalised_regret")
+        if several_benchmarks and "average_rank" in wanted:
             fig = plot_average_ranks(average_rank_over_time(regret), regret.setups, styles, columns=args.columns)
             save(fig, "average_rank")
+        if several_benchmarks and "benchmark_grid" in wanted:
             per_benchmark = regret_over_time_per_benchmark(regret, n_boot=args.n_boot, seed=args.seed)
             fig = plot_benchmark_grid(per_benchmark, setups=regret.setups, styles=styles, y_scale=args.y_scale)
             save(fig, "benchmark_grid")
         blocks, _ = final_regret_blocks(regret)
-        if len(regret.setups) > 1 and len(blocks) > 1:
+        if "critical_difference" in wanted and len(regret.setups) > 1 and len(blocks) > 1:
             test = friedman_rank_test(blocks, regret.setups, alpha=args.alpha)
             try:
                 fig = plot_critical_difference(test, blocks, styles, columns=args.columns)

@@ -184,6 +184,13 @@ def test_plot_and_table_commands(root, tmp_path, capsys):
         "critical_difference.png",
         "normalised_regret.png",
     ]
+    # --figure: only the figures asked for
+    only = tmp_path / "only"
+    args = parser.parse_args(["plot", root, "--out", str(only), "--n-boot", "20", "--n-grid", "20", "--format", "png",
+                              "--figure", "benchmark_grid", "--figure", "benchmarks"])
+    assert args.func(args) == 0
+    assert sorted(os.listdir(only)) == ["bench_1.png", "bench_2.png", "benchmark_grid.png"]
+    capsys.readouterr()
     args = parser.parse_args(["table", root, "--n-boot", "20", "--setup", "RS", "--setup", "BO"])
     assert args.func(args) == 0
     printed = capsys.readouterr().out

@@ -1,0 +1,286 @@
+"""Running a validated sweep's jobs for Hydra's ``basic`` and ``joblib`` launchers, at a few milliseconds of
+fixed cost per experiment.
+
+Under Hydra each job costs about 0.1 s before it simulates anything: the basic sweeper composes the job's
+configuration to validate the batch, the launcher composes it again, and Hydra's job wrapper sets up its output
+folder, logging and global state. The validation pass of ``arena sweep`` (``launchers.validation``) has already
+composed every job's configuration, with Hydra's semantics (``launchers.sweep_compose``), so for the two
+launchers that run jobs on this machine ``arena sweep`` runs them from that plan instead:
+
+- ``basic``: one after the other in the ``arena`` process, in the sweeper's order;
+- ``joblib``: the jobs, ordered by benchmark, are cut into slices (about 4 per worker, for balance) that
+  ``joblib.Parallel`` runs with the launcher's options (``n_jobs``, ``verbose``, ``pre_dispatch``, ...; the
+  backend is loky, as with Hydra's plugin). A worker process loads each table once and runs many experiments.
+  With ``timeout`` set, every slice holds one job, so that the timeout still applies to each job. The loky
+  workers are shut down when the sweep ends (Hydra's plugin left them idling for 5 minutes), and a worker
+  whose sweep process disappears (SIGKILL) kills itself at once unless it is running a real-training
+  experiment, whose backend first ends its trials and removes their work folder, then kills the process.
+
+Per job it writes what Hydra's wrapper wrote that anyone reads: ``<hydra.sweep.dir>/<job num>/.hydra/``
+``config.yaml`` (the job's resolved configuration) and ``overrides.yaml``; ``multirun.yaml`` (the sweep's
+configuration, with the ``hydra`` node) is written once in the sweep folder. The job itself, its output lines,
+progress counter, statuses, results and failure semantics (every job runs; the sweep then fails, exit status
+1, naming the first failed job's overrides with its traceback) are those of the Hydra path.
+
+Hydra's own per-job path is kept for every other case: other launchers (submitit, Ray, SageMaker), other
+sweepers, ``hydra.job.chdir=true``, a ``hydra.sweep.subdir`` other than the job number, Hydra callbacks, or the
+environment variable ``HPO_ARENA_HYDRA_JOBS=1`` (to compare both paths).
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launchers.validation import PlannedRun, SweepPlan
+
+HYDRA_JOBS_ENV = "HPO_ARENA_HYDRA_JOBS"  # "1": run every job through Hydra's launcher (no fast path)
+SLICES_PER_WORKER = 4
+_BASIC_TARGET = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+_JOBLIB_TARGET = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+_BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+# Flags after which Hydra's primary config or its output would differ from what the plan was composed with.
+_HYDRA_ONLY_FLAGS = ("--config-name", "-cn", "--config-path", "-cp", "--experimental-rerun", "--package", "-p")
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """How the sweep's jobs run when ``arena sweep`` runs them itself."""
+
+    launcher: str  # "basic" or "joblib"
+    sweep_dir: Path
+    joblib_kwargs: dict[str, Any] = field(default_factory=dict)
+    env_set: dict[str, str] = field(default_factory=dict)  # hydra.job.env_set
+    multirun_yaml: str = ""  # the sweep's configuration, as Hydra's sweeper saves it
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    num: int
+    overrides: tuple[str, ...]
+    error: str  # "Type: message"
+    traceback: str
+
+
+def launch_settings(argv: Sequence[str], plan: SweepPlan | None) -> LaunchSettings | None:
+    """The settings to run ``plan`` with, or None when Hydra must run the jobs itself (see the module doc)."""
+    if plan is None or not plan.runs or os.environ.get(HYDRA_JOBS_ENV, "") not in ("", "0"):
+        return None
+    if not any(a in ("-m", "--multirun") for a in argv):
+        return None  # a single run: Hydra's run folder and mode
+    if any(a.split("=", 1)[0] in _HYDRA_ONLY_FLAGS for a in argv):
+        return None
+    hydra_overrides = {tuple(o for o in run.overrides if _is_hydra_override(o)) for run in plan.runs}
+    if len(hydra_overrides) != 1:
+        return None  # a sweep over Hydra's own settings
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from launchers.hydra_app import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3", job_name="arena-sweep"):
+        cfg = compose(config_name="config", overrides=list(plan.runs[0].overrides), return_hydra_config=True)
+    hydra_cfg = cfg.hydra
+    target = str(hydra_cfg.launcher.get("_target_"))
+    if target not in (_BASIC_TARGET, _JOBLIB_TARGET) or str(hydra_cfg.sweeper.get("_target_")) != _BASIC_SWEEPER:
+        return None
+    if hydra_cfg.job.chdir or hydra_cfg.get("callbacks"):
+        return None
+    if OmegaConf.to_container(hydra_cfg.sweep, resolve=False).get("subdir") != "${hydra.job.num}":  # type: ignore[union-attr]
+        return None
+    with _hydra_node_resolvable(cfg):
+        sweep_dir = Path(str(hydra_cfg.sweep.dir))
+        multirun_yaml = OmegaConf.to_yaml(cfg)
+    launcher = "basic" if target == _BASIC_TARGET else "joblib"
+    joblib_kwargs: dict[str, Any] = {}
+    if launcher == "joblib":
+        joblib_kwargs = {k: v for k, v in OmegaConf.to_container(hydra_cfg.launcher, resolve=True).items()  # type: ignore[union-attr]
+                         if k != "_target_"}
+        joblib_kwargs["backend"] = "loky"  # as Hydra's plugin (_run_joblib passes a LokyBackend instance)
+        for key in ("pre_dispatch", "batch_size", "max_nbytes"):  # numbers given as strings, as the plugin does
+            value = joblib_kwargs.get(key)
+            if isinstance(value, str) and value.isdigit():
+                joblib_kwargs[key] = int(value)
+    env_set = {str(k): str(v) for k, v in (OmegaConf.to_container(hydra_cfg.job.env_set, resolve=True) or {}).items()}  # type: ignore[union-attr]
+    return LaunchSettings(launcher, sweep_dir, joblib_kwargs, env_set, multirun_yaml)
+
+
+class _hydra_node_resolvable:
+    """``${hydra:...}`` resolves against the global HydraConfig: set it to this config while resolving."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+
+    def __enter__(self) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        self.previous = HydraConfig.instance().cfg
+        HydraConfig.instance().set_config(self.cfg)
+
+    def __exit__(self, *exc: object) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        HydraConfig.instance().cfg = self.previous
+
+
+def _is_hydra_override(override: str) -> bool:
+    key = override.lstrip("+~").split("=", 1)[0]
+    return key.startswith(("hydra.", "hydra/")) and not key.startswith("hydra.searchpath")
+
+
+def run_planned_sweep(plan: SweepPlan, settings: LaunchSettings) -> int:
+    """Run every job of the plan; 0 when all succeeded, else 1 after reporting the first failure as Hydra does."""
+    settings.sweep_dir.mkdir(parents=True, exist_ok=True)
+    (settings.sweep_dir / "multirun.yaml").write_text(settings.multirun_yaml)
+    jobs = list(enumerate(plan.runs))
+    print(f"[arena] {len(jobs)} job(s), launcher {settings.launcher}, sweep folder {settings.sweep_dir}", flush=True)
+    previous = {key: os.environ.get(key) for key in settings.env_set}
+    os.environ.update(settings.env_set)
+    try:
+        if settings.launcher == "basic":
+            failures = run_slice(jobs, settings.sweep_dir)
+        else:
+            failures = _run_joblib(jobs, settings)
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if not failures:
+        return 0
+    failures.sort(key=lambda f: f.num)
+    for failure in failures[1:]:
+        sys.stderr.write(f"Job {failure.num} failed too: {failure.error} (overrides: {list(failure.overrides)})\n")
+    first = failures[0]
+    sys.stderr.write(f"Error executing job with overrides: {list(first.overrides)}\n{first.traceback}")
+    sys.stderr.flush()
+    return 1
+
+
+def slices_of(jobs: Sequence[tuple[int, PlannedRun]], n_workers: int, one_per_slice: bool = False
+              ) -> list[list[tuple[int, PlannedRun]]]:
+    """Jobs ordered by benchmark (a worker then loads few tables), cut into about ``SLICES_PER_WORKER`` slices
+    per worker of near-equal length."""
+    if one_per_slice:
+        return [[job] for job in jobs]
+    ordered = sorted(jobs, key=lambda job: (str(job[1].config["benchmark"].get("name")), job[0]))
+    n_slices = max(1, min(len(ordered), n_workers * SLICES_PER_WORKER))
+    size = math.ceil(len(ordered) / n_slices)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
+def _run_joblib(jobs: Sequence[tuple[int, PlannedRun]], settings: LaunchSettings) -> list[JobFailure]:
+    from joblib import Parallel, delayed, effective_n_jobs
+    from joblib._parallel_backends import LokyBackend
+
+    kwargs = dict(settings.joblib_kwargs)
+    n_workers = effective_n_jobs(kwargs.get("n_jobs", -1))
+    slices = slices_of(jobs, n_workers, one_per_slice=kwargs.get("timeout") is not None)
+    # Every worker watches the sweep process from its start (not only once it has a slice): a worker still
+    # starting or idle when the sweep is killed would otherwise wait out loky's idle timeout (5 minutes).
+    kwargs["backend"] = LokyBackend(initializer=_watch_sweep)
+    try:
+        results = Parallel(**kwargs)(delayed(run_slice)(piece, settings.sweep_dir) for piece in slices)
+    finally:
+        shutdown_loky_workers()
+    return [failure for result in results for failure in result]
+
+
+def shutdown_loky_workers() -> None:
+    """End the reusable loky executor's worker processes (joblib keeps them for reuse otherwise)."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
+def run_slice(jobs: Sequence[tuple[int, PlannedRun]], sweep_dir: Path) -> list[JobFailure]:
+    """Run the jobs one after the other in this process (a failed job does not stop the others); returns the
+    failures. In a worker process, watch the sweep process (see ``_watch_sweep``)."""
+    from launchers.hydra_app import run_job
+
+    _watch_sweep()
+    failures: list[JobFailure] = []
+    for num, run in jobs:
+        _write_job_files(sweep_dir / str(num), run)
+        state.real_training = run.config.get("benchmark", {}).get("kind") == "real" or "script" in run.config.get(
+            "benchmark", {})
+        try:
+            run_job(run.config, run.method_choice, sweep_dir)
+        except Exception as err:  # noqa: BLE001 - as Hydra: every job runs, the sweep fails at the end
+            failures.append(JobFailure(num, run.overrides, f"{type(err).__name__}: {err}", traceback.format_exc()))
+        finally:
+            state.real_training = False
+    return failures
+
+
+def _write_job_files(job_dir: Path, run: PlannedRun) -> None:
+    """``<job dir>/.hydra/config.yaml`` and ``overrides.yaml``, as Hydra's job wrapper writes them."""
+    import yaml
+
+    folder = job_dir / ".hydra"
+    folder.mkdir(parents=True, exist_ok=True)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    (folder / "config.yaml").write_text(yaml.dump(dict(run.config), Dumper=dumper, sort_keys=False))
+    (folder / "overrides.yaml").write_text(yaml.dump(list(run.overrides), Dumper=dumper, sort_keys=False))
+
+
+@dataclass
+class _WorkerState:
+    watching: bool = False
+    real_training: bool = False  # the running experiment trains for real: its backend ends it (local_backend)
+
+
+state = _WorkerState()
+
+
+def _watch_sweep() -> None:
+    """In a worker process of the sweep: SIGKILL this process as soon as the sweep process is gone.
+
+    A real-training experiment is left to its backend's own watcher, which kills its trials' process groups and
+    removes their work folder first, then kills the process. Results already written stay valid; a simulated
+    experiment cut short keeps its "running" status and is redone by the next run of the sweep.
+    """
+    from launchers.local_backend import SWEEP_PID_ENV, _is_ancestor, _pidfd
+
+    value = os.environ.get(SWEEP_PID_ENV, "")
+    if state.watching or not value.isdigit():
+        return
+    sweep_pid = int(value)
+    if sweep_pid == os.getpid() or not _is_ancestor(sweep_pid):
+        return  # the sweep process itself (basic launcher)
+    state.watching = True
+    parent = os.getppid()
+    pidfd = _pidfd(sweep_pid)
+
+    def watch() -> None:
+        import select
+
+        while True:
+            if pidfd is not None:
+                select.select([pidfd], [], [])
+                break
+            if os.getppid() != parent:
+                break
+            threading.Event().wait(0.5)
+        while state.real_training:  # the local backend's watcher ends the trials, then this process
+            threading.Event().wait(0.1)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="hpo-arena-sweep-worker-watch").start()
+
+
+def run_config_mapping(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain copy of a job configuration (for callers that keep the plan and mutate configs)."""
+    import copy
+
+    return copy.deepcopy(dict(config))
