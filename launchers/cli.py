@@ -35,6 +35,7 @@ COMMAND_MODULE_OF = {
     "results": "results.cli",
     "plot": "plotting.cli",
     "table": "plotting.cli",
+    "report": "plotting.html_report",
     "check-method": "launchers.method_cli",
 }
 
