@@ -99,7 +99,8 @@ def expand_markers(markdown: str, page_name: str = "<page>") -> str:
         kind, argument = match.group(1), (match.group(2) or "").strip()
         try:
             if kind == "help":
-                return f"```text\n$ arena {argument} --help\n{command_help(argument.split())}```"
+                command = " ".join(["arena", *argument.split(), "--help"])
+                return f"```text\n$ {command}\n{command_help(argument.split())}```"
             if kind == "sweep-config":
                 return f"```yaml\n{CONFIG_YAML.read_text()}```"
             return methods_table()
