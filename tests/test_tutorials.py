@@ -238,6 +238,32 @@ def check_cli(runs: list[BlockRun], folder: Path) -> None:
     assert "\\begin{tabular}" in plot.stdout
 
 
+def check_hyperdrive(runs: list[BlockRun], folder: Path) -> None:
+    bandit, queries, grid, queries_stored = of_language(runs, "python")
+    statuses = [line.split()[1] for line in bandit.stdout.splitlines()[1:]]
+    assert len(statuses) == 8 and "stopped" in statuses and "completed" in statuses  # the policy cancelled some
+    assert "best run:" in queries.stdout and "Completed" in queries.stdout
+    grid_lines = grid.stdout.splitlines()
+    assert len(grid_lines) == 4 and "'learning_rate': 0.03" in grid_lines[0]  # sorted best first
+    _bandit_sweep, rest = of_language(runs, "bash")
+    assert "BANDIT" in rest.stdout and "MEDIAN-STOPPING" in rest.stdout and "RS" in rest.stdout
+    assert "256 trials: {'stopped': 255, 'completed': 1}" in queries_stored.stdout
+
+
+def check_determined(runs: list[BlockRun], folder: Path) -> None:
+    layout, trials, = of_language(runs, "python")
+    assert layout.stdout.splitlines() == ["bracket 0: rungs at epochs [1, 3, 9], 8 trials, 2 at once",
+                                          "bracket 1: rungs at epochs [3, 9], 4 trials, 2 at once"]
+    rows = [line.split() for line in trials.stdout.splitlines()[2:]]
+    assert len(rows) == 12
+    finished = [row for row in rows if row[1] == "completed"]
+    assert finished and all(row[2] == "9" for row in finished)  # promoted trials resumed up to 9 epochs
+    assert {row[2] for row in rows if row[1] == "paused"} <= {"1", "3"}
+    (study,) = of_language(runs, "bash")
+    assert "| benchmark | ADAPTIVE-ASHA | ASHA |" in study.stdout
+    assert (folder / "figures" / "normalised_regret.pdf").is_file()
+
+
 PAGE_TESTS = [
     ("getting-started.md", check_getting_started),
     ("cli.md", check_cli),
