@@ -86,9 +86,10 @@ def page_environment(folder: Path) -> dict[str, str]:
     return env
 
 
-def run_page(page: Path, folder: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> list[BlockRun]:
+def run_page(page: Path, folder: Path, monkeypatch: pytest.MonkeyPatch | None = None,
+             extra_env: dict[str, str] | None = None) -> list[BlockRun]:
     """Run every block of ``page`` in ``folder`` (see the module docstring); the runs of the executed blocks."""
-    env = page_environment(folder)
+    env = page_environment(folder) | (extra_env or {})
     prelude = f'arena() {{ "{sys.executable}" -m launchers.cli "$@"; }}\nset -euo pipefail\n'
     namespace: dict = {"__name__": "__main__"}
     done = []
@@ -245,8 +246,8 @@ def check_hyperdrive(runs: list[BlockRun], folder: Path) -> None:
     assert "best run:" in queries.stdout and "Completed" in queries.stdout
     grid_lines = grid.stdout.splitlines()
     assert len(grid_lines) == 4 and "'learning_rate': 0.03" in grid_lines[0]  # sorted best first
-    _bandit_sweep, rest = of_language(runs, "bash")
-    assert "BANDIT" in rest.stdout and "MEDIAN-STOPPING" in rest.stdout and "RS" in rest.stdout
+    (study,) = of_language(runs, "bash")
+    assert "| benchmark | BANDIT | MEDIAN-STOPPING | RS |" in study.stdout
     assert "256 trials: {'stopped': 255, 'completed': 1}" in queries_stored.stdout
 
 
@@ -278,7 +279,8 @@ def check_concepts(runs: list[BlockRun], folder: Path) -> None:
 
 def check_add_data(runs: list[BlockRun], folder: Path) -> None:
     get, sweep, copy, convert = of_language(runs, "bash")
-    assert "sha256" in get.stdout and "10 benchmarks, 10 with data here" in get.stdout
+    assert "XGBoost.csv.zip: downloaded; checked" in get.stdout and "sha256" in get.stdout
+    assert "10 benchmarks, 10 with data here" in get.stdout
     assert "(2 of 2 done)" in sweep.stdout
     assert "icml-xgboost" in copy.stdout and (folder / "shared-repo" / "icml-xgboost" / "metadata.json").is_file()
     assert "val_error  0.25" in convert.stdout and "seconds    30.9" in convert.stdout
@@ -361,7 +363,9 @@ def test_page_runs(path, check, tmp_path, monkeypatch):
         if not source.is_dir():
             pytest.skip(f"the page starts from real upstream files, not available at {source}")
         (tmp_path / name).symlink_to(source.resolve(), target_is_directory=True)
-    check(run_page(DOCS / path, tmp_path, monkeypatch), tmp_path)
+    # downloads go to a private cache, so that the page really fetches its files
+    extra_env = {"HPO_ARENA_CACHE": str(tmp_path / ".cache")} if path == "guides/add-data.md" else None
+    check(run_page(DOCS / path, tmp_path, monkeypatch, extra_env), tmp_path)
 
 
 @pytest.mark.slow
