@@ -225,7 +225,8 @@ def check_getting_started(runs: list[BlockRun], folder: Path) -> None:
 
 
 def check_cli(runs: list[BlockRun], folder: Path) -> None:
-    sweep, refused, blackboxes, data, convert, benchmarks, check_method, results, table = of_language(runs, "bash")
+    (sweep, refused, blackboxes, data, convert, benchmarks, check_method, results, table, multi_objective,
+     report) = of_language(runs, "bash")
     assert "(6 of 6 done)" in sweep.stdout
     assert "method.grace_period" in refused.stderr + refused.stdout and not (folder / "arena-results" / "typo").exists()
     assert "xgboost-sklearn" in blackboxes.stdout and "val_error     0.611111" in blackboxes.stdout
@@ -236,6 +237,12 @@ def check_cli(runs: list[BlockRun], folder: Path) -> None:
     assert "every setup has its runs" in results.stdout
     assert (folder / "copy-of-results" / "cli-demo" / "xgboost-sklearn-wine" / "ASHA" / "2" / "results.parquet").is_file()
     assert "\\begin{tabular}" in table.stdout and "xgboost-sklearn-wine" in table.stdout
+    assert "(4 of 4 done)" in multi_objective.stdout
+    assert (folder / "mo-figures" / "mo-xgboost-sklearn-wine_pareto_front.png").is_file()
+    assert (folder / "mo-figures" / "mo-xgboost-sklearn-wine_attainment.png").is_file()
+    assert "hypervolume" in multi_objective.stdout and "| mo-xgboost-sklearn-wine |" in multi_objective.stdout
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "cli-demo" in page and "complete" in page and "data:image/png;base64," in page
 
 
 def check_hyperdrive(runs: list[BlockRun], folder: Path) -> None:
@@ -304,12 +311,14 @@ def check_add_method(runs: list[BlockRun], folder: Path) -> None:
 
 
 def check_launchers(runs: list[BlockRun], folder: Path) -> None:
-    same_results, _submitit, pulled, real = of_language(runs, "bash")
+    same_results, _submitit, pulled, real, watch = of_language(runs, "bash")
     assert "(4 of 4 done)" in same_results.stdout  # cmp found the basic and joblib files identical
     assert any((folder / "arena-outputs" / "submitit").rglob(".submitit"))
     assert (folder / "arena-results" / "submitit" / "xgboost-sklearn-wine" / "ASHA" / "0" / "results.parquet").is_file()
     assert "4 experiment(s) pulled" in pulled.stdout and "every setup has its runs" in pulled.stdout
     assert "every setup has its runs" in real.stdout
+    assert "trial_" in watch.stdout or "events.out.tfevents" in watch.stdout  # TensorBoard files of real training
+    assert "real-logreg" in (folder / "real-report.html").read_text(encoding="utf-8")
 
 
 def check_statistics(runs: list[BlockRun], folder: Path) -> None:
