@@ -206,15 +206,24 @@ def peer_python(version: str, args: argparse.Namespace) -> str:
     return given
 
 
-def call_driver(python: str, *args: str, timeout: float | None = None) -> dict:
+def call_driver(python: str, *args: str, timeout: float | None = None, stderr_file: Path | None = None) -> dict:
+    """Runs the driver; its whole stderr goes to ``stderr_file`` when given (kept for post-mortems of crashes)."""
     try:
         done = subprocess.run([python, str(DRIVER), *args], capture_output=True, text=True, check=False,
                               timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as err:
+        if stderr_file is not None:
+            stderr = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else (err.stderr or "")
+            stderr_file.write_text(stderr)
         raise RuntimeError(f"peer driver {' '.join(args)} exceeded --peer-timeout ({timeout:g} s)") from None
+    if stderr_file is not None:
+        stderr_file.write_text(done.stderr)
     lines = [line for line in done.stdout.splitlines() if line.startswith(DONE_PREFIX)]
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"peer driver {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        last = [line for line in done.stderr.strip().splitlines() if line.strip()][-1:] or ["(no stderr)"]
+        raise RuntimeError(f"peer driver {' '.join(args)} failed (exit {done.returncode}): {last[0]}"
+                           f"{f' (full stderr: {stderr_file})' if stderr_file is not None else ''}\n"
+                           f"{done.stderr[-4000:]}")
     return json.loads(lines[-1][len(DONE_PREFIX):])
 
 
@@ -289,15 +298,30 @@ def store_peer_run(spec: dict[str, Any], output: dict[str, Any], export: Export,
     return len(trial_ids), len(results)
 
 
+def _reusable(out: Path, spec_path: Path, spec: dict[str, Any]) -> bool:
+    """A finished peer run in the work folder is reused when it was run from exactly this spec (same table
+    export, class, arguments, seeds, budget, clock): the peer's GP methods take minutes per run, so adding
+    seeds to a ``--work-dir`` only runs the new ones. Its recorded decision times are reused with it."""
+    if not (out.is_file() and spec_path.is_file()):
+        return False
+    try:
+        return json.loads(spec_path.read_text()) == json.loads(json.dumps(spec)) and "calls" in json.loads(
+            out.read_text())
+    except json.JSONDecodeError:
+        return False
+
+
 def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: Path, seed: int, python: str,
                  scratch: Path, timeout: float | None) -> bm.RunRecord:
     out = scratch / f"{export.benchmark.name}-{entry.label}-{seed}.json"
     spec = peer_spec(entry, export, repository, seed, out)
     spec_path = out.with_suffix(".spec.json")
-    spec_path.write_text(json.dumps(spec))
     t0 = time.perf_counter()
     try:
-        call_driver(python, "run", str(spec_path), timeout=timeout)
+        if not _reusable(out, spec_path, spec):
+            out.unlink(missing_ok=True)
+            spec_path.write_text(json.dumps(spec))
+            call_driver(python, "run", str(spec_path), timeout=timeout, stderr_file=out.with_suffix(".stderr.txt"))
         output = json.loads(out.read_text())
         store_peer_run(spec, output, export, results_root, entry.label)
     except Exception as err:  # noqa: BLE001 - a crashing peer run is reported, not fatal to the others
