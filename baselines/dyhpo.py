@@ -74,6 +74,16 @@ def linear_rung_levels(grace_period: float, rung_increment: float, max_fidelity:
         k += 1
 
 
+def geometric_buckets(grace_period: float, max_fidelity: float, reduction_factor: float = 3.0) -> list[float]:
+    """Bucket edges ``grace_period * reduction_factor^k`` below ``max_fidelity``, then ``max_fidelity``."""
+    edges = []
+    level = float(grace_period)
+    while level < max_fidelity and not fidelity_matches(level, max_fidelity):
+        edges.append(level)
+        level *= reduction_factor
+    return [*edges, float(max_fidelity)]
+
+
 class DyHPO(SearcherScheduler):
     """DyHPO (see the module docstring); the searcher must be a joint-model ``MultiFidelityGPSearcher``."""
 
@@ -92,6 +102,7 @@ class DyHPO(SearcherScheduler):
         rung_increment: float = 2,
         probability_sh: float = 0.25,
         num_new_candidates: int = 250,
+        sparse_data: bool = True,
     ):
         if not (isinstance(searcher, MultiFidelityGPSearcher) and searcher.model == "joint"):
             raise ValueError("DyHPO scores paused trials at levels without data and needs the joint GP searcher: "
@@ -108,6 +119,9 @@ class DyHPO(SearcherScheduler):
             raise ValueError(f"num_new_candidates must be >= 1, got {num_new_candidates}")
         self.num_new_candidates = num_new_candidates
         self.levels = linear_rung_levels(grace_period, rung_increment, self.max_fidelity, self.fidelity_values)
+        # The GP's data: one result per trial and geometric bucket (grace_period * 3^k), see the module docstring.
+        self.sparse_data = bool(sparse_data)
+        searcher.sparsify_joint_data(geometric_buckets(grace_period, self.max_fidelity) if sparse_data else None)
         self.targets: list[float] = [*self.levels, self.max_fidelity]  # where a trial runs to, by position
         self.position: dict[int, int] = {}  # index into targets the trial runs to or is paused at
         self.rung_values: list[dict[int, float]] = [{} for _ in self.levels]
