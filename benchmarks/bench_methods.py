@@ -238,22 +238,27 @@ def save_calls(spec: ExperimentSpec, record: RunRecord) -> None:
 
 def stored_record(spec: ExperimentSpec) -> RunRecord | None:
     """The record of a finished run of exactly this (benchmark, method, seed, budget) in the results root, or
-    None (not run, failed, another budget or master seed, or run before decision times were stored)."""
+    None (not run, failed, another budget or master seed). A run stored without its decision times (copied from
+    another results folder) is reused with none: it counts for regret and trials, not for the time table."""
     import json
 
     folder = _run_folder(spec)
     try:
         meta = json.loads((folder / "metadata.json").read_text())
-        stored = np.load(folder / CALLS_FILE)
     except (OSError, ValueError):
         return None
+    try:
+        stored = dict(np.load(folder / CALLS_FILE))
+    except (OSError, ValueError):
+        stored = {"seconds": np.float64(meta.get("runtime_seconds", math.nan)),
+                  "suggest_completed": np.empty(0, dtype=np.int64)}
     same = (meta.get("status") == "complete" and meta.get("master_seed") == spec.master_seed
             and math.isclose(float(meta.get("budget", {}).get("max_wallclock_time", -1.0)),
                              float(spec.benchmark.max_wallclock_time))
             and meta.get("n_workers") == spec.benchmark.n_workers)
     if not same:
         return None
-    calls = {k[len("call_"):]: np.asarray(stored[k]) for k in stored.files if k.startswith("call_")}
+    calls = {k[len("call_"):]: np.asarray(v) for k, v in stored.items() if k.startswith("call_")}
     return RunRecord(spec.benchmark.name, spec.method, spec.seed, float(stored["seconds"]), calls,
                      np.asarray(stored["suggest_completed"]))
 

@@ -302,12 +302,18 @@ def _reusable(out: Path, spec_path: Path, spec: dict[str, Any]) -> bool:
     """A finished peer run in the work folder is reused when it was run from exactly this spec (same table
     export, class, arguments, seeds, budget, clock): the peer's GP methods take minutes per run, so adding
     seeds to a ``--work-dir`` only runs the new ones. Its recorded decision times are reused with it."""
-    if not (out.is_file() and spec_path.is_file()):
+    if not (out.is_file() and _same_spec(spec_path, spec)):
         return False
     try:
-        return json.loads(spec_path.read_text()) == json.loads(json.dumps(spec)) and "calls" in json.loads(
-            out.read_text())
+        return "calls" in json.loads(out.read_text())
     except json.JSONDecodeError:
+        return False
+
+
+def _same_spec(spec_path: Path, spec: dict[str, Any]) -> bool:
+    try:
+        return json.loads(spec_path.read_text()) == json.loads(json.dumps(spec))
+    except (OSError, json.JSONDecodeError):
         return False
 
 
@@ -316,17 +322,27 @@ def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: P
     out = scratch / f"{export.benchmark.name}-{entry.label}-{seed}.json"
     spec = peer_spec(entry, export, repository, seed, out)
     spec_path = out.with_suffix(".spec.json")
+    crash = out.with_suffix(".crash.txt")
     t0 = time.perf_counter()
+    if crash.is_file() and _same_spec(spec_path, spec):
+        # The peer crashed on exactly this run before (a crash is deterministic: same seeds, same table);
+        # delete the .crash.txt file to try again.
+        return bm.RunRecord(export.benchmark.name, entry.label, seed, 0.0, {}, np.empty(0, dtype=np.int64),
+                            error=crash.read_text())
     try:
         if not _reusable(out, spec_path, spec):
             out.unlink(missing_ok=True)
+            crash.unlink(missing_ok=True)
             spec_path.write_text(json.dumps(spec))
             call_driver(python, "run", str(spec_path), timeout=timeout, stderr_file=out.with_suffix(".stderr.txt"))
         output = json.loads(out.read_text())
         store_peer_run(spec, output, export, results_root, entry.label)
     except Exception as err:  # noqa: BLE001 - a crashing peer run is reported, not fatal to the others
+        error = f"{type(err).__name__}: {err}"
+        if "exceeded --peer-timeout" not in error:  # a timeout depends on the host's load: not stored
+            crash.write_text(error)
         return bm.RunRecord(export.benchmark.name, entry.label, seed, time.perf_counter() - t0, {},
-                            np.empty(0, dtype=np.int64), error=f"{type(err).__name__}: {err}")
+                            np.empty(0, dtype=np.int64), error=error)
     calls = {
         "suggest": np.asarray(output["calls"]["suggest"]),
         "on_result": np.asarray(output["calls"]["on_trial_result"]),
