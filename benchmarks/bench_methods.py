@@ -2,7 +2,8 @@
 fraction of the budget each method needs to reach random search's final quality, and time per decision.
 
     python benchmarks/bench_methods.py [--quick] [--seeds N] [--n-jobs 2] [--methods RS BO ...]
-        [--families xgboost-sklearn lcbench-ce yahpo-lcbench] [--out FILE.md] [--work-dir DIR]
+        [--families xgboost-sklearn lcbench-ce yahpo-lcbench] [--tasks adult ...] [--out FILE.md]
+        [--work-dir DIR [--reuse [--rerun METHOD ...]]]
 
 Benchmark families (real data only; ``../shared/data`` relative to the project root, or ``--data``):
 
@@ -697,6 +698,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="only these tasks of the chosen families (default: the families' full-run tasks)")
     parser.add_argument("--budget-scale", type=float, default=1.0,
                         help="multiply every benchmark's max_wallclock_time (default 1: the definitions' budgets)")
     parser.add_argument("--no-probe", action="store_true", help="skip the BO decision-time probe")
@@ -738,7 +741,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: real data folder {args.data} not found; pass --data", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    plan = make_plan(args.families, args.methods, args.seeds, args.quick, args.budget_scale)
+    plan = make_plan(args.families, args.methods, args.seeds, args.quick and args.tasks is None, args.budget_scale)
+    if args.tasks is not None:
+        known = {b.task for b in plan.benchmarks}
+        unknown = [t for t in args.tasks if t not in known]
+        if unknown:
+            print(f"error: tasks {unknown} are not in the chosen families; available: {sorted(known)}",
+                  file=sys.stderr)
+            return 2
+        plan.benchmarks = [b for b in plan.benchmarks if b.task in args.tasks]
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-methods-"))
     repository, results_root = work / "repository", work / "results"
     if results_root.exists():
