@@ -529,8 +529,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=bm.DEFAULT_DATA, help="real data folder")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep exports, converted tables and results here (default: a temporary folder)")
+    parser.add_argument("--reuse-ours", action="store_true",
+                        help="with --work-dir: take our finished runs stored in its results folder (e.g. copied from "
+                             "a bench_methods.py --work-dir: same tag, master seed and benchmarks) instead of "
+                             "running them again; peer runs are always reused when their spec is unchanged")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown to this file")
     args = parser.parse_args(argv)
+    if args.reuse_ours and args.work_dir is None:
+        parser.error("--reuse-ours needs --work-dir")
     args.argv = list(sys.argv[1:] if argv is None else argv)
     requested = args.methods or list(PEER_METHODS)
     entries = []
@@ -590,7 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = full_plan(args)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-methods-peer-"))
     repository, results_root = work / "repository", work / "results"
-    shutil.rmtree(results_root / bm.TAG, ignore_errors=True)
+    if not args.reuse_ours:
+        shutil.rmtree(results_root / bm.TAG, ignore_errors=True)
     repository.mkdir(parents=True, exist_ok=True)
     try:
         bm.prepare_repository(plan, args.data, repository, probe=False)
@@ -604,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for x in exports:
                     call_driver(python, "serialize", str(x.folder), str(peer_repository))
         if args.sides != "peer":
-            records += bm.run_all(plan, repository, results_root, args.n_jobs, probe=False)
+            records += bm.run_all(plan, repository, results_root, args.n_jobs, probe=False, reuse=args.reuse_ours)
         if args.sides != "ours":
             scratch = work / "peer-runs"
             scratch.mkdir(parents=True, exist_ok=True)
