@@ -318,7 +318,7 @@ def _same_spec(spec_path: Path, spec: dict[str, Any]) -> bool:
 
 
 def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: Path, seed: int, python: str,
-                 scratch: Path, timeout: float | None) -> bm.RunRecord:
+                 scratch: Path, timeout: float | None, new_runs: bool = True) -> bm.RunRecord:
     out = scratch / f"{export.benchmark.name}-{entry.label}-{seed}.json"
     spec = peer_spec(entry, export, repository, seed, out)
     spec_path = out.with_suffix(".spec.json")
@@ -329,9 +329,16 @@ def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: P
         # delete the .crash.txt file to try again.
         return bm.RunRecord(export.benchmark.name, entry.label, seed, 0.0, {}, np.empty(0, dtype=np.int64),
                             error=crash.read_text())
+    if not new_runs and not _reusable(out, spec_path, spec):
+        timeout_file = out.with_suffix(".timeout.txt")
+        earlier = timeout_file.read_text() if timeout_file.is_file() and _same_spec(spec_path, spec) else \
+            "RuntimeError: never finished"
+        return bm.RunRecord(export.benchmark.name, entry.label, seed, 0.0, {}, np.empty(0, dtype=np.int64),
+                            error=f"{earlier} (not run again: --no-new-peer-runs)")
     try:
         if not _reusable(out, spec_path, spec):
             out.unlink(missing_ok=True)
+            out.with_suffix(".timeout.txt").unlink(missing_ok=True)
             crash.unlink(missing_ok=True)
             spec_path.write_text(json.dumps(spec))
             call_driver(python, "run", str(spec_path), timeout=timeout, stderr_file=out.with_suffix(".stderr.txt"))
@@ -339,8 +346,8 @@ def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: P
         store_peer_run(spec, output, export, results_root, entry.label)
     except Exception as err:  # noqa: BLE001 - a crashing peer run is reported, not fatal to the others
         error = f"{type(err).__name__}: {err}"
-        if "exceeded --peer-timeout" not in error:  # a timeout depends on the host's load: not stored
-            crash.write_text(error)
+        # A timeout depends on the host's load: it is kept apart and retried (except with --no-new-peer-runs).
+        (out.with_suffix(".timeout.txt") if "exceeded --peer-timeout" in error else crash).write_text(error)
         return bm.RunRecord(export.benchmark.name, entry.label, seed, time.perf_counter() - t0, {},
                             np.empty(0, dtype=np.int64), error=error)
     calls = {
@@ -354,7 +361,7 @@ def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: P
 
 def run_peers(entries: list[Entry], exports: list[Export], repository: Path, results_root: Path,
               seeds: list[int], pythons: dict[str, str], n_jobs: int, scratch: Path,
-              timeout: float | None) -> list[bm.RunRecord]:
+              timeout: float | None, new_runs: bool = True) -> list[bm.RunRecord]:
     from joblib import Parallel, delayed
 
     jobs = [(e, x, s) for x in exports for e in entries for s in seeds]
@@ -364,7 +371,8 @@ def run_peers(entries: list[Entry], exports: list[Export], repository: Path, res
     t0 = time.perf_counter()
     parallel = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator_unordered")
     for i, record in enumerate(parallel(delayed(run_peer_one)(e, x, repository, results_root, s, pythons[e.version],
-                                                               scratch, timeout) for e, x, s in jobs), start=1):
+                                                               scratch, timeout, new_runs) for e, x, s in jobs),
+                               start=1):
         records.append(record)
         status = "FAILED: " + record.error.splitlines()[0] if record.error else "ok"
         print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} ({record.benchmark} {record.method} seed "
@@ -384,10 +392,31 @@ def _interval_cell(per_task: list[np.ndarray] | None) -> list[str]:
     return [f"{bm.fmt(i.point)} [{bm.fmt(i.lower)}, {bm.fmt(i.upper)}]" for i in intervals]
 
 
+def partial_seed_regret(table: bm.RegretTable, plan: bm.Plan, ok: set[tuple[str, str, int]], results_root: Path,
+                        repository: Path) -> dict[str, int]:
+    """Methods that lack some seeds on a benchmark (a crashed or timed-out peer run) are left out of ``table``;
+    where at least two seeds succeeded on every benchmark with a known table bound, their regret over those
+    seeds is added to ``table`` and the method is returned with its number of seeds (the report says so)."""
+    out: dict[str, int] = {}
+    for name in plan.methods:
+        missing = [b for b in plan.benchmarks if (b.name, name) not in table.values and b.name in table.bounds]
+        if not missing:
+            continue
+        seeds = [s for s in plan.seeds if all((b.name, name, s) in ok for b in missing)]
+        if len(seeds) < 2 or any(table.bound_source.get(b.name) != "table" for b in missing):
+            continue  # bounds taken from the runs would change with the runs included
+        sub = bm.regret_curves(results_root, repository, bm.Plan(missing, [name], seeds), ok)
+        table.values.update(sub.values)
+        out[name] = len(seeds)
+    return out
+
+
 def regret_markdown(entries: list[Entry], table: bm.RegretTable, groups: list[tuple[str, list[str]]],
-                    sides: str) -> list[str]:
+                    sides: str, partial: dict[str, int] | None = None) -> list[str]:
+    partial = partial or {}
     lines = [("IQM normalised regret over seeds x tasks at 25% / 50% / 100% of the budget, 95% stratified-bootstrap "
-             f"intervals ({N_BOOT} resamples of the seeds within each task); lower is better:"), ""]
+             f"intervals ({N_BOOT} resamples of the seeds within each task); lower is better; '(k seeds)': only k "
+             "runs succeeded (see the run problems below), the cell is over those:"), ""]
     for group, members in groups:
         lines += [f"**{group}** ({len(members)} task{'s' if len(members) > 1 else ''}):", "",
                   "| method | side | 25% | 50% | 100% |", "|---|---|---|---|---|"]
@@ -399,7 +428,8 @@ def regret_markdown(entries: list[Entry], table: bm.RegretTable, groups: list[tu
                 shown.add(name)
                 parts = [table.values.get((b, name)) for b in members]
                 cells = _interval_cell(None if any(p is None for p in parts) else parts)
-                lines.append(f"| {entry.method} | {side} | " + " | ".join(cells) + " |")
+                note = f" ({partial[name]} seeds)" if name in partial and cells[0] != "n/a" else ""
+                lines.append(f"| {entry.method} | {side}{note} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
 
@@ -486,6 +516,7 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
     full = bm.Plan(plan.benchmarks, list(dict.fromkeys(names)), plan.seeds)
     health, ok = bm.run_health(results_root, full, records)
     table = bm.regret_curves(results_root, repository, full, ok)
+    partial = partial_seed_regret(table, full, ok, results_root, repository)
     groups = [(g, [b.name for b in plan.benchmarks if b.family == g and b.name in table.bounds]) for g in FAMILIES]
     groups = [(g, m) for g, m in groups if m]
     if len(groups) > 1:
@@ -495,7 +526,7 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
              f"{args.n_jobs} processes, sides: {args.sides}. Command: `python benchmarks/bench_methods_peer.py "
              f"{' '.join(args.argv)}`."), ""]
     lines += settings_markdown(entries, exports) + [""]
-    lines += regret_markdown(entries, table, groups, args.sides)
+    lines += regret_markdown(entries, table, groups, args.sides, partial)
     lines += work_and_time_markdown(entries, records, results_root, args.sides) + [""]
     lines += health
     lines += ["", f"Total wall time: {wall:.0f} s."]
@@ -529,14 +560,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=bm.DEFAULT_DATA, help="real data folder")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep exports, converted tables and results here (default: a temporary folder)")
+    parser.add_argument("--no-new-peer-runs", action="store_true",
+                        help="with --work-dir: report only the peer runs already finished there (a run that crashed "
+                             "or timed out before is reported with that reason) instead of running the missing ones")
     parser.add_argument("--reuse-ours", action="store_true",
                         help="with --work-dir: take our finished runs stored in its results folder (e.g. copied from "
                              "a bench_methods.py --work-dir: same tag, master seed and benchmarks) instead of "
                              "running them again; peer runs are always reused when their spec is unchanged")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown to this file")
     args = parser.parse_args(argv)
-    if args.reuse_ours and args.work_dir is None:
-        parser.error("--reuse-ours needs --work-dir")
+    if (args.reuse_ours or args.no_new_peer_runs) and args.work_dir is None:
+        parser.error("--reuse-ours and --no-new-peer-runs need --work-dir")
     args.argv = list(sys.argv[1:] if argv is None else argv)
     requested = args.methods or list(PEER_METHODS)
     entries = []
@@ -618,7 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for version in pythons:
                 chosen = [e for e in args.entries if e.version == version]
                 records += run_peers(chosen, exports, work / f"peer-{version}", results_root, plan.seeds,
-                                     pythons, args.n_jobs, scratch, args.peer_timeout)
+                                     pythons, args.n_jobs, scratch, args.peer_timeout,
+                                     new_runs=not args.no_new_peer_runs)
         text = report(args, plan, args.entries, exports, records, results_root, repository,
                       time.perf_counter() - t0)
     finally:
