@@ -331,8 +331,8 @@ def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: P
                             error=crash.read_text())
     if not new_runs and not _reusable(out, spec_path, spec):
         timeout_file = out.with_suffix(".timeout.txt")
-        earlier = timeout_file.read_text() if timeout_file.is_file() and _same_spec(spec_path, spec) else \
-            "RuntimeError: never finished"
+        earlier = timeout_file.read_text().strip().splitlines()[0] if timeout_file.is_file() and \
+            _same_spec(spec_path, spec) else "RuntimeError: not finished yet"
         return bm.RunRecord(export.benchmark.name, entry.label, seed, 0.0, {}, np.empty(0, dtype=np.int64),
                             error=f"{earlier} (not run again: --no-new-peer-runs)")
     try:
