@@ -19,6 +19,12 @@ peer (Syne Tune 0.13's ``DyHPO``), this implementation replaces it with MOBSTER'
 the independent per-level model cannot extrapolate to a level without data and is refused). Running trials are
 conditioned on at their next level with the kriging believer.
 
+Bounded decision time: every step of every trial is a result, so the GP's data are thinned before MOBSTER's
+size cap (``max_size_data_for_model``): each trial keeps one result per geometric bucket
+``(grace_period * 3^(k-1), grace_period * 3^k]`` (its result at the largest level there), as Syne Tune's DyHPO
+does (``SubsampleMFDenseDataStateConverter``; it thins only down to the cap, we always thin, so the GP stays
+small). ``sparse_data=False`` keeps every result.
+
 Also as in Syne Tune (not in the paper): with probability ``probability_sh`` (default 0.25, Syne Tune's
 default; 0 gives the paper's rule) a free worker first tries the successive-halving promotion rule: scanning
 rungs from the top, the best paused trial among the best ``floor(n_k * r_k / r_(k+1))`` of the ``n_k`` results at
