@@ -19,6 +19,12 @@ peer (Syne Tune 0.13's ``DyHPO``), this implementation replaces it with MOBSTER'
 the independent per-level model cannot extrapolate to a level without data and is refused). Running trials are
 conditioned on at their next level with the kriging believer.
 
+Bounded decision time: every step of every trial is a result, so the GP's data are thinned before MOBSTER's
+size cap (``max_size_data_for_model``): each trial keeps one result per geometric bucket
+``(grace_period * 3^(k-1), grace_period * 3^k]`` (its result at the largest level there), as Syne Tune's DyHPO
+does (``SubsampleMFDenseDataStateConverter``; it thins only down to the cap, we always thin, so the GP stays
+small). ``sparse_data=False`` keeps every result.
+
 Also as in Syne Tune (not in the paper): with probability ``probability_sh`` (default 0.25, Syne Tune's
 default; 0 gives the paper's rule) a free worker first tries the successive-halving promotion rule: scanning
 rungs from the top, the best paused trial among the best ``floor(n_k * r_k / r_(k+1))`` of the ``n_k`` results at
@@ -74,6 +80,16 @@ def linear_rung_levels(grace_period: float, rung_increment: float, max_fidelity:
         k += 1
 
 
+def geometric_buckets(grace_period: float, max_fidelity: float, reduction_factor: float = 3.0) -> list[float]:
+    """Bucket edges ``grace_period * reduction_factor^k`` below ``max_fidelity``, then ``max_fidelity``."""
+    edges = []
+    level = float(grace_period)
+    while level < max_fidelity and not fidelity_matches(level, max_fidelity):
+        edges.append(level)
+        level *= reduction_factor
+    return [*edges, float(max_fidelity)]
+
+
 @forwards_base_arguments
 class DyHPO(SearcherScheduler):
     """DyHPO (see the module docstring); the searcher must be a joint-model ``MultiFidelityGPSearcher``."""
@@ -85,6 +101,7 @@ class DyHPO(SearcherScheduler):
         rung_increment: float = 2,
         probability_sh: float = 0.25,
         num_new_candidates: int = 250,
+        sparse_data: bool = True,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
@@ -102,6 +119,9 @@ class DyHPO(SearcherScheduler):
             raise ValueError(f"num_new_candidates must be >= 1, got {num_new_candidates}")
         self.num_new_candidates = num_new_candidates
         self.levels = linear_rung_levels(grace_period, rung_increment, self.max_fidelity, self.fidelity_values)
+        # The GP's data: one result per trial and geometric bucket (grace_period * 3^k), see the module docstring.
+        self.sparse_data = bool(sparse_data)
+        searcher.sparsify_joint_data(geometric_buckets(grace_period, self.max_fidelity) if sparse_data else None)
         self.targets: list[float] = [*self.levels, self.max_fidelity]  # where a trial runs to, by position
         self.position: dict[int, int] = {}  # index into targets the trial runs to or is paused at
         self.rung_values: list[dict[int, float]] = [{} for _ in self.levels]

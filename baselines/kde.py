@@ -40,11 +40,12 @@ the snapped candidates are scored, so the proposal is always an allowed row.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 from baselines.arguments import forwards_base_arguments
 from baselines.searcher_common import _NO_FIDELITY, LearningSearcher, TrainingSet
@@ -60,11 +61,43 @@ class ProductKDE:
 
     ``data``: (n, d) points; column ``j`` is continuous in [0, 1] when ``num_categories[j] == 0`` and a
     category index otherwise. ``bandwidths``: (d,) Gaussian standard deviations or Aitchison-Aitken lambdas.
+    The remaining fields are derived once in ``__post_init__`` (a model is scored many times between fits).
     """
 
     data: np.ndarray
     bandwidths: np.ndarray
     num_categories: np.ndarray
+    _continuous: np.ndarray = field(init=False, repr=False, compare=False)
+    _categorical: np.ndarray = field(init=False, repr=False, compare=False)
+    _log_norm: float = field(init=False, repr=False, compare=False)
+    _log_same: np.ndarray = field(init=False, repr=False, compare=False)
+    _log_other: np.ndarray = field(init=False, repr=False, compare=False)
+    _scale: np.ndarray = field(init=False, repr=False, compare=False)  # bandwidths of the continuous columns
+    _scaled: np.ndarray = field(init=False, repr=False, compare=False)  # continuous data / bandwidths
+    _scaled_sq: np.ndarray = field(init=False, repr=False, compare=False)  # its squared row norms
+
+    def __post_init__(self) -> None:
+        c = np.asarray(self.num_categories, dtype=np.int64)
+        continuous = np.flatnonzero(c == 0)
+        categorical = np.flatnonzero(c > 0)
+        h = self.bandwidths
+        # Gaussian part: -sum_j (log h_j + log sqrt(2 pi)); the mean over the n data points: -log n.
+        log_norm = -float(np.sum(np.log(h[continuous]))) - len(continuous) * _LOG_SQRT_2PI - math.log(len(self.data))
+        hc, cc = h[categorical], c[categorical]
+        several = cc > 1
+        with np.errstate(divide="ignore"):
+            log_same = np.where(several, np.log1p(-np.where(several, hc, 0.0)), 0.0)
+            log_other = np.where(several, np.log(hc / np.maximum(cc - 1, 1)), -np.inf)
+        scale = h[continuous]
+        scaled = self.data[:, continuous] / scale
+        object.__setattr__(self, "_scale", scale)
+        object.__setattr__(self, "_scaled", scaled)
+        object.__setattr__(self, "_scaled_sq", (scaled * scaled).sum(axis=1))
+        object.__setattr__(self, "_continuous", continuous)
+        object.__setattr__(self, "_categorical", categorical)
+        object.__setattr__(self, "_log_norm", log_norm)
+        object.__setattr__(self, "_log_same", log_same)
+        object.__setattr__(self, "_log_other", log_other)
 
     @staticmethod
     def fit(data: np.ndarray, num_categories: np.ndarray, min_bandwidth: float) -> ProductKDE:
@@ -79,39 +112,61 @@ class ProductKDE:
         return ProductKDE(data, bandwidths, np.asarray(num_categories, dtype=np.int64))
 
     def log_pdf(self, X: np.ndarray) -> np.ndarray:
-        """log density at the rows of ``X`` (m, d): the log of the mean over data points of the kernel product."""
+        """log density at the rows of ``X`` (m, d): the log of the mean over data points of the kernel product.
+
+        One (m, n) kernel matrix for all coordinates at once: squared scaled distances over the continuous
+        columns, plus the Aitchison-Aitken log weights of the categorical ones; then a log-sum-exp per row.
+        """
         X = np.asarray(X, dtype=float)
+        cont, cat = self._continuous, self._categorical
         log_k = np.zeros((len(X), len(self.data)))
-        for j in range(self.data.shape[1]):
-            h = self.bandwidths[j]
-            c = self.num_categories[j]
-            if c == 0:
-                z = (X[:, j, None] - self.data[None, :, j]) / h
-                log_k += -0.5 * z * z - _LOG_SQRT_2PI - math.log(h)
-            else:
-                same = X[:, j, None] == self.data[None, :, j]
-                off = math.log(h / (c - 1)) if c > 1 else -math.inf
-                log_k += np.where(same, math.log1p(-h) if c > 1 else 0.0, off)
-        return logsumexp(log_k, axis=1) - math.log(len(self.data))
+        if len(cont):
+            # Squared scaled distances as |x|^2 - 2 x.y + |y|^2 (one matrix product instead of an (m, n, d)
+            # tensor); clipped at 0 against rounding, so a candidate equal to a data point gets distance 0.
+            Xs = X[:, cont] / self._scale
+            d2 = (Xs * Xs).sum(axis=1)[:, None] - 2.0 * (Xs @ self._scaled.T) + self._scaled_sq[None, :]
+            log_k = -0.5 * np.maximum(d2, 0.0)
+        if len(cat):
+            same = X[:, None, cat] == self.data[None, :, cat]
+            log_k = log_k + np.where(same, self._log_same, self._log_other).sum(axis=2)
+        # log-sum-exp over the data points (numpy: scipy's wrapper costs more than the sum at these sizes).
+        top = log_k.max(axis=1)
+        finite = np.isfinite(top)
+        shift = np.where(finite, top, 0.0)
+        with np.errstate(divide="ignore"):
+            lse = np.log(np.exp(log_k - shift[:, None]).sum(axis=1)) + shift
+        return lse + self._log_norm
 
     def sample(self, rng: np.random.Generator, n: int, bandwidth_factor: float) -> np.ndarray:
         """``n`` draws around data points chosen uniformly (hpbandster's sampling: continuous coordinates from a
         Gaussian truncated to [0, 1] with the bandwidth widened by ``bandwidth_factor``; categorical ones keep
-        the point's category with probability ``1 - lambda``, else a uniform category)."""
+        the point's category with probability ``1 - lambda``, else a uniform category).
+
+        Random numbers are drawn coordinate by coordinate (the stream does not depend on how the arithmetic is
+        batched); the truncated-Gaussian inversion then runs on all continuous coordinates at once."""
         centres = self.data[rng.integers(0, len(self.data), size=n)]
         out = centres.copy()
-        for j in range(self.data.shape[1]):
-            c = self.num_categories[j]
-            u = rng.random(n)
-            if c == 0:
-                mu = centres[:, j]
-                sigma = self.bandwidths[j] * bandwidth_factor
-                lo, hi = ndtr(-mu / sigma), ndtr((1.0 - mu) / sigma)
-                p = np.clip(lo + u * (hi - lo), 1e-15, 1 - 1e-15)
-                out[:, j] = np.clip(mu + sigma * ndtri(p), 0.0, 1.0)
-            else:
-                resample = u >= 1.0 - self.bandwidths[j]
-                out[resample, j] = rng.integers(0, c, size=int(resample.sum()))
+        cont = self._continuous
+        if len(self._categorical) == 0:
+            U = rng.random((len(cont), n)).T  # the same numbers as one rng.random(n) per coordinate
+        else:
+            U = np.empty((n, len(cont)))
+            k = 0
+            for j in range(self.data.shape[1]):
+                c = self.num_categories[j]
+                u = rng.random(n)
+                if c == 0:
+                    U[:, k] = u
+                    k += 1
+                else:
+                    resample = u >= 1.0 - self.bandwidths[j]
+                    out[resample, j] = rng.integers(0, c, size=int(resample.sum()))
+        if len(cont):
+            mu = centres[:, cont]
+            sigma = self.bandwidths[cont] * bandwidth_factor
+            lo, hi = ndtr(-mu / sigma), ndtr((1.0 - mu) / sigma)
+            p = np.clip(lo + U * (hi - lo), 1e-15, 1 - 1e-15)
+            out[:, cont] = np.clip(mu + sigma * ndtri(p), 0.0, 1.0)
         return out
 
 
@@ -134,6 +189,10 @@ class KDEModel:
 @forwards_base_arguments(fixed=("num_initial_random", "min_points_per_fidelity"))
 class KDESearcher(LearningSearcher):
     """BOHB's kernel density searcher (see the module docstring)."""
+
+    # The KDE's matrices are (num_samples x points in a density), far below where BLAS threads matter, and
+    # limiting the thread pools around each decision costs more than a whole KDE decision.
+    limit_blas_threads = False
 
     def __init__(
         self,
@@ -176,6 +235,21 @@ class KDESearcher(LearningSearcher):
         self._model_rng = make_rng(self.seed, "searcher", "kde")
         #: The model behind the last proposal (None: the last proposal was random). For inspection and tests.
         self.last_model: KDEModel | None = None
+        # Decision-time caches; none changes a decision. The fitted model depends only on the results seen,
+        # so it is kept until ``observe`` records a new one (several suggestions typically come between two
+        # results). Each trial's KDE vector is computed once, from the configuration the history keeps.
+        # Per fidelity: how many results it has been shown (a version) and the densities fitted at that version
+        # (None: too few results there for a model).
+        self._version_at: dict[float, int] = {}
+        self._fit_at: dict[float, tuple[int, KDEModel | None]] = {}
+        self._vectors: dict[int, np.ndarray] = {}
+        self._pool_vectors: np.ndarray | None = None
+        self._pool_sq_norms: np.ndarray | None = None
+
+    def observe(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None, value: float) -> None:
+        super().observe(trial_id, config, fidelity, value)
+        f = _NO_FIDELITY if fidelity is None else float(fidelity)
+        self._version_at[f] = self._version_at.get(f, 0) + 1
 
     # ------------------------------------------------------------------------------------------------
     # KDE vectors: one coordinate per hyperparameter
@@ -211,31 +285,50 @@ class KDESearcher(LearningSearcher):
         return good, bad
 
     def fit_model(self) -> KDEModel | None:
-        """The densities at the highest fidelity with enough data (see the module docstring), or None."""
+        """The densities at the highest fidelity with enough data (see the module docstring), or None.
+
+        The densities at a fidelity depend only on the results at that fidelity, so they are refitted only
+        after a new result there: with ASHA most results arrive at the lowest rung while the model sits on a
+        higher one, and between two results several suggestions reuse the same fit."""
         if self.dim == 0:
             return None
-        for fidelity in sorted(self._fidelities(), reverse=True):
-            data = self._data_at(fidelity)
-            split = self.split(data)
-            if split is None:
-                continue
-            good, bad = split
-            V = self.to_vectors(self.encoder.encode_many(data.configs))
-            return KDEModel(
-                None if fidelity == _NO_FIDELITY else fidelity,
-                ProductKDE.fit(V[good], self.num_categories, self.min_bandwidth),
-                ProductKDE.fit(V[bad], self.num_categories, self.min_bandwidth),
-                [data.trial_ids[i] for i in good],
-                [data.trial_ids[i] for i in bad],
-            )
+        for fidelity in sorted(self._version_at, reverse=True):
+            version = self._version_at[fidelity]
+            cached = self._fit_at.get(fidelity)
+            if cached is None or cached[0] != version:
+                cached = (version, self._fit_at_fidelity(fidelity))
+                self._fit_at[fidelity] = cached
+            if cached[1] is not None:
+                return cached[1]
         return None
 
-    def _fidelities(self) -> set[float]:
-        return {f for per_fidelity in self.history.values.values() for f in per_fidelity}
+    def _fit_at_fidelity(self, fidelity: float) -> KDEModel | None:
+        data = self._data_at(fidelity)
+        split = self.split(data)
+        if split is None:
+            return None
+        good, bad = split
+        V = self._trial_vectors(data.trial_ids)
+        return KDEModel(
+            None if fidelity == _NO_FIDELITY else fidelity,
+            ProductKDE.fit(V[good], self.num_categories, self.min_bandwidth),
+            ProductKDE.fit(V[bad], self.num_categories, self.min_bandwidth),
+            [data.trial_ids[i] for i in good],
+            [data.trial_ids[i] for i in bad],
+        )
+
+    def _trial_vectors(self, trial_ids: Sequence[int]) -> np.ndarray:
+        """KDE vectors of the trials' configurations (as the history keeps them), encoded once per trial."""
+        missing = [t for t in trial_ids if t not in self._vectors]
+        if missing:
+            V = self.to_vectors(self.encoder.encode_many([self.history.configs[t] for t in missing]))
+            self._vectors.update(zip(missing, V))
+        return np.array([self._vectors[t] for t in trial_ids]).reshape(len(trial_ids), self.dim)
 
     def _data_at(self, fidelity: float) -> TrainingSet:
-        ids = [t for t, per_fidelity in self.history.values.items() if fidelity in per_fidelity]
-        y = np.array([self.history.values[t][fidelity] for t in ids], dtype=float)
+        values = self.history.values
+        ids = [t for t, per_fidelity in values.items() if fidelity in per_fidelity]
+        y = np.array([values[t][fidelity] for t in ids], dtype=float)
         return TrainingSet(ids, [self.history.configs[t] for t in ids], y, fidelity)
 
     # ------------------------------------------------------------------------------------------------
@@ -262,7 +355,12 @@ class KDESearcher(LearningSearcher):
             rows = self._nearest_available(X)
             if len(rows) == 0:
                 return None
-            scores = model.log_ratio(self.to_vectors(self.pool.X[rows]))
+            if self._pool_vectors is None:
+                self._pool_vectors = self.to_vectors(self.pool.X)
+            # Many candidates snap to the same row: score each row once (identical rows score identically, so
+            # the first candidate with the best score is the same as when scoring all of them).
+            unique_rows, inverse = np.unique(rows, return_inverse=True)
+            scores = model.log_ratio(self._pool_vectors[unique_rows])[inverse]
             return dict(self.pool.configs[int(rows[int(np.argmax(scores))])])
         scores = model.log_ratio(self.to_vectors(X))
         order = np.argsort(-scores, kind="stable")
@@ -274,6 +372,7 @@ class KDESearcher(LearningSearcher):
         free = self.pool.available_indices()
         if len(free) == 0:
             return free
-        P = self.pool.X[free]
-        d2 = (X * X).sum(1)[:, None] - 2.0 * X @ P.T + (P * P).sum(1)[None, :]
+        if self._pool_sq_norms is None:
+            self._pool_sq_norms = (self.pool.X * self.pool.X).sum(1)
+        d2 = (X * X).sum(1)[:, None] - 2.0 * X @ self.pool.X[free].T + self._pool_sq_norms[free][None, :]
         return free[np.argmin(d2, axis=1)]

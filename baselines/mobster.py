@@ -97,6 +97,20 @@ def cap_observations(tiers: np.ndarray, values: np.ndarray, max_size: int, top_f
     return np.sort(np.concatenate(kept))
 
 
+def sparsify_by_buckets(trials: np.ndarray, levels: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the observations kept when each trial keeps at most one per bucket: its result at
+    the largest level in each bucket ``(edges[k-1], edges[k]]`` (levels above the last edge form one more
+    bucket). Syne Tune's DyHPO thins its dense learning curves the same way, on geometric buckets."""
+    if len(levels) == 0:
+        return np.arange(0)
+    bucket = np.searchsorted(edges, levels * (1.0 - 1e-9), side="left")
+    order = np.lexsort((-levels, bucket, trials))  # per (trial, bucket), the largest level first
+    pairs = np.stack([trials[order], bucket[order]], axis=1)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = np.any(pairs[1:] != pairs[:-1], axis=1)
+    return np.sort(order[first])
+
+
 def acquisition_level(level_counts: Mapping[float, int], threshold: int) -> float:
     """BOHB's rule: the highest level with at least ``threshold`` results, else the lowest level with any."""
     supported = [level for level, count in level_counts.items() if count >= threshold]
@@ -182,6 +196,16 @@ class MultiFidelityGPSearcher(BOSearcher):
         self._models: dict[Any, GaussianProcess] = {}
         self._fits: dict[Any, _FitRecord] = {}
         self._seen: dict[Any, int] = {}
+        self._bucket_edges: np.ndarray | None = None  # see ``sparsify_joint_data``
+
+    def sparsify_joint_data(self, edges: Sequence[float] | None) -> None:
+        """Thin the joint model's data to one result per trial and bucket ``(edges[k-1], edges[k]]`` (the one
+        at the largest level; ``sparsify_by_buckets``) before the size cap; ``None`` keeps every result.
+
+        For schedulers that record results at many closely spaced levels (DyHPO's linear levels): a trial run
+        to level 50 would otherwise bring 25 nearly collinear points of one learning curve, which cost cubic
+        time in the GP but add little beyond the latest point of each stretch of the curve."""
+        self._bucket_edges = None if edges is None else np.sort(np.asarray(edges, dtype=float))
 
     # ------------------------------------------------------------------------------------------------
     # Data
@@ -248,6 +272,9 @@ class MultiFidelityGPSearcher(BOSearcher):
     def joint_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Trial ids, levels and values for the joint model (capped level by level from the top)."""
         trials, levels, values = self.observations()
+        if self._bucket_edges is not None:
+            thin = sparsify_by_buckets(trials, levels, self._bucket_edges)
+            trials, levels, values = trials[thin], levels[thin], values[thin]
         tiers = np.unique(-levels, return_inverse=True)[1]  # 0 = the highest level
         keep = self._cap(tiers, values)
         return trials[keep], levels[keep], values[keep]

@@ -265,11 +265,13 @@ def _hypertune(ctx: _Context, searcher: Searcher, variant: str = "stopping", gra
 
 
 def _dyhpo(ctx: _Context, searcher: Searcher, grace_period: float = 1, rung_increment: float = 2,
-           probability_sh: float = 0.25, num_new_candidates: int = 250, max_trials: int | None = None) -> Scheduler:
+           probability_sh: float = 0.25, num_new_candidates: int = 250, sparse_data: bool = True,
+           max_trials: int | None = None) -> Scheduler:
     from baselines.dyhpo import DyHPO
 
     return DyHPO(searcher=searcher, max_trials=max_trials, grace_period=grace_period, rung_increment=rung_increment,
-                 probability_sh=probability_sh, num_new_candidates=num_new_candidates, **ctx.common())
+                 probability_sh=probability_sh, num_new_candidates=num_new_candidates, sparse_data=sparse_data,
+                 **ctx.common())
 
 
 def _multi_objective_common(ctx: _Context) -> dict[str, Any]:

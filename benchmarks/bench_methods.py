@@ -2,7 +2,8 @@
 fraction of the budget each method needs to reach random search's final quality, and time per decision.
 
     python benchmarks/bench_methods.py [--quick] [--seeds N] [--n-jobs 2] [--methods RS BO ...]
-        [--families xgboost-sklearn lcbench-ce yahpo-lcbench] [--out FILE.md] [--work-dir DIR]
+        [--families xgboost-sklearn lcbench-ce yahpo-lcbench] [--tasks adult ...] [--out FILE.md]
+        [--work-dir DIR [--reuse [--rerun METHOD ...]]]
 
 Benchmark families (real data only; ``../shared/data`` relative to the project root, or ``--data``):
 
@@ -220,6 +221,49 @@ def _instrument(scheduler, calls: dict[str, list[float]], suggest_completed: lis
         setattr(scheduler, name, timed)
 
 
+CALLS_FILE = "decision_calls.npz"  # a run's timed scheduler calls, next to its results (for --reuse)
+
+
+def _run_folder(spec: ExperimentSpec) -> Path:
+    from launchers.results_writer import experiment_path
+
+    return Path(experiment_path(spec.results_root, spec.tag, spec.benchmark.name, spec.method, spec.seed))
+
+
+def save_calls(spec: ExperimentSpec, record: RunRecord) -> None:
+    folder = _run_folder(spec)
+    if folder.is_dir():
+        np.savez(folder / CALLS_FILE, suggest_completed=record.suggest_completed, seconds=record.seconds,
+                 **{f"call_{k}": v for k, v in record.calls.items()})
+
+
+def stored_record(spec: ExperimentSpec) -> RunRecord | None:
+    """The record of a finished run of exactly this (benchmark, method, seed, budget) in the results root, or
+    None (not run, failed, another budget or master seed). A run stored without its decision times (copied from
+    another results folder) is reused with none: it counts for regret and trials, not for the time table."""
+    import json
+
+    folder = _run_folder(spec)
+    try:
+        meta = json.loads((folder / "metadata.json").read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        stored = dict(np.load(folder / CALLS_FILE))
+    except (OSError, ValueError):
+        stored = {"seconds": np.float64(meta.get("runtime_seconds", math.nan)),
+                  "suggest_completed": np.empty(0, dtype=np.int64)}
+    same = (meta.get("status") == "complete" and meta.get("master_seed") == spec.master_seed
+            and math.isclose(float(meta.get("budget", {}).get("max_wallclock_time", -1.0)),
+                             float(spec.benchmark.max_wallclock_time))
+            and meta.get("n_workers") == spec.benchmark.n_workers)
+    if not same:
+        return None
+    calls = {k[len("call_"):]: np.asarray(v) for k, v in stored.items() if k.startswith("call_")}
+    return RunRecord(spec.benchmark.name, spec.method, spec.seed, float(stored["seconds"]), calls,
+                     np.asarray(stored["suggest_completed"]))
+
+
 def run_one(spec: ExperimentSpec) -> RunRecord:
     """``run_experiment(spec)`` with the scheduler's calls timed; errors are returned, not raised."""
     from baselines import registry
@@ -245,9 +289,12 @@ def run_one(spec: ExperimentSpec) -> RunRecord:
         error = traceback.format_exc(limit=6)
     finally:
         registry.make_method = build
-    return RunRecord(spec.benchmark.name, spec.method, spec.seed, time.perf_counter() - t0,
-                     {k: np.asarray(v, dtype=np.float64) for k, v in calls.items()},
-                     np.asarray(suggest_completed, dtype=np.int64), error)
+    record = RunRecord(spec.benchmark.name, spec.method, spec.seed, time.perf_counter() - t0,
+                       {k: np.asarray(v, dtype=np.float64) for k, v in calls.items()},
+                       np.asarray(suggest_completed, dtype=np.int64), error)
+    if not error:
+        save_calls(spec, record)
+    return record
 
 
 def bo_probe_spec(repository: Path, results_root: Path, observations: int) -> ExperimentSpec:
@@ -259,13 +306,23 @@ def bo_probe_spec(repository: Path, results_root: Path, observations: int) -> Ex
                           blackbox_root=str(repository))
 
 
-def run_all(plan: Plan, repository: Path, results_root: Path, n_jobs: int, probe: bool) -> list[RunRecord]:
+def run_all(plan: Plan, repository: Path, results_root: Path, n_jobs: int, probe: bool,
+            reuse: bool = False) -> list[RunRecord]:
+    """Every run of the plan (and the BO probe); with ``reuse``, finished runs found in ``results_root`` (with
+    their stored decision times) are taken as they are instead of being run again."""
     from joblib import Parallel, delayed
 
     specs = [ExperimentSpec(bench, method, seed, MASTER_SEED, TAG, str(results_root),
                             method_kwargs=plan.method_kwargs(bench, method),
                             blackbox_root=blackbox_root(bench, repository))
              for bench, method, seed in plan.runs()]
+    records = []
+    if reuse:
+        stored = [stored_record(s) for s in specs]
+        records = [r for r in stored if r is not None]
+        specs = [s for s, r in zip(specs, stored) if r is None]
+        print(f"reusing {len(records)} finished runs from {results_root}; {len(specs)} to run", file=sys.stderr,
+              flush=True)
     if probe:
         specs.append(bo_probe_spec(repository, results_root, BO_PROBE_OBSERVATIONS))
     # Longest first (surrogate, model-based), so the two processes finish together.
@@ -274,7 +331,6 @@ def run_all(plan: Plan, repository: Path, results_root: Path, n_jobs: int, probe
         model = 5.0 if spec.method in MODEL_BASED or spec.benchmark.name.startswith("bo-probe") else 1.0
         return surrogate * model
     specs.sort(key=cost, reverse=True)
-    records = []
     t0 = time.perf_counter()
     parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
     for i, record in enumerate(parallel(delayed(run_one)(s) for s in specs), start=1):
@@ -642,6 +698,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-jobs", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="only these tasks of the chosen families (default: the families' full-run tasks)")
     parser.add_argument("--budget-scale", type=float, default=1.0,
                         help="multiply every benchmark's max_wallclock_time (default 1: the definitions' budgets)")
     parser.add_argument("--no-probe", action="store_true", help="skip the BO decision-time probe")
@@ -649,8 +707,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep the converted repository and the results here (default: a temporary folder, "
                              "deleted at the end)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work-dir: keep the finished runs stored there (same benchmark, method, seed, "
+                             "budget) and run only the missing ones, e.g. to add methods or families to a report")
+    parser.add_argument("--rerun", nargs="+", default=[], metavar="METHOD",
+                        help="with --reuse: run these methods again (e.g. after changing them)")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown to this file")
     args = parser.parse_args(argv)
+    if args.reuse and args.work_dir is None:
+        parser.error("--reuse needs --work-dir (the folder holding the runs to reuse)")
+    if args.rerun and not args.reuse:
+        parser.error("--rerun only makes sense with --reuse")
+    args.rerun = [m.upper() for m in args.rerun]
     # Methods that start trials from other trials' checkpoints (PBT) cannot run on tables (bench_pbt.py runs PBT).
     valid = [m for m in list_methods() if not method_transfers_checkpoints(m)]
     methods = args.methods or valid
@@ -673,18 +741,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: real data folder {args.data} not found; pass --data", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    plan = make_plan(args.families, args.methods, args.seeds, args.quick, args.budget_scale)
+    plan = make_plan(args.families, args.methods, args.seeds, args.quick and args.tasks is None, args.budget_scale)
+    if args.tasks is not None:
+        known = {b.task for b in plan.benchmarks}
+        unknown = [t for t in args.tasks if t not in known]
+        if unknown:
+            print(f"error: tasks {unknown} are not in the chosen families; available: {sorted(known)}",
+                  file=sys.stderr)
+            return 2
+        plan.benchmarks = [b for b in plan.benchmarks if b.task in args.tasks]
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-methods-"))
     repository, results_root = work / "repository", work / "results"
     if results_root.exists():
-        shutil.rmtree(results_root / TAG, ignore_errors=True)
+        if args.reuse:
+            from launchers.results_writer import experiment_path
+
+            for bench in plan.benchmarks:  # stale runs of the methods to run again
+                for method in args.rerun:
+                    for seed in plan.seeds:
+                        shutil.rmtree(experiment_path(str(results_root), TAG, bench.name, method, seed),
+                                      ignore_errors=True)
+        else:
+            shutil.rmtree(results_root / TAG, ignore_errors=True)
         shutil.rmtree(results_root / "bo-probe", ignore_errors=True)
     repository.mkdir(parents=True, exist_ok=True)
     try:
         probe = not args.no_probe
         conversions = prepare_repository(plan, args.data, repository, probe)
         exclude_impossible_grids(plan, repository)
-        records = run_all(plan, repository, results_root, args.n_jobs, probe)
+        records = run_all(plan, repository, results_root, args.n_jobs, probe, reuse=args.reuse)
         text = report(plan, records, results_root, repository, conversions, time.perf_counter() - t0, args)
     finally:
         if args.work_dir is None:

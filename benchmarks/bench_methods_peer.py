@@ -206,15 +206,24 @@ def peer_python(version: str, args: argparse.Namespace) -> str:
     return given
 
 
-def call_driver(python: str, *args: str, timeout: float | None = None) -> dict:
+def call_driver(python: str, *args: str, timeout: float | None = None, stderr_file: Path | None = None) -> dict:
+    """Runs the driver; its whole stderr goes to ``stderr_file`` when given (kept for post-mortems of crashes)."""
     try:
         done = subprocess.run([python, str(DRIVER), *args], capture_output=True, text=True, check=False,
                               timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as err:
+        if stderr_file is not None:
+            stderr = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else (err.stderr or "")
+            stderr_file.write_text(stderr)
         raise RuntimeError(f"peer driver {' '.join(args)} exceeded --peer-timeout ({timeout:g} s)") from None
+    if stderr_file is not None:
+        stderr_file.write_text(done.stderr)
     lines = [line for line in done.stdout.splitlines() if line.startswith(DONE_PREFIX)]
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"peer driver {' '.join(args)} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        last = [line for line in done.stderr.strip().splitlines() if line.strip()][-1:] or ["(no stderr)"]
+        raise RuntimeError(f"peer driver {' '.join(args)} failed (exit {done.returncode}): {last[0]}"
+                           f"{f' (full stderr: {stderr_file})' if stderr_file is not None else ''}\n"
+                           f"{done.stderr[-4000:]}")
     return json.loads(lines[-1][len(DONE_PREFIX):])
 
 
@@ -289,20 +298,58 @@ def store_peer_run(spec: dict[str, Any], output: dict[str, Any], export: Export,
     return len(trial_ids), len(results)
 
 
+def _reusable(out: Path, spec_path: Path, spec: dict[str, Any]) -> bool:
+    """A finished peer run in the work folder is reused when it was run from exactly this spec (same table
+    export, class, arguments, seeds, budget, clock): the peer's GP methods take minutes per run, so adding
+    seeds to a ``--work-dir`` only runs the new ones. Its recorded decision times are reused with it."""
+    if not (out.is_file() and _same_spec(spec_path, spec)):
+        return False
+    try:
+        return "calls" in json.loads(out.read_text())
+    except json.JSONDecodeError:
+        return False
+
+
+def _same_spec(spec_path: Path, spec: dict[str, Any]) -> bool:
+    try:
+        return json.loads(spec_path.read_text()) == json.loads(json.dumps(spec))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: Path, seed: int, python: str,
-                 scratch: Path, timeout: float | None) -> bm.RunRecord:
+                 scratch: Path, timeout: float | None, new_runs: bool = True) -> bm.RunRecord:
     out = scratch / f"{export.benchmark.name}-{entry.label}-{seed}.json"
     spec = peer_spec(entry, export, repository, seed, out)
     spec_path = out.with_suffix(".spec.json")
-    spec_path.write_text(json.dumps(spec))
+    crash = out.with_suffix(".crash.txt")
     t0 = time.perf_counter()
+    if crash.is_file() and _same_spec(spec_path, spec):
+        # The peer crashed on exactly this run before (a crash is deterministic: same seeds, same table);
+        # delete the .crash.txt file to try again.
+        return bm.RunRecord(export.benchmark.name, entry.label, seed, 0.0, {}, np.empty(0, dtype=np.int64),
+                            error=crash.read_text())
+    if not new_runs and not _reusable(out, spec_path, spec):
+        timeout_file = out.with_suffix(".timeout.txt")
+        earlier = timeout_file.read_text().strip().splitlines()[0] if timeout_file.is_file() and \
+            _same_spec(spec_path, spec) else "RuntimeError: not finished yet"
+        return bm.RunRecord(export.benchmark.name, entry.label, seed, 0.0, {}, np.empty(0, dtype=np.int64),
+                            error=f"{earlier} (not run again: --no-new-peer-runs)")
     try:
-        call_driver(python, "run", str(spec_path), timeout=timeout)
+        if not _reusable(out, spec_path, spec):
+            out.unlink(missing_ok=True)
+            out.with_suffix(".timeout.txt").unlink(missing_ok=True)
+            crash.unlink(missing_ok=True)
+            spec_path.write_text(json.dumps(spec))
+            call_driver(python, "run", str(spec_path), timeout=timeout, stderr_file=out.with_suffix(".stderr.txt"))
         output = json.loads(out.read_text())
         store_peer_run(spec, output, export, results_root, entry.label)
     except Exception as err:  # noqa: BLE001 - a crashing peer run is reported, not fatal to the others
+        error = f"{type(err).__name__}: {err}"
+        # A timeout depends on the host's load: it is kept apart and retried (except with --no-new-peer-runs).
+        (out.with_suffix(".timeout.txt") if "exceeded --peer-timeout" in error else crash).write_text(error)
         return bm.RunRecord(export.benchmark.name, entry.label, seed, time.perf_counter() - t0, {},
-                            np.empty(0, dtype=np.int64), error=f"{type(err).__name__}: {err}")
+                            np.empty(0, dtype=np.int64), error=error)
     calls = {
         "suggest": np.asarray(output["calls"]["suggest"]),
         "on_result": np.asarray(output["calls"]["on_trial_result"]),
@@ -314,7 +361,7 @@ def run_peer_one(entry: Entry, export: Export, repository: Path, results_root: P
 
 def run_peers(entries: list[Entry], exports: list[Export], repository: Path, results_root: Path,
               seeds: list[int], pythons: dict[str, str], n_jobs: int, scratch: Path,
-              timeout: float | None) -> list[bm.RunRecord]:
+              timeout: float | None, new_runs: bool = True) -> list[bm.RunRecord]:
     from joblib import Parallel, delayed
 
     jobs = [(e, x, s) for x in exports for e in entries for s in seeds]
@@ -324,7 +371,8 @@ def run_peers(entries: list[Entry], exports: list[Export], repository: Path, res
     t0 = time.perf_counter()
     parallel = Parallel(n_jobs=n_jobs, backend="threading", return_as="generator_unordered")
     for i, record in enumerate(parallel(delayed(run_peer_one)(e, x, repository, results_root, s, pythons[e.version],
-                                                               scratch, timeout) for e, x, s in jobs), start=1):
+                                                               scratch, timeout, new_runs) for e, x, s in jobs),
+                               start=1):
         records.append(record)
         status = "FAILED: " + record.error.splitlines()[0] if record.error else "ok"
         print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} ({record.benchmark} {record.method} seed "
@@ -344,10 +392,31 @@ def _interval_cell(per_task: list[np.ndarray] | None) -> list[str]:
     return [f"{bm.fmt(i.point)} [{bm.fmt(i.lower)}, {bm.fmt(i.upper)}]" for i in intervals]
 
 
+def partial_seed_regret(table: bm.RegretTable, plan: bm.Plan, ok: set[tuple[str, str, int]], results_root: Path,
+                        repository: Path) -> dict[str, int]:
+    """Methods that lack some seeds on a benchmark (a crashed or timed-out peer run) are left out of ``table``;
+    where at least two seeds succeeded on every benchmark with a known table bound, their regret over those
+    seeds is added to ``table`` and the method is returned with its number of seeds (the report says so)."""
+    out: dict[str, int] = {}
+    for name in plan.methods:
+        missing = [b for b in plan.benchmarks if (b.name, name) not in table.values and b.name in table.bounds]
+        if not missing:
+            continue
+        seeds = [s for s in plan.seeds if all((b.name, name, s) in ok for b in missing)]
+        if len(seeds) < 2 or any(table.bound_source.get(b.name) != "table" for b in missing):
+            continue  # bounds taken from the runs would change with the runs included
+        sub = bm.regret_curves(results_root, repository, bm.Plan(missing, [name], seeds), ok)
+        table.values.update(sub.values)
+        out[name] = len(seeds)
+    return out
+
+
 def regret_markdown(entries: list[Entry], table: bm.RegretTable, groups: list[tuple[str, list[str]]],
-                    sides: str) -> list[str]:
+                    sides: str, partial: dict[str, int] | None = None) -> list[str]:
+    partial = partial or {}
     lines = [("IQM normalised regret over seeds x tasks at 25% / 50% / 100% of the budget, 95% stratified-bootstrap "
-             f"intervals ({N_BOOT} resamples of the seeds within each task); lower is better:"), ""]
+             f"intervals ({N_BOOT} resamples of the seeds within each task); lower is better; '(k seeds)': only k "
+             "runs succeeded (see the run problems below), the cell is over those:"), ""]
     for group, members in groups:
         lines += [f"**{group}** ({len(members)} task{'s' if len(members) > 1 else ''}):", "",
                   "| method | side | 25% | 50% | 100% |", "|---|---|---|---|---|"]
@@ -359,7 +428,8 @@ def regret_markdown(entries: list[Entry], table: bm.RegretTable, groups: list[tu
                 shown.add(name)
                 parts = [table.values.get((b, name)) for b in members]
                 cells = _interval_cell(None if any(p is None for p in parts) else parts)
-                lines.append(f"| {entry.method} | {side} | " + " | ".join(cells) + " |")
+                note = f" ({partial[name]} seeds)" if name in partial and cells[0] != "n/a" else ""
+                lines.append(f"| {entry.method} | {side}{note} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
 
@@ -446,6 +516,7 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
     full = bm.Plan(plan.benchmarks, list(dict.fromkeys(names)), plan.seeds)
     health, ok = bm.run_health(results_root, full, records)
     table = bm.regret_curves(results_root, repository, full, ok)
+    partial = partial_seed_regret(table, full, ok, results_root, repository)
     groups = [(g, [b.name for b in plan.benchmarks if b.family == g and b.name in table.bounds]) for g in FAMILIES]
     groups = [(g, m) for g, m in groups if m]
     if len(groups) > 1:
@@ -455,7 +526,7 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
              f"{args.n_jobs} processes, sides: {args.sides}. Command: `python benchmarks/bench_methods_peer.py "
              f"{' '.join(args.argv)}`."), ""]
     lines += settings_markdown(entries, exports) + [""]
-    lines += regret_markdown(entries, table, groups, args.sides)
+    lines += regret_markdown(entries, table, groups, args.sides, partial)
     lines += work_and_time_markdown(entries, records, results_root, args.sides) + [""]
     lines += health
     lines += ["", f"Total wall time: {wall:.0f} s."]
@@ -489,8 +560,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=bm.DEFAULT_DATA, help="real data folder")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep exports, converted tables and results here (default: a temporary folder)")
+    parser.add_argument("--no-new-peer-runs", action="store_true",
+                        help="with --work-dir: report only the peer runs already finished there (a run that crashed "
+                             "or timed out before is reported with that reason) instead of running the missing ones")
+    parser.add_argument("--reuse-ours", action="store_true",
+                        help="with --work-dir: take our finished runs stored in its results folder (e.g. copied from "
+                             "a bench_methods.py --work-dir: same tag, master seed and benchmarks) instead of "
+                             "running them again; peer runs are always reused when their spec is unchanged")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown to this file")
     args = parser.parse_args(argv)
+    if (args.reuse_ours or args.no_new_peer_runs) and args.work_dir is None:
+        parser.error("--reuse-ours and --no-new-peer-runs need --work-dir")
     args.argv = list(sys.argv[1:] if argv is None else argv)
     requested = args.methods or list(PEER_METHODS)
     entries = []
@@ -550,7 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = full_plan(args)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-methods-peer-"))
     repository, results_root = work / "repository", work / "results"
-    shutil.rmtree(results_root / bm.TAG, ignore_errors=True)
+    if not args.reuse_ours:
+        shutil.rmtree(results_root / bm.TAG, ignore_errors=True)
     repository.mkdir(parents=True, exist_ok=True)
     try:
         bm.prepare_repository(plan, args.data, repository, probe=False)
@@ -564,14 +645,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for x in exports:
                     call_driver(python, "serialize", str(x.folder), str(peer_repository))
         if args.sides != "peer":
-            records += bm.run_all(plan, repository, results_root, args.n_jobs, probe=False)
+            records += bm.run_all(plan, repository, results_root, args.n_jobs, probe=False, reuse=args.reuse_ours)
         if args.sides != "ours":
             scratch = work / "peer-runs"
             scratch.mkdir(parents=True, exist_ok=True)
             for version in pythons:
                 chosen = [e for e in args.entries if e.version == version]
                 records += run_peers(chosen, exports, work / f"peer-{version}", results_root, plan.seeds,
-                                     pythons, args.n_jobs, scratch, args.peer_timeout)
+                                     pythons, args.n_jobs, scratch, args.peer_timeout,
+                                     new_runs=not args.no_new_peer_runs)
         text = report(args, plan, args.entries, exports, records, results_root, repository,
                       time.perf_counter() - t0)
     finally:

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 from scipy.stats import norm
 
 from baselines.asha_bore import MultiFidelityBORESearcher
@@ -109,6 +110,50 @@ def test_product_kde_densities_are_gaussian_and_aitchison_aitken_products():
     # a lambda above (c - 1) / c is capped at the uniform kernel
     wide = ProductKDE.fit(np.array([[0.0], [2.0], [0.0], [2.0]]), np.array([3]), 1e-3)
     assert wide.bandwidths[0] == pytest.approx(2 / 3)
+
+
+def test_product_kde_log_pdf_matches_the_kernel_sum_term_by_term():
+    # The kernel matrix is a matrix product (|x|^2 - 2 x.y + |y|^2): a point equal to a data point must still
+    # get exactly distance 0 there, and every value must match the kernel sum written out point by point.
+    rng = np.random.default_rng(3)
+    data = np.column_stack([rng.random(30), rng.integers(0, 3, 30), rng.random(30)])
+    model = ProductKDE.fit(data, np.array([0, 3, 0]), min_bandwidth=1e-3)
+    X = np.vstack([data[:5], np.column_stack([rng.random(7), rng.integers(0, 3, 7), rng.random(7)])])
+    h0, lam, h2 = model.bandwidths
+    expected = []
+    for x in X:
+        k = norm.pdf(x[0], data[:, 0], h0) * norm.pdf(x[2], data[:, 2], h2) * np.where(
+            data[:, 1] == x[1], 1 - lam, lam / 2)
+        expected.append(np.log(np.mean(k)))
+    np.testing.assert_allclose(model.log_pdf(X), expected, rtol=1e-10)
+    # far from every data point each kernel underflows in linear space; the log density stays exact
+    far = np.array([50.0, 0, 50.0])
+    log_terms = (norm.logpdf(far[0], data[:, 0], h0) + norm.logpdf(far[2], data[:, 2], h2)
+                 + np.log(np.where(data[:, 1] == far[1], 1 - lam, lam / 2)))
+    assert model.log_pdf(far[None, :])[0] == pytest.approx(logsumexp(log_terms) - math.log(30), rel=1e-10)
+
+
+def test_kde_refits_a_fidelity_only_after_a_new_result_there():
+    kde = _kde()
+    rng = np.random.default_rng(0)
+    for t in range(10):
+        kde.observe(t, {"x": float(rng.random())}, 3, float(rng.random()))
+    model = kde.fit_model()
+    assert model.fidelity == 3 and kde.fit_model() is model  # no new result: the same fitted densities
+    kde.observe(20, {"x": 0.5}, 1, 0.1)  # a result below the modelled fidelity leaves its densities as they are
+    assert kde.fit_model() is model
+    kde.observe(21, {"x": 0.9}, 3, -5.0)  # a new best at the modelled fidelity: refitted, and it is good
+    refitted = kde.fit_model()
+    assert refitted is not model and 21 in refitted.good_trial_ids
+    # the cached model is exactly what a fresh searcher fits to the same results
+    fresh = _kde()
+    for t, per_fidelity in kde.history.values.items():
+        for f, v in per_fidelity.items():
+            fresh.observe(t, kde.history.configs[t], f, v)
+    again = fresh.fit_model()
+    assert again.good_trial_ids == refitted.good_trial_ids and again.bad_trial_ids == refitted.bad_trial_ids
+    np.testing.assert_array_equal(again.good.data, refitted.good.data)
+    np.testing.assert_array_equal(again.bad.bandwidths, refitted.bad.bandwidths)
 
 
 def test_kde_proposes_near_the_good_points_and_random_fraction_one_never_uses_the_model():

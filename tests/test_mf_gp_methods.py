@@ -15,10 +15,15 @@ import numpy as np
 import pytest
 
 from baselines.asynchronous_successive_halving import hyperband_bracket_weights
-from baselines.dyhpo import DyHPO, linear_rung_levels
+from baselines.dyhpo import DyHPO, geometric_buckets, linear_rung_levels
 from baselines.gaussian_process import ExpDecayHyperparameters, ExponentialDecayResourceGP
 from baselines.hyper_tune import bracket_head, fold_sizes, ranking_losses, ranking_weights
-from baselines.mobster import MultiFidelityGPSearcher, acquisition_level, cap_observations
+from baselines.mobster import (
+    MultiFidelityGPSearcher,
+    acquisition_level,
+    cap_observations,
+    sparsify_by_buckets,
+)
 from baselines.registry import make_method, method_defaults
 from baselines.scheduler import Decision
 from blackbox_repo.search_space import SearchSpace, Uniform
@@ -222,6 +227,38 @@ def test_dyhpo_successive_halving_rule():
     # rung 1 -> 3 keeps the best floor(3 * 1/3) = 1: trial 1
     s = scheduler.suggest(3)
     assert (s.kind, s.trial_id) == ("resume", 1) and scheduler.decisions[-1] == (1, "sh", 3.0)
+
+
+def test_geometric_buckets_and_one_result_per_trial_and_bucket():
+    assert geometric_buckets(1, 52) == [1.0, 3.0, 9.0, 27.0, 52.0]
+    assert geometric_buckets(2, 18) == [2.0, 6.0, 18.0]
+    edges = np.array([1.0, 3.0, 9.0, 27.0, 52.0])
+    # trial 0 ran levels 1..11 (odd), trial 1 levels 1 and 3, trial 2 only 52; arrival order interleaved
+    trials = np.array([0, 1, 0, 0, 1, 0, 0, 0, 2])
+    levels = np.array([1.0, 1.0, 3.0, 5.0, 3.0, 7.0, 9.0, 11.0, 52.0])
+    kept = sparsify_by_buckets(trials, levels, edges)
+    # buckets (.., 1], (1, 3], (3, 9], (9, 27], (27, 52]: trial 0 keeps 1, 3, 9 (not 5, 7) and 11
+    assert kept.tolist() == [0, 1, 2, 4, 6, 7, 8]
+    assert sparsify_by_buckets(trials[:0], levels[:0], edges).tolist() == []
+
+
+def test_dyhpo_fits_its_gp_to_one_result_per_trial_and_geometric_bucket():
+    scheduler = make_method("DYHPO", SPACE, "loss", "min", "epoch", 27, seed=0, fidelity_values=list(range(1, 28)),
+                            num_initial_random=2)
+    searcher = scheduler.gp_searcher
+    for t, x in enumerate((0.2, 0.7)):
+        for level in range(1, 26, 2):  # DyHPO's linear levels 1, 3, ..., 25
+            searcher.observe(t, {"x": x}, level, x + 1.0 / level)
+    searcher.observe(0, {"x": 0.2}, 27, 0.2)
+    trials, levels, values = searcher.joint_data()
+    assert sorted(zip(trials.tolist(), levels.tolist())) == [
+        (0, 1.0), (0, 3.0), (0, 9.0), (0, 27.0), (1, 1.0), (1, 3.0), (1, 9.0), (1, 25.0)]
+    assert values[(trials == 1) & (levels == 25.0)] == pytest.approx(0.7 + 1 / 25)
+    dense_searcher = make_method("DYHPO", SPACE, "loss", "min", "epoch", 27, seed=0,
+                                 fidelity_values=list(range(1, 28)), sparse_data=False).gp_searcher
+    for level in range(1, 28, 2):
+        dense_searcher.observe(0, {"x": 0.2}, level, 1.0 / level)
+    assert len(dense_searcher.joint_data()[0]) == 14  # sparse_data=False: every result
 
 
 def test_dyhpo_refuses_the_independent_model():
