@@ -494,12 +494,14 @@ def work_and_time_markdown(entries: list[Entry], records: list[bm.RunRecord], re
 
 
 def settings_markdown(entries: list[Entry], exports: list[Export]) -> list[str]:
-    lines = ["| method | peer | class and arguments | peer's configurations |", "|---|---|---|---|"]
+    lines = ["| method | our arguments | peer | class and arguments | peer's configurations |",
+             "|---|---|---|---|---|"]
     for e in entries:
         kwargs = ", ".join(f"{k}={v}" for k, v in e.peer.kwargs.items()) or "defaults"
+        ours = ", ".join(f"{k}={v}" for k, v in PEER_ALIGNED_KWARGS.get(e.method, {}).items()) or "defaults"
         where = ("table rows (`restrict_configurations`)" if e.peer.restrict else
                  "anywhere in the space, evaluated at the nearest table row")
-        lines.append(f"| {e.method} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} |")
+        lines.append(f"| {e.method} | {ours} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} |")
     lines += ["", ("| benchmark | rows | metric (mode) | budget (simulated s) | workers | peer tick (s) | "
               "peer time scale |"), "|---|---|---|---|---|---|---|"]
     for x in exports:
@@ -610,9 +612,29 @@ def select_tasks(plan: bm.Plan, tasks: Sequence[str] | None) -> None:
     plan.benchmarks = [b for b in plan.benchmarks if b.task in tasks]
 
 
+# Our arguments aligned with the peer's algorithm where our default differs. Syne Tune's synchronous Hyperband
+# (SyncBOHB, SyncMOBSTER) hands an idle worker a slot of the next bracket whenever the open brackets have no free
+# slot (``SynchronousHyperbandBracketManager.next_job`` creates a new bracket), while our synchronous Hyperband
+# defaults to the textbook one open bracket (workers wait for a rung to complete): unbounded open brackets are
+# the peer's behaviour.
+PEER_ALIGNED_KWARGS: dict[str, dict[str, Any]] = {
+    "SYNC-BOHB": {"max_open_brackets": 10**6},
+    "SYNC-MOBSTER": {"max_open_brackets": 10**6},
+}
+
+
+@dataclass
+class PeerAlignedPlan(bm.Plan):
+    """``bench_methods``'s plan with our methods' arguments aligned with the peer's (``PEER_ALIGNED_KWARGS``)."""
+
+    def method_kwargs(self, bench: SimulatedBenchmark, method: str) -> dict[str, Any]:
+        return {**super().method_kwargs(bench, method), **PEER_ALIGNED_KWARGS.get(method, {})}
+
+
 def full_plan(args: argparse.Namespace) -> bm.Plan:
     # --tasks chooses among all tasks of the families (the quick subset would hide some).
-    plan = bm.make_plan(args.families, [], args.seeds, args.quick and args.tasks is None, args.budget_scale)
+    base = bm.make_plan(args.families, [], args.seeds, args.quick and args.tasks is None, args.budget_scale)
+    plan = PeerAlignedPlan(base.benchmarks, base.methods, base.seeds, base.excluded)
     select_tasks(plan, args.tasks)
     plan.methods = list(dict.fromkeys(e.method for e in args.entries))
     return plan
