@@ -33,7 +33,6 @@ import dataclasses
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -131,13 +130,28 @@ def final_hypervolume(results, metadata: dict, budget: float) -> float:
     return float(hypervolume_over_time(within, metadata)[-1])
 
 
+FRACTIONS = (0.25, 0.5, 1.0)  # of the budget, for the hypervolume-over-time table
+
+
+def hypervolume_at(results, metadata: dict, times) -> np.ndarray:
+    """Normalised hypervolume of the results reported by each of ``times`` (0 before the first)."""
+    from results.multiobjective import hypervolume_over_time
+
+    if len(results) == 0:
+        return np.zeros(len(times))
+    ordered = results.sort_values("sim_time", kind="stable")
+    curve = hypervolume_over_time(ordered, metadata)
+    index = np.searchsorted(ordered["sim_time"].to_numpy(dtype=float), np.asarray(times, float), side="right") - 1
+    return np.where(index >= 0, curve[np.maximum(index, 0)], 0.0)
+
+
 def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, work: Path) -> dict:
     """Every (peer method, benchmark, seed); returns {(benchmark, label): [PeerRun, ...]}."""
-    from joblib import Parallel, delayed
-
     import bench_methods_peer as bmp
-    from benchmark_definitions.registry import get_benchmark
+    from joblib import Parallel, delayed
     from peer_mo_transfer import export_mo_table, run_peer
+
+    from benchmark_definitions.registry import get_benchmark
 
     pythons = {v: bmp.peer_python(v, args) for v in sorted({e.version for e in entries})}
     exports = {b: export_mo_table(get_benchmark(b), repository, work / "peer-export") for b in benchmarks}
@@ -187,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--peer-timeout must be positive")
 
     from joblib import Parallel, delayed
+    from peer_mo_transfer import effective_budget
 
-    from benchmark_definitions.registry import get_benchmark
     from launchers.experiment import benchmark_blackbox, objective_bounds
     from results.statistics import bootstrap_interval, iqm
 
@@ -228,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                 "objective_bounds": bounds, "constraint": None}
 
     finals: dict[tuple[str, str], list[float]] = {}
+    over_time: dict[tuple[str, str], list[np.ndarray]] = {}
+    used: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    specs = {b: _spec(b, "RS", 0, str(results_root), None).benchmark for b in args.benchmarks}
+    budgets = {b: float(x.max_wallclock_time) for b, x in specs.items()}
+    n_workers = {b: int(x.n_workers) for b, x in specs.items()}
     decisions: dict[tuple[str, str], list[float]] = {}
     runtimes: dict[tuple[str, str], list[float]] = {}
     for benchmark, method, seed, _, _ in jobs:
@@ -236,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         budget = metadata.get("budget", {}).get("max_wallclock_time") or np.inf
         frame = pd.read_parquet(folder / "results.parquet")
         finals.setdefault((benchmark, method), []).append(final_hypervolume(frame, metadata, budget))
+        over_time.setdefault((benchmark, method), []).append(hypervolume_at(frame, metadata,
+                                                                            np.array(FRACTIONS) * budget))
+        used.setdefault((benchmark, method), []).append((float(frame["sim_time"].max()) / budget
+                                                         if len(frame) else 0.0, int(frame["trial_id"].nunique())))
         calls = json.loads((folder / DECISIONS).read_text())["suggest"]
         decisions.setdefault((benchmark, method), []).append(float(np.median(calls)) if calls else np.nan)
         runtimes.setdefault((benchmark, method), []).append(float(metadata["runtime_seconds"]))
@@ -248,6 +271,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             # run.results is already cut at the budget the peer ran with (peer_mo_transfer.effective_budget)
             finals.setdefault((benchmark, label), []).append(final_hypervolume(run.results, metadata, np.inf))
+            # The peer's NSGA2 runs one worker for workers x budget: its fractions are of that budget.
+            entry = next(e for e in entries if e.label == label)
+            peer_budget, _ = effective_budget(entry.peer, budgets[benchmark], n_workers[benchmark])
+            over_time.setdefault((benchmark, label), []).append(hypervolume_at(run.results, metadata,
+                                                                               np.array(FRACTIONS) * peer_budget))
+            used.setdefault((benchmark, label), []).append(
+                (float(run.results["sim_time"].max()) / peer_budget if len(run.results) else 0.0,
+                 int(run.results["trial_id"].nunique())))
             decisions.setdefault((benchmark, label), []).append(float(np.median(run.suggest_seconds))
                                                                 if len(run.suggest_seconds) else np.nan)
             runtimes.setdefault((benchmark, label), []).append(run.real_seconds)
@@ -278,16 +309,36 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {benchmark} | " + " | ".join(cell((benchmark, m)) for m in args.methods) + " |")
     if skipped:
         lines += ["", "Left out (multi-fidelity methods on a single-fidelity benchmark): " + ", ".join(skipped)]
-    lines += ["", (f"Median duration of a `suggest` call (ms; median over runs of each run's median), same "
-                   f"runs:"), "", header, "|" + "---|" * (len(args.methods) + 1)]
+    lines += ["", ("Median duration of a `suggest` call (ms; median over runs of each run's median), same "
+                   "runs:"), "", header, "|" + "---|" * (len(args.methods) + 1)]
     for benchmark in args.benchmarks:
         lines.append(f"| {benchmark} | " + " | ".join(ms((benchmark, m)) for m in args.methods) + " |")
+    def over_time_cell(key: tuple[str, str]) -> str:
+        values = over_time.get(key)
+        if not values:
+            return "n/a"
+        stacked = np.stack(values)
+        budget_used = np.median([u for u, _ in used[key]])
+        trials = np.median([t for _, t in used[key]])
+        return (" / ".join(f"{float(iqm(stacked[:, i])):.4f}" for i in range(len(FRACTIONS)))
+                + f" ({budget_used:.0%}, {trials:.0f})")
+
+    labels = list(args.methods) + [e.label for e in entries]
+    lines += ["", ("Hypervolume over time: IQM over seeds at " + " / ".join(f"{f:.0%}" for f in FRACTIONS)
+                   + " of the budget (median share of the budget until the run's last result, median trials "
+                     "started); a run ends early when its method has no configuration left to start "
+                     "(every table row used) and nothing to continue."), "",
+              "| benchmark | method | hypervolume (budget used, trials) |", "|---|---|---|"]
+    for benchmark in args.benchmarks:
+        for label in labels:
+            if (benchmark, label) in over_time:
+                lines.append(f"| {benchmark} | {label} | {over_time_cell((benchmark, label))} |")
     if entries:
         from peer_mo_transfer import SEQUENTIAL
 
-        lines += ["", (f"Ours next to the peer's (Syne Tune) on the same tables, budgets, workers and seeds; both "
-                       f"sides' hypervolume by our rule from every result within the budget; median `suggest` "
-                       f"duration (ms). Peer classes: "
+        lines += ["", ("Ours next to the peer's (Syne Tune) on the same tables, budgets, workers and seeds; both "
+                       "sides' hypervolume by our rule from every result within the budget; median `suggest` "
+                       "duration (ms). Peer classes: "
                        + "; ".join(f"{e.method} = Syne Tune {e.version} `{e.peer.cls}`"
                                    f"({', '.join(f'{k}={v}' for k, v in e.peer.kwargs.items()) or 'defaults'})"
                                    for e in entries) + "."), "",

@@ -90,12 +90,12 @@ def peer_entries(names: list[str]) -> list:
 
 def run_peer_side(args, entries: list, repository: Path, work: Path) -> dict:
     """Every (peer method, target, seed): {(method label, target): [PeerRun, ...]}."""
-    from joblib import Parallel, delayed
-
     import bench_methods_peer as bmp
+    from joblib import Parallel, delayed
+    from peer_mo_transfer import export_transfer_data, run_peer
+
     from benchmark_definitions.registry import get_benchmark
     from launchers.transfer_data import build_transfer_data
-    from peer_mo_transfer import export_transfer_data, run_peer
 
     pythons = {v: bmp.peer_python(v, args) for v in sorted({e.version for e in entries})}
     exports, transfer_dirs = {}, {}

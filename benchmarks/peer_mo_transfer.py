@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_methods_peer import (  # noqa: E402
+from bench_methods_peer import (
     PEER_TIME,
     Entry,
     Export,
@@ -43,7 +43,7 @@ from bench_methods_peer import (  # noqa: E402
     call_driver,
     peer_spec,
 )
-from comparison_helpers import peer_clock  # noqa: E402
+from comparison_helpers import peer_clock
 
 TRANSFER_INDEX = "transfer.json"  # same name as peer_driver.TRANSFER_INDEX (that module imports no hpo-arena)
 
@@ -102,10 +102,10 @@ def default_versions(methods: dict[str, dict[str, PeerMethod]]) -> dict[str, str
 def export_mo_table(bench, repository: Path, out: Path) -> Export:
     """Every objective of a multi-objective benchmark, per (configuration, seed, fidelity), and the scaled
     elapsed time, in the neutral export form ``peer_driver.serialize_export`` reads."""
+    import bench_methods as bm
+
     from blackbox_repo.blackbox import TabularBlackbox
     from launchers.experiment import STEPS, benchmark_blackbox
-
-    import bench_methods as bm
 
     metrics, modes = list(bench.metrics or []), list(bench.modes or [])
     if len(metrics) < 2:
