@@ -306,7 +306,7 @@ def build_recipe(spec: dict, meta: dict, config_space: dict, transfer: dict | No
                                do_minimize=True, random_seed=seed, **kwargs)
         from syne_tune.optimizer.baselines import RandomSearch
 
-        def inner13(space, name, mode):
+        def inner13(space, mode, name):  # 0.13 calls scheduler_fun(config_space, mode, metric)
             return RandomSearch(space, metric=name, mode=mode, random_seed=seed)
 
         return BoundingBox(inner13, config_space, metric=metric, transfer_learning_evaluations=transfer, mode="min",
