@@ -14,9 +14,10 @@ inside the peer's interpreter; ``build_recipe`` there builds the methods listed 
   rerun with the same folder reuses it) with one column per objective, ``sim_time`` in the table's seconds,
   and the real duration of every ``suggest`` call;
 * which version of the peer has which method (``PEER_MO_METHODS``, ``PEER_TRANSFER_METHODS``; checked in the
-  peer's source: 0.16 has MOASHA, multi-objective regularised evolution (as a searcher of its
-  ``SingleFidelityScheduler``), ZeroShotTransfer (which does not work there: ``NOT_WORKING_IN_016``) and BoundingBox; only 0.13 has NSGA2 (pymoo 0.6.0, the
-  ``moo`` extra) and the two scalarised multi-objective BOs).
+  peer's source): 0.16 has MOASHA, multi-objective regularised evolution (as a searcher of its
+  ``SingleFidelityScheduler``), BoundingBox and ZeroShotTransfer (which does not work there:
+  ``NOT_WORKING_IN_016``); only 0.13 has NSGA2 (pymoo 0.6.0, the ``moo`` extra) and the two scalarised
+  multi-objective BOs.
 """
 from __future__ import annotations
 
