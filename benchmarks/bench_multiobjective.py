@@ -170,7 +170,8 @@ def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, 
     parallel = Parallel(n_jobs=args.n_jobs, backend="threading", return_as="generator_unordered")
     for i, run in enumerate(parallel(delayed(run_peer)(e, x, work / f"peer-{e.version}", scratch, s,
                                                        pythons[e.version], list(x.benchmark.metrics),
-                                                       args.peer_timeout) for e, x, s in jobs), start=1):
+                                                       args.peer_timeout, None, args.peer_reuse_only)
+                                      for e, x, s in jobs), start=1):
         out.setdefault((run.benchmark, run.label), []).append(run)
         status = "FAILED: " + run.error.splitlines()[-1] if run.error else "ok"
         print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} {run.benchmark} {run.label} seed "
@@ -195,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer13-python", default=None, help="Syne Tune 0.13 interpreter (HPO_ARENA_PEER13_PYTHON)")
     parser.add_argument("--peer-timeout", type=float, default=None,
                         help="real seconds after which a peer run is killed and reported as failed")
+    parser.add_argument("--peer-reuse-only", action="store_true",
+                        help="report the peer runs finished in --work-dir before; start none (missing ones are "
+                             "listed as not run)")
     args = parser.parse_args(argv)
     try:
         entries = peer_entries(args.peer_methods)

@@ -114,7 +114,8 @@ def run_peer_side(args, entries: list, repository: Path, work: Path) -> dict:
     t0 = time.perf_counter()
     parallel = Parallel(n_jobs=args.n_jobs, backend="threading", return_as="generator_unordered")
     calls = (delayed(run_peer)(e, exports[t], work / f"peer-{e.version}", scratch, s, pythons[e.version], [METRIC],
-                               args.peer_timeout, transfer_dirs[t] if e.peer.cls != "RandomSearch" else None)
+                               args.peer_timeout, transfer_dirs[t] if e.peer.cls != "RandomSearch" else None,
+                               args.peer_reuse_only)
              for e, t, s in jobs)
     for i, run in enumerate(parallel(calls), start=1):
         target = run.benchmark.removeprefix("transfer-lcbench-ce-")
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer13-python", default=None, help="Syne Tune 0.13 interpreter (HPO_ARENA_PEER13_PYTHON)")
     parser.add_argument("--peer-timeout", type=float, default=None,
                         help="real seconds after which a peer run is killed and reported as failed")
+    parser.add_argument("--peer-reuse-only", action="store_true",
+                        help="report the peer runs finished in --work-dir before; start none (missing ones are "
+                             "listed as not run)")
     args = parser.parse_args(argv)
     try:
         entries = peer_entries(args.peer_methods)

@@ -194,11 +194,16 @@ def results_frame(output: dict[str, Any], metrics: list[str], budget: float) -> 
 
 
 def run_peer(entry: Entry, export: Export, repository: Path, scratch: Path, seed: int, python: str,
-             metrics: list[str], timeout: float | None, transfer_dir: Path | None = None) -> PeerRun:
-    """One peer run through ``peer_driver.py run``; a finished run in ``scratch`` is reused."""
+             metrics: list[str], timeout: float | None, transfer_dir: Path | None = None,
+             reuse_only: bool = False) -> PeerRun:
+    """One peer run through ``peer_driver.py run``; a finished run in ``scratch`` is reused. With
+    ``reuse_only``, a run not finished before is reported as not run instead of started."""
     bench = export.benchmark
     out = scratch / f"{bench.name}-{entry.label}-{seed}.json"
     t0 = time.perf_counter()
+    if reuse_only and not out.is_file():
+        return PeerRun(bench.name, entry.label, seed, None, np.empty(0), 0.0,
+                       error="not run: no finished run in the work folder (--peer-reuse-only)")
     try:
         if not out.is_file():
             spec = peer_spec(entry, export, repository, seed, out)

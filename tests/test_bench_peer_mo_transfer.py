@@ -109,3 +109,15 @@ def test_regret_from_results_is_best_so_far_on_the_grid():
     regret = bench_transfer.regret_from_results(results, grid, best=0.0, worst=1.0)
     # Nothing before t=1 (regret 1), 0.8 from t=1 (the NaN at t=2 changes nothing), 0.2 from t=3.
     np.testing.assert_allclose(regret, [1.0, 0.8, 0.8, 0.2])
+
+
+def test_reuse_only_reports_a_missing_peer_run_without_starting_it(tmp_path):
+    from bench_methods_peer import Entry, Export
+
+    from benchmark_definitions.registry import get_benchmark
+
+    export = Export(get_benchmark("mo-xgboost-sklearn-digits"), tmp_path, pmt.peer_clock(np.ones((1, 1, 2)), 1.0), 1)
+    run = pmt.run_peer(Entry("MOASHA", "0.16"), export, tmp_path, tmp_path, 3, "/no/such/python",
+                       ["val_error", "elapsed_time"], timeout=None, reuse_only=True)
+    assert run.results is None and "not run" in run.error and run.seed == 3
+    assert not list(tmp_path.glob("*.spec.json"))  # nothing was prepared for the peer
