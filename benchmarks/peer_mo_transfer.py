@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -129,9 +130,14 @@ def export_mo_table(bench, repository: Path, out: Path) -> Export:
     clock = peer_clock(elapsed, bench.max_wallclock_time)
     folder = out / bench.name
     folder.mkdir(parents=True, exist_ok=True)
-    table.hyperparameters[keep].reset_index(drop=True).to_parquet(folder / "hyperparameters.parquet", index=False)
+    # Each file replaced whole: a peer run starting meanwhile (a second invocation on the same --work-dir)
+    # reads the old or the new copy, never half of one; both hold the same values.
+    scratch = folder / f".writing-{os.getpid()}"
+    table.hyperparameters[keep].reset_index(drop=True).to_parquet(scratch.with_suffix(".parquet"), index=False)
+    os.replace(scratch.with_suffix(".parquet"), folder / "hyperparameters.parquet")
     stacked = np.concatenate([values, (elapsed * clock.time_scale)[..., None]], axis=-1)
-    np.save(folder / "objectives.npy", stacked.astype(np.float64))
+    np.save(scratch.with_suffix(".npy"), stacked.astype(np.float64))
+    os.replace(scratch.with_suffix(".npy"), folder / "objectives.npy")
     space = table.configuration_space.to_dict()
     meta = {
         "benchmark": bench.name, "task": bench.task, "metric": bench.metric, "mode": bench.mode,
@@ -140,7 +146,8 @@ def export_mo_table(bench, repository: Path, out: Path) -> Export:
         "space": space, "space_names": [hp["name"] for hp in space["hyperparameters"]],
         "time_scale": clock.time_scale,
     }
-    (folder / "meta.json").write_text(json.dumps(meta))
+    scratch.with_suffix(".json").write_text(json.dumps(meta))
+    os.replace(scratch.with_suffix(".json"), folder / "meta.json")
     return Export(bench, folder, clock, int(keep.sum()))
 
 
