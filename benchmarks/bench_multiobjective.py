@@ -9,6 +9,18 @@ repository): ``mo-xgboost-sklearn-digits`` and ``-breast_cancer`` (validation er
 ``mo-lcbench-ce-adult`` (cross-entropy vs epochs), ``mo-nas201-final-cifar100`` (validation error vs latency,
 capped at 200 evaluations so that the GP methods stay within minutes). Budgets are the definitions' own.
 
+With ``--peer-methods MOASHA NSGA2 MOREA`` (optionally ``NAME@0.13``) the peer's implementations (Syne Tune
+0.16, or 0.13.0 where 0.16 lacks the method: see ``benchmarks/peer_mo_transfer.py``) run on the same tables
+(exported and written in the peer's own format), budgets, workers and seeds, through ``peer_driver.py`` in the
+peer's interpreter (``--peer16-python`` / ``--peer13-python`` or ``HPO_ARENA_PEER16_PYTHON`` /
+``HPO_ARENA_PEER13_PYTHON``). The peer's results are measured with our hypervolume code and reference-point
+rule (``results.multiobjective.hypervolume_over_time`` with the benchmark's table bounds, every result within
+the budget counted, exactly as for our runs), and a second table prints ours and the peer's side by side with
+the median duration of a ``suggest`` call on each side (ours timed around the scheduler's ``suggest`` as in
+``bench_methods.py``, the peer's the same way by the driver). The peer runs only on the multi-fidelity tables
+(``PEER_BENCHMARKS``); the NAS-Bench-201 definition caps evaluations, which the peer's stopping criterion would
+count differently. Finished peer runs in ``--work-dir`` are reused.
+
 Hypervolume: ``results.multiobjective`` (objectives normalised by the table's best value and 90% quantile,
 reference point 1.1 per objective, every reported result counts). Aggregation: IQM over seeds with a seeded
 percentile bootstrap (``results.statistics.bootstrap_interval``). Multi-fidelity methods (MOASHA, ASHA,
@@ -21,19 +33,23 @@ import dataclasses
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 METHODS = ("RS", "ASHA", "MOASHA", "NSGA2", "MOREA", "MOBO-RANDOM", "MOBO-LINEAR", "LINEAR-SCALARIZED")
 MULTI_FIDELITY = {"ASHA", "MOASHA", "LINEAR-SCALARIZED"}
 BENCHMARKS = ("mo-xgboost-sklearn-digits", "mo-xgboost-sklearn-breast_cancer", "mo-lcbench-ce-adult",
               "mo-nas201-final-cifar100")
 EVALUATION_CAP = {"mo-nas201-final-cifar100": 200}
+PEER_BENCHMARKS = ("mo-xgboost-sklearn-", "mo-lcbench-ce-")  # name prefixes: the multi-fidelity tables
+TAG = "mo-bench"
+MASTER_SEED = 2026
+DECISIONS = "decision_times.json"  # beside each of our runs: durations of its suggest calls
 
 
 def _repository(data: Path, root: Path, benchmarks: list[str]) -> None:
@@ -51,16 +67,116 @@ def _repository(data: Path, root: Path, benchmarks: list[str]) -> None:
                 tasks=["cifar100"], progress=False)
 
 
-def _one(args: tuple) -> None:
+def _spec(benchmark: str, method: str, seed: int, results_root: str, blackbox_root: str | None):
     from benchmark_definitions.registry import get_benchmark
-    from launchers.experiment import ExperimentSpec, run_experiment
+    from launchers.experiment import ExperimentSpec
 
-    benchmark, method, seed, results_root, blackbox_root = args
     bench = get_benchmark(benchmark)
     if benchmark in EVALUATION_CAP:
         bench = dataclasses.replace(bench, max_evaluations=EVALUATION_CAP[benchmark])
-    run_experiment(ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=2026, tag="mo-bench",
-                                  results_root=results_root, blackbox_root=blackbox_root))
+    return ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=MASTER_SEED, tag=TAG,
+                          results_root=results_root, blackbox_root=blackbox_root)
+
+
+def _run_folder(benchmark: str, method: str, seed: int, results_root: str) -> Path:
+    from launchers.results_writer import experiment_path
+
+    return Path(experiment_path(results_root, TAG, benchmark, method, seed))
+
+
+def _one(args: tuple) -> None:
+    """One of our runs with its ``suggest`` calls timed (``bench_methods.run_one``); a complete run whose
+    timings were recorded is reused."""
+    import json
+
+    import bench_methods as bm
+
+    benchmark, method, seed, results_root, blackbox_root = args
+    folder = _run_folder(benchmark, method, seed, results_root)
+    meta = folder / "metadata.json"
+    if (folder / DECISIONS).is_file() and meta.is_file() and json.loads(meta.read_text()).get("status") == "complete":
+        return
+    record = bm.run_one(_spec(benchmark, method, seed, results_root, blackbox_root))
+    if record.error:
+        raise RuntimeError(f"{benchmark} {method} seed {seed} failed:\n{record.error}")
+    (folder / DECISIONS).write_text(json.dumps({"suggest": record.calls.get("suggest", np.empty(0)).tolist()}))
+
+
+def peer_entries(names: list[str]) -> list:
+    """``--peer-methods`` values as ``bench_methods_peer.Entry`` rows (``NAME`` or ``NAME@VERSION``)."""
+    import bench_methods_peer as bmp
+    from comparison_helpers import parse_method
+    from peer_mo_transfer import PEER_MO_METHODS, default_versions
+
+    entries = []
+    for name in names:
+        method, version = parse_method(name, PEER_MO_METHODS, default_versions(PEER_MO_METHODS))
+        # Entry.peer looks the method up in bench_methods_peer's table: register ours there (this process only).
+        bmp.PEER_METHODS.setdefault(method, {}).setdefault(version, PEER_MO_METHODS[method][version])
+        if bmp.PEER_METHODS[method][version] is not PEER_MO_METHODS[method][version]:
+            bmp.PEER_METHODS[method][version] = PEER_MO_METHODS[method][version]
+        entries.append(bmp.Entry(method, version))
+    return list(dict.fromkeys(entries))
+
+
+def final_hypervolume(results, metadata: dict, budget: float) -> float:
+    """Normalised hypervolume of every result reported within ``budget`` simulated seconds (the rule of
+    ``results.multiobjective``; the same function for our runs and the peer's)."""
+    from results.multiobjective import hypervolume_over_time
+
+    within = results[results["sim_time"] <= budget * (1 + 1e-9)]
+    if len(within) == 0:
+        return 0.0
+    return float(hypervolume_over_time(within, metadata)[-1])
+
+
+FRACTIONS = (0.25, 0.5, 1.0)  # of the budget, for the hypervolume-over-time table
+
+
+def hypervolume_at(results, metadata: dict, times) -> np.ndarray:
+    """Normalised hypervolume of the results reported by each of ``times`` (0 before the first)."""
+    from results.multiobjective import hypervolume_over_time
+
+    if len(results) == 0:
+        return np.zeros(len(times))
+    ordered = results.sort_values("sim_time", kind="stable")
+    curve = hypervolume_over_time(ordered, metadata)
+    index = np.searchsorted(ordered["sim_time"].to_numpy(dtype=float), np.asarray(times, float), side="right") - 1
+    return np.where(index >= 0, curve[np.maximum(index, 0)], 0.0)
+
+
+def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, work: Path) -> dict:
+    """Every (peer method, benchmark, seed); returns {(benchmark, label): [PeerRun, ...]}."""
+    import bench_methods_peer as bmp
+    from joblib import Parallel, delayed
+    from peer_mo_transfer import export_mo_table, run_peer
+
+    from benchmark_definitions.registry import get_benchmark
+
+    pythons = {v: bmp.peer_python(v, args) for v in sorted({e.version for e in entries})}
+    exports = {b: export_mo_table(get_benchmark(b), repository, work / "peer-export") for b in benchmarks}
+    for version, python in pythons.items():
+        for x in exports.values():
+            if not (work / f"peer-{version}" / x.benchmark.name / "arena_meta.json").is_file():
+                bmp.call_driver(python, "serialize", str(x.folder), str(work / f"peer-{version}"))
+    scratch = work / "peer-runs"
+    scratch.mkdir(parents=True, exist_ok=True)
+    jobs = [(e, exports[b], s) for b in benchmarks for e in entries for s in range(args.seeds)]
+    # The peer's MOASHA is its slowest method (a non-dominated sort of the whole rung per result): run it last,
+    # so that a deadline or --peer-timeout costs the fewest runs of the others.
+    jobs.sort(key=lambda job: job[0].peer.cls == "moasha")
+    out: dict = {}
+    t0 = time.perf_counter()
+    parallel = Parallel(n_jobs=args.n_jobs, backend="threading", return_as="generator_unordered")
+    for i, run in enumerate(parallel(delayed(run_peer)(e, x, work / f"peer-{e.version}", scratch, s,
+                                                       pythons[e.version], list(x.benchmark.metrics),
+                                                       args.peer_timeout, None, args.peer_reuse_only)
+                                      for e, x, s in jobs), start=1):
+        out.setdefault((run.benchmark, run.label), []).append(run)
+        status = "FAILED: " + run.error.splitlines()[-1] if run.error else "ok"
+        print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} {run.benchmark} {run.label} seed "
+              f"{run.seed}: {status} ({run.real_seconds:.1f} s)", file=sys.stderr, flush=True)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,12 +189,28 @@ def main(argv: list[str] | None = None) -> int:
                         help="the real data folder (default ../shared/data from the project root)")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--peer-methods", nargs="+", default=[],
+                        help="also run the peer's MOASHA, NSGA2, MOREA, MOBO-RANDOM, MOBO-LINEAR (NAME or "
+                             "NAME@0.13 / NAME@0.16) on the multi-fidelity benchmarks given")
+    parser.add_argument("--peer16-python", default=None, help="Syne Tune 0.16 interpreter (HPO_ARENA_PEER16_PYTHON)")
+    parser.add_argument("--peer13-python", default=None, help="Syne Tune 0.13 interpreter (HPO_ARENA_PEER13_PYTHON)")
+    parser.add_argument("--peer-timeout", type=float, default=None,
+                        help="real seconds after which a peer run is killed and reported as failed")
+    parser.add_argument("--peer-reuse-only", action="store_true",
+                        help="report the peer runs finished in --work-dir before; start none (missing ones are "
+                             "listed as not run)")
     args = parser.parse_args(argv)
+    try:
+        entries = peer_entries(args.peer_methods)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.peer_timeout is not None and args.peer_timeout <= 0:
+        parser.error("--peer-timeout must be positive")
 
     from joblib import Parallel, delayed
+    from peer_mo_transfer import effective_budget
 
-    from results.comparative import ComparativeResults
-    from results.multiobjective import hypervolume_curve_spec
+    from launchers.experiment import benchmark_blackbox, objective_bounds
     from results.statistics import bootstrap_interval, iqm
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-mo-"))
@@ -100,33 +232,148 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     Parallel(n_jobs=args.n_jobs)(delayed(_one)(job) for job in jobs)
     elapsed = time.perf_counter() - t0
+    peer_benchmarks = [b for b in args.benchmarks if b.startswith(PEER_BENCHMARKS)]
+    peer_runs = run_peer_side(args, entries, peer_benchmarks, repository, work) if entries else {}
+    peer_elapsed = time.perf_counter() - t0 - elapsed
 
-    with warnings.catch_warnings():  # multi-fidelity methods are left out of single-fidelity grids on purpose
-        warnings.filterwarnings("ignore", message=".*distinct seed", category=UserWarning)
-        comparative = ComparativeResults(str(results_root), tags="mo-bench", n_threads=2)
+    import json
+
+    import pandas as pd
+
+    def bench_metadata(benchmark: str) -> dict:
+        """The hypervolume rule's inputs, from the table alone (what run_experiment records)."""
+        bench = _spec(benchmark, "RS", 0, str(results_root), None).benchmark
+        root = None if benchmark.startswith("mo-xgboost-sklearn-") else str(repository)
+        bounds = objective_bounds(benchmark_blackbox(bench, root), bench.metrics, bench.modes, bench.max_fidelity)
+        return {"benchmark": benchmark, "method": "-", "seed": "-", "metrics": list(bench.metrics),
+                "objective_bounds": bounds, "constraint": None}
+
+    finals: dict[tuple[str, str], list[float]] = {}
+    over_time: dict[tuple[str, str], list[np.ndarray]] = {}
+    used: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    specs = {b: _spec(b, "RS", 0, str(results_root), None).benchmark for b in args.benchmarks}
+    budgets = {b: float(x.max_wallclock_time) for b, x in specs.items()}
+    n_workers = {b: int(x.n_workers) for b, x in specs.items()}
+    decisions: dict[tuple[str, str], list[float]] = {}
+    runtimes: dict[tuple[str, str], list[float]] = {}
+    for benchmark, method, seed, _, _ in jobs:
+        folder = _run_folder(benchmark, method, seed, str(results_root))
+        metadata = json.loads((folder / "metadata.json").read_text())
+        budget = metadata.get("budget", {}).get("max_wallclock_time") or np.inf
+        frame = pd.read_parquet(folder / "results.parquet")
+        finals.setdefault((benchmark, method), []).append(final_hypervolume(frame, metadata, budget))
+        over_time.setdefault((benchmark, method), []).append(hypervolume_at(frame, metadata,
+                                                                            np.array(FRACTIONS) * budget))
+        used.setdefault((benchmark, method), []).append((float(frame["sim_time"].max()) / budget
+                                                         if len(frame) else 0.0, int(frame["trial_id"].nunique())))
+        calls = json.loads((folder / DECISIONS).read_text())["suggest"]
+        decisions.setdefault((benchmark, method), []).append(float(np.median(calls)) if calls else np.nan)
+        runtimes.setdefault((benchmark, method), []).append(float(metadata["runtime_seconds"]))
+    failures = []
+    for (benchmark, label), runs in peer_runs.items():
+        metadata = bench_metadata(benchmark)
+        for run in sorted(runs, key=lambda r: r.seed):
+            if run.error:
+                failures.append(f"{benchmark} {label} seed {run.seed}: {run.error.splitlines()[-1]}")
+                continue
+            # run.results is already cut at the budget the peer ran with (peer_mo_transfer.effective_budget)
+            finals.setdefault((benchmark, label), []).append(final_hypervolume(run.results, metadata, np.inf))
+            # The peer's NSGA2 runs one worker for workers x budget: its fractions are of that budget.
+            entry = next(e for e in entries if e.label == label)
+            peer_budget, _ = effective_budget(entry.peer, budgets[benchmark], n_workers[benchmark])
+            over_time.setdefault((benchmark, label), []).append(hypervolume_at(run.results, metadata,
+                                                                               np.array(FRACTIONS) * peer_budget))
+            used.setdefault((benchmark, label), []).append(
+                (float(run.results["sim_time"].max()) / peer_budget if len(run.results) else 0.0,
+                 int(run.results["trial_id"].nunique())))
+            decisions.setdefault((benchmark, label), []).append(float(np.median(run.suggest_seconds))
+                                                                if len(run.suggest_seconds) else np.nan)
+            runtimes.setdefault((benchmark, label), []).append(run.real_seconds)
+
+    def cell(key: tuple[str, str], with_time: bool = True) -> str:
+        values = np.asarray(finals.get(key, []), dtype=float)
+        if len(values) == 0:
+            return "n/a"
+        interval = bootstrap_interval(values, iqm, n_boot=2000, rng=0)
+        text = f"{float(interval.point):.4f} [{float(interval.lower):.4f}, {float(interval.upper):.4f}]"
+        if len(values) < args.seeds:
+            text += f" ({len(values)} of {args.seeds} seeds)"
+        if with_time:
+            text += f" ({np.mean(runtimes[key]):.1f} s)"
+        return text
+
+    def ms(key: tuple[str, str]) -> str:
+        values = np.asarray(decisions.get(key, []), dtype=float)
+        values = values[np.isfinite(values)]
+        return "n/a" if len(values) == 0 else f"{1e3 * float(np.median(values)):.3g}"
+
+    def seconds(key: tuple[str, str]) -> str:
+        values = runtimes.get(key)
+        return "n/a" if not values else f"{float(np.mean(values)):.1f}"
+
     caption = (f"Final normalised hypervolume (reference point 1.1 per objective; maximum 1.21), IQM over "
-               f"{args.seeds} seeds [95% bootstrap interval]; mean wall-clock seconds per run (recorded at run time) in parentheses.")
+               f"{args.seeds} seeds [95% bootstrap interval]; mean wall-clock seconds per run in parentheses.")
     lines = [caption, ""]
     header = "| benchmark | " + " | ".join(args.methods) + " |"
     lines += [header, "|" + "---|" * (len(args.methods) + 1)]
     for benchmark in args.benchmarks:
-        finals = comparative.final_values(benchmark, spec=hypervolume_curve_spec())
-        cells = []
-        for method in args.methods:
-            values = finals.loc[finals["setup"] == method, "best"].to_numpy(dtype=float)
-            if len(values) == 0:
-                cells.append("n/a")
-                continue
-            interval = bootstrap_interval(values, iqm, n_boot=2000, rng=0)
-            paths = finals.loc[finals["setup"] == method, "path"]
-            runtime = np.mean([comparative.index.metadata[p]["runtime_seconds"] for p in paths])
-            cells.append(f"{float(interval.point):.4f} [{float(interval.lower):.4f}, {float(interval.upper):.4f}] "
-                         f"({runtime:.1f} s)")
-        lines.append(f"| {benchmark} | " + " | ".join(cells) + " |")
+        lines.append(f"| {benchmark} | " + " | ".join(cell((benchmark, m)) for m in args.methods) + " |")
     if skipped:
         lines += ["", "Left out (multi-fidelity methods on a single-fidelity benchmark): " + ", ".join(skipped)]
-    footer = (f"{len(jobs)} runs ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "
-              f"{args.n_jobs} processes.")
+    lines += ["", ("Median duration of a `suggest` call (ms; median over runs of each run's median), same "
+                   "runs:"), "", header, "|" + "---|" * (len(args.methods) + 1)]
+    for benchmark in args.benchmarks:
+        lines.append(f"| {benchmark} | " + " | ".join(ms((benchmark, m)) for m in args.methods) + " |")
+    def over_time_cell(key: tuple[str, str]) -> str:
+        values = over_time.get(key)
+        if not values:
+            return "n/a"
+        stacked = np.stack(values)
+        budget_used = np.median([u for u, _ in used[key]])
+        trials = np.median([t for _, t in used[key]])
+        return (" / ".join(f"{float(iqm(stacked[:, i])):.4f}" for i in range(len(FRACTIONS)))
+                + f" ({budget_used:.0%}, {trials:.0f})")
+
+    labels = list(args.methods) + [e.label for e in entries]
+    lines += ["", ("Hypervolume over time: IQM over seeds at " + " / ".join(f"{f:.0%}" for f in FRACTIONS)
+                   + " of the budget (median share of the budget until the run's last result, median trials "
+                     "started); a run ends early when its method has no configuration left to start "
+                     "(every table row used) and nothing to continue."), "",
+              "| benchmark | method | hypervolume (budget used, trials) |", "|---|---|---|"]
+    for benchmark in args.benchmarks:
+        for label in labels:
+            if (benchmark, label) in over_time:
+                lines.append(f"| {benchmark} | {label} | {over_time_cell((benchmark, label))} |")
+    if entries:
+        from peer_mo_transfer import SEQUENTIAL
+
+        lines += ["", ("Ours next to the peer's (Syne Tune) on the same tables, budgets, workers and seeds; both "
+                       "sides' hypervolume by our rule from every result within the budget; median `suggest` "
+                       "duration (ms); mean real seconds per run (ours: the whole run; the peer: its tuner loop, whose "
+                       "per-result scheduler work a `suggest` time does not show). Peer classes: "
+                       + "; ".join(f"{e.method} = Syne Tune {e.version} `{e.peer.cls}`"
+                                   f"({', '.join(f'{k}={v}' for k, v in e.peer.kwargs.items()) or 'defaults'})"
+                                   for e in entries) + "."), "",
+                  "| benchmark | method | ours | peer | suggest ms ours | suggest ms peer | run s ours / peer |",
+                  "|---|---|---|---|---|---|---|"]
+        for benchmark in peer_benchmarks:
+            for e in entries:
+                lines.append(f"| {benchmark} | {e.method} (peer {e.version}) | {cell((benchmark, e.method), False)} "
+                             f"| {cell((benchmark, e.label), False)} | {ms((benchmark, e.method))} | "
+                             f"{ms((benchmark, e.label))} | {seconds((benchmark, e.method))} / "
+                             f"{seconds((benchmark, e.label))} |")
+        if any(e.peer.cls in SEQUENTIAL for e in entries):
+            lines += ["", ("The peer's NSGA2 refuses to ask for a configuration while another is pending (\"NSGA-2 "
+                           "does not support asynchronous scheduling\"): it runs with 1 worker and the budget times "
+                           "the benchmark's workers (the same worker-seconds).")]
+        lines += ["", (f"The peer's configurations: proposals anywhere in the space, evaluated at the nearest table "
+                       f"row (`peer_driver.py`); ours choose among the table's rows. The peer's runs: "
+                       f"{sum(len(v) for v in peer_runs.values())} in {peer_elapsed:.0f} s.")]
+        if failures:
+            lines += ["", "Failed peer runs (left out of the table): " + "; ".join(failures)]
+    footer = (f"{len(jobs)} runs of ours ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "
+              f"{args.n_jobs} processes. Command: `python benchmarks/bench_multiobjective.py "
+              f"{' '.join(sys.argv[1:] if argv is None else argv)}`.")
     lines += ["", footer]
     text = "\n".join(lines)
     print(text)

@@ -37,6 +37,12 @@ How the simulation is set up, and why:
   benchmarks (a 1-nearest-neighbour surrogate) but keeps the per-trial replicate seed of the table.
 * Table replicate seeds are drawn from numpy's global generator by the peer; it is seeded with the spec's
   ``backend_seed`` first.
+* Multi-objective and transfer-learning methods (``spec["recipe"]``, see ``build_recipe``): their classes live
+  outside ``syne_tune.optimizer.baselines`` in 0.16 or take other arguments. Every objective the export's
+  ``meta.json`` lists under ``metrics`` is recorded with each result (``results["metric:<name>"]``). Transfer
+  methods read the other tasks' evaluations from ``spec["transfer_dir"]`` (written by
+  ``benchmarks/peer_mo_transfer.py``, read by ``read_transfer_export``) as the peer's
+  ``TransferLearningTaskEvaluations``.
 """
 from __future__ import annotations
 
@@ -195,6 +201,118 @@ def make_backend(repository: Path, meta: dict, spec: dict, rows: pd.DataFrame | 
     return backend
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Multi-objective and transfer-learning methods (their constructors differ between versions)
+# ---------------------------------------------------------------------------------------------------------
+
+TRANSFER_INDEX = "transfer.json"
+
+
+def read_transfer_export(folder: Path) -> dict[str, tuple[pd.DataFrame, np.ndarray, list[str]]]:
+    """The other tasks' evaluations written by ``peer_mo_transfer.export_transfer_data``: task -> (hyperparameters,
+    evaluations of shape (configurations, 1, fidelities, 1), objective names)."""
+    index = json.loads((Path(folder) / TRANSFER_INDEX).read_text())
+    out = {}
+    for entry in index["tasks"]:
+        frame = pd.read_parquet(Path(folder) / entry["hyperparameters"])
+        values = np.load(Path(folder) / entry["values"])
+        if values.ndim != 2 or values.shape[0] != len(frame):
+            raise SystemExit(f"transfer export {folder}: task {entry['task']} has values of shape {values.shape} "
+                             f"for {len(frame)} configurations")
+        out[entry["task"]] = (frame, values[:, None, :, None], [index["metric"]])
+    return out
+
+
+def load_transfer(folder: Path, config_space: dict[str, Any]) -> dict[str, Any]:
+    try:  # 0.16 moved the class into its own module
+        from syne_tune.optimizer.schedulers.transfer_learning.transfer_learning_task_evaluation import (
+            TransferLearningTaskEvaluations,
+        )
+    except ImportError:
+        from syne_tune.optimizer.schedulers.transfer_learning import TransferLearningTaskEvaluations
+
+    return {task: TransferLearningTaskEvaluations(configuration_space=config_space, hyperparameters=frame,
+                                                  objectives_names=names, objectives_evaluations=values)
+            for task, (frame, values, names) in read_transfer_export(folder).items()}
+
+
+RECIPES = ("moasha", "morea", "nsga2", "mobo-random", "mobo-linear", "zero-shot", "bounding-box")
+
+
+def build_recipe(spec: dict, meta: dict, config_space: dict, transfer: dict | None):
+    """One multi-objective or transfer method of the peer, in the version running this script.
+
+    Objectives are all minimised here (the export refuses other modes); transfer values are already signed to
+    minimise (ours are), so transfer methods run with ``mode="min"`` too."""
+    recipe, kwargs, seed = spec["recipe"], dict(spec.get("kwargs", {})), int(spec["method_seed"])
+    metrics = list(meta.get("metrics") or [meta["metric"]])
+    fidelity, max_fidelity = meta["fidelity_name"], int(meta["fidelity_values"][-1])
+    new = peer_version() >= (0, 14)
+    minimise = ["min"] * len(metrics)  # 0.13 wants one mode per objective
+    if recipe not in RECIPES:
+        raise SystemExit(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
+    if recipe in ("zero-shot", "bounding-box") and transfer is None:
+        raise SystemExit(f"recipe {recipe} needs transfer_dir in the spec")
+    if recipe == "moasha":
+        from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA
+
+        common = {"metrics": metrics, "time_attr": fidelity, "max_t": max_fidelity, **kwargs}
+        if new:
+            return MOASHA(config_space, do_minimize=True, random_seed=seed, **common)
+        return MOASHA(config_space, mode=minimise, **common)  # 0.13's MOASHA draws from numpy's global generator
+    if recipe == "morea":
+        if new:
+            from syne_tune.optimizer.schedulers.single_fidelity_scheduler import SingleFidelityScheduler
+
+            return SingleFidelityScheduler(config_space, metrics=metrics, do_minimize=True,
+                                           searcher="regularized_evolution", random_seed=seed,
+                                           searcher_kwargs={"random_seed": seed, **kwargs})
+        from syne_tune.optimizer.baselines import MOREA
+
+        return MOREA(config_space, metric=metrics, mode=minimise, random_seed=seed, **kwargs)
+    if recipe in ("nsga2", "mobo-random", "mobo-linear"):
+        if new:
+            raise SystemExit(f"Syne Tune {'.'.join(map(str, peer_version()))} has no {recipe}; use 0.13")
+        from syne_tune.optimizer import baselines
+
+        if recipe == "nsga2":
+            return baselines.NSGA2(config_space, metric=metrics, mode=minimise, random_seed=seed, **kwargs)
+        if recipe == "mobo-random":
+            return baselines.MORandomScalarizationBayesOpt(config_space, metric=metrics, mode=minimise,
+                                                          random_seed=seed, **kwargs)
+        return baselines.MOLinearScalarizationBayesOpt(config_space, metric=metrics, mode=minimise,
+                                                      random_seed=seed, **kwargs)
+    metric = meta["metric"]
+    if recipe == "zero-shot":
+        if new:
+            from syne_tune.optimizer.schedulers.transfer_learning.zero_shot import ZeroShotTransfer
+
+            return ZeroShotTransfer(config_space, metric=metric, transfer_learning_evaluations=transfer,
+                                    do_minimize=True, random_seed=seed, **kwargs)
+        from syne_tune.optimizer.baselines import ZeroShotTransfer
+
+        return ZeroShotTransfer(config_space, transfer_learning_evaluations=transfer, metric=metric, mode="min",
+                                random_seed=seed, **kwargs)
+    from syne_tune.optimizer.schedulers.transfer_learning.bounding_box import BoundingBox
+
+    with contextlib.redirect_stdout(sys.stderr):  # it prints the new box
+        if new:
+            from syne_tune.optimizer.baselines import RandomSearch
+
+            def inner(space, name, do_minimize, random_seed):
+                return RandomSearch(space, metrics=[name], do_minimize=do_minimize, random_seed=random_seed)
+
+            return BoundingBox(inner, config_space, metric=metric, transfer_learning_evaluations=transfer,
+                               do_minimize=True, random_seed=seed, **kwargs)
+        from syne_tune.optimizer.baselines import RandomSearch
+
+        def inner13(space, mode, name):  # 0.13 calls scheduler_fun(config_space, mode, metric)
+            return RandomSearch(space, metric=name, mode=mode, random_seed=seed)
+
+        return BoundingBox(inner13, config_space, metric=metric, transfer_learning_evaluations=transfer, mode="min",
+                           **kwargs)
+
+
 def make_scheduler(spec: dict, meta: dict, config_space: dict, restrict: list[dict] | None):
     from syne_tune.optimizer import baselines
 
@@ -235,6 +353,7 @@ def instrument(scheduler, calls: dict[str, list[float]], log: dict[str, list], k
     from syne_tune.constants import ST_TUNER_TIME
 
     metric, fidelity = meta["metric"], meta["fidelity_name"]
+    extra_metrics = [name for name in meta.get("metrics") or [] if name != metric]
 
     def timed(name, original):
         def call(*args, **kwargs):
@@ -253,6 +372,8 @@ def instrument(scheduler, calls: dict[str, list[float]], log: dict[str, list], k
                 log["trial_id"].append(int(trial.trial_id))
                 log["fidelity"].append(float(result[fidelity]))
                 log["value"].append(float(result[metric]))
+                for objective in extra_metrics:
+                    log[f"metric:{objective}"].append(float(result[objective]))
                 log["sim_time"].append(float(result[ST_TUNER_TIME]) / time_scale)
                 log["decision"].append(str(out))
             return out
@@ -288,7 +409,13 @@ def run(spec_path: Path) -> None:
         restrict = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
                     for r in rows.to_dict("records")]
     backend = make_backend(repository, meta, spec, None if spec["restrict"] else rows)
-    scheduler = make_scheduler(spec, meta, config_space, restrict)
+    if spec.get("recipe"):
+        if restrict is not None:
+            raise SystemExit(f"recipe {spec['recipe']} draws its own configurations; set restrict false")
+        transfer = load_transfer(Path(spec["transfer_dir"]), config_space) if spec.get("transfer_dir") else None
+        scheduler = build_recipe(spec, meta, config_space, transfer)
+    else:
+        scheduler = make_scheduler(spec, meta, config_space, restrict)
     calls: dict[str, list[float]] = defaultdict(list)
     log: dict[str, list] = defaultdict(list)
     kinds: dict[str, int] = defaultdict(int)
