@@ -32,6 +32,7 @@ stops as soon as that trial is chosen, O(m^2 d) for a front of m points (vectori
 
 Objectives are compared "to minimise" (maximised ones negated); a NaN objective value ranks last.
 The primary objective (the first) is what the searcher observes and seeds the epsilon-net.
+"""
 from __future__ import annotations
 
 import math
