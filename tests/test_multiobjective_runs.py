@@ -192,7 +192,7 @@ def test_sweep_overrides_reach_the_linear_scalarisation(tmp_path):
 def test_moasha_tie_breaks_run_through_the_simulator(tmp_path):
     # The default is the epsilon-net: a run without method kwargs equals one asking for it, bit for bit.
     _, default = _run(tmp_path / "default", "MOASHA")
-    spec = dict(benchmark=get_benchmark(WINE), method="MOASHA", seed=0, master_seed=3, tag="mo")
+    spec = {"benchmark": get_benchmark(WINE), "method": "MOASHA", "seed": 0, "master_seed": 3, "tag": "mo"}
     runs = {}
     for tie_break in ("epsilon_net", "crowding"):
         path = Path(run_experiment(ExperimentSpec(**spec, results_root=str(tmp_path / tie_break),
