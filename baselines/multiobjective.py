@@ -11,20 +11,33 @@ first (``ObjectiveVector``). Pure numpy, no state; the methods (MOASHA, MO-REA, 
   the points are sorted, the two extremes get infinity and every other point the gap between its neighbours
   divided by the objective's range; the distances are summed over objectives. An objective with zero range
   adds nothing. Ties in an objective are ordered by row index (stable sort), so the result is deterministic.
-- ``pareto_order(points)``: a total order, best first: by Pareto rank, then by crowding distance within the
-  rank (larger first: points in sparse regions of a front are kept before crowded ones, NSGA-II's
-  crowded-comparison operator), then by row index (earlier first). This is the tie-break MOASHA uses.
-- ``pareto_position(points, i)``: where row ``i`` lands in ``pareto_order`` (computing crowding only in its
-  own front: what a rung decision needs).
+- ``epsilon_net_order(points, scale)``: an epsilon-net order of one set (normally one front; Clarkson 2005, used
+  for MOASHA by Salinas et al. 2021 and Schmucker et al. 2021): the seed is the point best in the first objective,
+  then, repeatedly, the point whose Euclidean distance to the nearest point already chosen is largest. Distances
+  are measured on objectives divided by ``scale`` (MOASHA passes each objective's range over the rung, see
+  ``baselines.moasha``). Ties (equal first objective for the seed, equal distances later) go to the earlier row;
+  duplicates of a chosen point (distance 0) come last, in row order.
+- ``pareto_order(points, tie_break)``: a total order, best first: by Pareto rank, then within the rank by the
+  tie-break, then by row index (earlier first). ``tie_break="crowding"`` (the default here: NSGA-II's
+  crowded-comparison operator, what MO-REA uses): larger crowding distance first, so points in sparse regions of
+  a front are kept before crowded ones. ``tie_break="epsilon_net"``: the front's epsilon-net order, objectives
+  scaled by their range over all finite rows of ``points`` (MOASHA's default). NaN rows rank last in row order.
+- ``pareto_position(points, i, tie_break)``: where row ``i`` lands in ``pareto_order`` (ordering only its own
+  front, and for the epsilon-net stopping as soon as row ``i`` is chosen: what a rung decision needs).
 - ``pareto_front_mask(points)``: the non-dominated rows.
 """
 from __future__ import annotations
 
 import bisect
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+TieBreak = Literal["epsilon_net", "crowding"]
+TIE_BREAKS: tuple[str, ...] = ("epsilon_net", "crowding")
 
 
 def _as_points(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
@@ -112,10 +125,78 @@ def crowding_distance(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndar
     return distance
 
 
-def pareto_order(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
-    """Row indices best first: Pareto rank, then larger crowding distance within the rank, then row index."""
+def check_tie_break(tie_break: str) -> None:
+    """Raise a ValueError naming the valid choices for an unknown within-front tie-break."""
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {list(TIE_BREAKS)}, got {tie_break!r}")
+
+
+def objective_scale(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """Per-objective range over the finite values of ``points`` (1 where the range is zero or undefined).
+
+    Dividing by it makes the epsilon-net's distances unit-free: without it an objective measured in seconds
+    (hundreds) would decide every distance against an error in [0, 1].
+    """
+    p = _as_points(points)
+    finite = np.where(np.isfinite(p), p, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: its range is undefined
+        span = np.nanmax(finite, axis=0) - np.nanmin(finite, axis=0)
+    return np.where(np.isfinite(span) & (span > 0), span, 1.0)
+
+
+def epsilon_net_order(points: np.ndarray | Sequence[Sequence[float]], scale: np.ndarray | None = None,
+                      stop_at: int | None = None) -> np.ndarray:
+    """Row indices of a NaN-free set in epsilon-net order (see the module doc); ``scale`` divides each objective.
+
+    ``stop_at``: return the order only up to and including that row (what ``pareto_position`` needs). Each step
+    updates every remaining row's distance to its nearest chosen row with the one new row: O(n d) per step,
+    O(n^2 d) for the whole order, memory O(n d). Infinite coordinates are placed one range beyond the finite ones.
+    """
+    p = _as_points(points)
+    n = len(p)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if np.isnan(p).any():
+        raise ValueError("epsilon_net_order needs NaN-free points; rank NaN rows separately (pareto_order does)")
+    scaled = p / (objective_scale(p) if scale is None else np.asarray(scale, dtype=float))
+    if not np.isfinite(scaled).all():
+        finite = np.where(np.isfinite(scaled), scaled, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
+        low, high = np.nan_to_num(low), np.nan_to_num(high)
+        scaled = np.where(scaled == np.inf, high + 1.0, np.where(scaled == -np.inf, low - 1.0, scaled))
+    order = np.empty(n, dtype=np.int64)
+    chosen = np.zeros(n, dtype=bool)
+    # The seed: smallest first objective, the earlier row among equals (argmin returns the first).
+    current = int(np.argmin(scaled[:, 0]))
+    nearest = np.full(n, np.inf)
+    for step in range(n):
+        order[step] = current
+        chosen[current] = True
+        if current == stop_at or step == n - 1:
+            return order[: step + 1]
+        nearest = np.minimum(nearest, np.sqrt(((scaled - scaled[current]) ** 2).sum(axis=1)))
+        # Farthest from everything chosen; chosen rows are excluded, equal distances go to the earlier row.
+        current = int(np.argmax(np.where(chosen, -1.0, nearest)))
+    return order
+
+
+def pareto_order(points: np.ndarray | Sequence[Sequence[float]], tie_break: TieBreak = "crowding") -> np.ndarray:
+    """Row indices best first: Pareto rank, then the within-rank tie-break, then row index (see the module doc)."""
+    check_tie_break(tie_break)
     p = _as_points(points)
     ranks = non_dominated_ranks(p)
+    if tie_break == "epsilon_net":
+        scale = objective_scale(p)
+        within = np.zeros(len(p), dtype=np.int64)
+        for rank in np.unique(ranks):
+            members = np.flatnonzero(ranks == rank)
+            if np.isnan(p[members]).any():
+                continue  # NaN rows: no geometry, ordered by index
+            within[members[epsilon_net_order(p[members], scale)]] = np.arange(len(members))
+        return np.lexsort((np.arange(len(p)), within, ranks))
     crowding = np.zeros(len(p))
     for rank in np.unique(ranks):
         members = np.flatnonzero(ranks == rank)
@@ -127,17 +208,22 @@ def pareto_order(points: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     return np.lexsort((np.arange(len(p)), -crowding, ranks))
 
 
-def pareto_position(points: np.ndarray | Sequence[Sequence[float]], i: int) -> int:
-    """The position of row ``i`` in ``pareto_order(points)`` (0 = best), without ordering the other fronts."""
+def pareto_position(points: np.ndarray | Sequence[Sequence[float]], i: int,
+                    tie_break: TieBreak = "crowding") -> int:
+    """The position of row ``i`` in ``pareto_order(points, tie_break)`` (0 = best), ordering only its front."""
+    check_tie_break(tie_break)
     p = _as_points(points)
     ranks = non_dominated_ranks(p)
     members = np.flatnonzero(ranks == ranks[i])
     ahead = int((ranks < ranks[i]).sum())
     if np.isnan(p[members]).any():
         return ahead + int((members < i).sum())  # the NaN rank: index order
+    mine = int(np.flatnonzero(members == i)[0])
+    if tie_break == "epsilon_net":
+        return ahead + len(epsilon_net_order(p[members], objective_scale(p), stop_at=mine)) - 1
     crowding = crowding_distance(p[members])
-    mine = crowding[members == i][0]
-    return ahead + int(((crowding > mine) | ((crowding == mine) & (members < i))).sum())
+    own = crowding[mine]
+    return ahead + int(((crowding > own) | ((crowding == own) & (members < i))).sum())
 
 
 @dataclass(frozen=True)

@@ -281,11 +281,12 @@ def _multi_objective_common(ctx: _Context) -> dict[str, Any]:
 
 
 def _moasha(ctx: _Context, searcher: Searcher, grace_period: float = 1, reduction_factor: float = 3,
-            brackets: int | None = 1, max_trials: int | None = None) -> Scheduler:
+            brackets: int | None = 1, max_trials: int | None = None, tie_break: str = "epsilon_net") -> Scheduler:
     from baselines.moasha import MOASHA
 
     return MOASHA(searcher=searcher, max_trials=max_trials, grace_period=grace_period,
-                  reduction_factor=reduction_factor, brackets=brackets, **_multi_objective_common(ctx))
+                  reduction_factor=reduction_factor, brackets=brackets, tie_break=tie_break,  # type: ignore[arg-type]
+                  **_multi_objective_common(ctx))
 
 
 def _multi_objective_fifo(ctx: _Context, searcher: Searcher, max_trials: int | None = None) -> Scheduler:
@@ -447,8 +448,8 @@ _METHODS: dict[str, MethodSpec] = {
         MethodSpec("DEHB-REF", "the official dehb package (DEHB, its defaults) through its ask/tell interface",
                    None, None, target="baselines.dehb_reference:DEHBReference", extra="dehb",
                    requires=("dehb", "ConfigSpace")),
-        MethodSpec("MOASHA", "multi-objective ASHA: rung decisions by non-dominated sorting, crowding-distance "
-                   "tie-break (Schmucker et al. 2021)", _moasha, "random", multi_objective=True),
+        MethodSpec("MOASHA", "multi-objective ASHA: rung decisions by non-dominated sorting, epsilon-net "
+                   "tie-break (Schmucker et al. 2021; tie_break='crowding' for NSGA-II crowding distance)", _moasha, "random", multi_objective=True),
         MethodSpec("MOBO-RANDOM", "multi-objective GP-EI on random augmented-Chebyshev scalarisations, new weights "
                    "every decision (Paria et al. 2019, ParEGO-style single GP)", _multi_objective_fifo, "mobo",
                    multi_objective=True, searcher_fixed={"scalarization": "random", "weights": None}),

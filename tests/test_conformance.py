@@ -56,6 +56,13 @@ def test_every_registered_method_conforms(name):
     assert report.exercised["runs"] and report.exercised["in-space"] and report.exercised["deterministic"]
 
 
+@pytest.mark.parametrize("tie_break", ["epsilon_net", "crowding"])
+def test_moasha_conforms_with_either_tie_break(tie_break):
+    # The default (epsilon_net) also runs in test_every_registered_method_conforms; crowding is the option.
+    report = assert_conforms("MOASHA", {"tie_break": tie_break})
+    assert report.exercised["runs"] and report.exercised["in-space"] and report.exercised["deterministic"]
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Ask/tell methods
 # ------------------------------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from baselines.morea import MOREASearcher
 from baselines.multiobjective import (
     ObjectiveVector,
     crowding_distance,
+    epsilon_net_order,
     non_dominated_ranks,
+    objective_scale,
     pareto_front_mask,
     pareto_order,
     pareto_position,
@@ -66,6 +68,66 @@ def test_pareto_order_breaks_ties_by_crowding_then_index():
     # objective sees the wider gap. Then fronts 1, 2, 3 and the NaN row.
     assert pareto_order(POINTS).tolist() == [0, 3, 5, 1, 2, 4, 6, 7]
     assert [pareto_position(POINTS, i) for i in range(8)] == [0, 3, 4, 1, 5, 2, 6, 7]
+    assert pareto_order(POINTS, "crowding").tolist() == [0, 3, 5, 1, 2, 4, 6, 7]
+    assert [pareto_position(POINTS, i, "crowding") for i in range(8)] == [0, 3, 4, 1, 5, 2, 6, 7]
+
+
+def test_pareto_order_breaks_ties_by_epsilon_net_then_index():
+    # Both objectives span 5 over the finite rows, so scaled distances order like raw ones. Front 0 = rows 0, 1,
+    # 3, 5: seed row 0 (first objective 1); farthest from it row 3 (distance 5; rows 1 and 5 are at sqrt 5);
+    # rows 1 and 5 are then equally far (sqrt 5 from row 0, sqrt 8 from row 3): the earlier, row 1; row 5 last
+    # (distance 0 to row 1). Then fronts 1, 2, 3 and the NaN row, as with crowding.
+    assert pareto_order(POINTS, "epsilon_net").tolist() == [0, 3, 1, 5, 2, 4, 6, 7]
+    assert [pareto_position(POINTS, i, "epsilon_net") for i in range(8)] == [0, 2, 4, 1, 5, 3, 6, 7]
+    with pytest.raises(ValueError, match=r"tie_break must be one of \['epsilon_net', 'crowding'\], got 'nearest'"):
+        pareto_order(POINTS, "nearest")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tie_break must be one of"):
+        pareto_position(POINTS, 0, "nearest")  # type: ignore[arg-type]
+
+
+# A front with an error in [0, 1] and a time in seconds: error range 1, time range 100.
+SECONDS_FRONT = np.array([[0.0, 100.0], [0.3, 56.0], [0.9, 45.0], [1.0, 0.0]])
+
+
+def test_epsilon_net_order_on_a_hand_made_two_dimensional_front():
+    # Range-scaled: rows (0, 1), (.3, .56), (.9, .45), (1, 0). Seed row 0; farthest row 3 (sqrt 2, against
+    # .53 and 1.06). Nearest chosen: row 1 min(.533, .896) = .533, row 2 min(1.055, .461) = .461: row 1, then 2.
+    assert objective_scale(SECONDS_FRONT).tolist() == [1.0, 100.0]
+    assert epsilon_net_order(SECONDS_FRONT).tolist() == [0, 3, 1, 2]
+    # In raw units (Syne Tune's) the seconds decide: row 1 is 44.001 from row 0, row 2 45.0001 from row 3.
+    assert epsilon_net_order(SECONDS_FRONT, scale=np.ones(2)).tolist() == [0, 3, 2, 1]
+    # pareto_position stops once the row is chosen and agrees with the full order.
+    assert [pareto_position(SECONDS_FRONT, i, "epsilon_net") for i in range(4)] == [0, 2, 3, 1]
+    assert epsilon_net_order(SECONDS_FRONT, stop_at=3).tolist() == [0, 3]
+    # The seed is the best first objective wherever it is stored.
+    assert epsilon_net_order(SECONDS_FRONT[::-1]).tolist() == [3, 0, 2, 1]
+
+
+def test_epsilon_net_order_in_three_dimensions_with_ties_and_duplicates():
+    # Scale 2 per objective. Seed row 2 (first objective 0), at (0, .5, .5)... scaled (0, 1, 1); rows 1 and 3
+    # are both sqrt 2 away, row 0 (the centre) sqrt .75: tie, the earlier row 1; then row 3 (sqrt 2 from both
+    # chosen) before the centre.
+    front = [[1, 1, 1], [2, 2, 0], [0, 2, 2], [2, 0, 2]]
+    assert non_dominated_ranks(front).tolist() == [0, 0, 0, 0]
+    assert epsilon_net_order(front).tolist() == [2, 1, 3, 0]
+    # Equal seeds: the earlier row; a duplicate of a chosen point (distance 0) comes last.
+    assert epsilon_net_order([[0, 1], [1, 0], [0, 1]]).tolist() == [0, 1, 2]
+    assert epsilon_net_order([[1, 0], [0, 1], [0, 1]]).tolist() == [1, 0, 2]
+    # One point, or a constant objective (range 0: scale 1, it adds nothing).
+    assert epsilon_net_order([[3, 3]]).tolist() == [0]
+    assert objective_scale([[0, 7], [2, 7]]).tolist() == [2.0, 1.0]
+    assert epsilon_net_order([[0, 7], [2, 7], [1, 7]]).tolist() == [0, 1, 2]
+    # An infinite coordinate sits one range beyond the finite ones: it is farthest from the seed.
+    assert epsilon_net_order([[0, 1], [0.5, 0.5], [np.inf, 0.0]]).tolist() == [0, 2, 1]
+    with pytest.raises(ValueError, match="NaN-free"):
+        epsilon_net_order([[0, 1], [NAN, 0]])
+
+
+def test_epsilon_net_ranks_nan_rows_last_in_index_order():
+    points = [[0.5, 0.5], [NAN, 0.1], [0.2, 0.9], [0.9, 0.2], [0.6, 0.6], [0.1, NAN]]
+    # Front {0, 2, 3}: seed row 2, farthest row 3 (.99 against .5), then row 0; row 4 behind row 0; NaN rows.
+    assert pareto_order(points, "epsilon_net").tolist() == [2, 3, 0, 4, 1, 5]
+    assert [pareto_position(points, i, "epsilon_net") for i in range(6)] == [2, 4, 0, 1, 3, 5]
 
 
 def test_objective_vector_negates_maximised_objectives_and_names_the_problem():
@@ -83,9 +145,9 @@ def test_objective_vector_negates_maximised_objectives_and_names_the_problem():
 SPACE = SearchSpace({"x": Uniform(0.0, 1.0), "n": Integer(1, 8)})
 
 
-def _moasha(modes=("min", "min"), second="time") -> MOASHA:
+def _moasha(modes=("min", "min"), second="time", tie_break="crowding") -> MOASHA:
     return MOASHA(SPACE, ["err", second], list(modes), seed=0, fidelity_name="epoch", max_fidelity=9,
-                  grace_period=1, reduction_factor=3)
+                  grace_period=1, reduction_factor=3, tie_break=tie_break)
 
 
 def _report(scheduler, trial_id, fidelity, err, second, name="time"):
@@ -122,12 +184,50 @@ def test_moasha_respects_maximised_objectives_and_ranks_nan_last():
     maximising = _moasha(("min", "max"), "acc")
     assert _report(maximising, 0, 1, 0.5, 0.5, "acc") == Decision.CONTINUE
     assert _report(maximising, 1, 1, 0.4, 0.9, "acc") == Decision.CONTINUE
-    minimising = MOASHA(SPACE, ["err", "acc"], ["min", "min"], seed=0, max_fidelity=9)
+    minimising = MOASHA(SPACE, ["err", "acc"], ["min", "min"], seed=0, max_fidelity=9, tie_break="crowding")
     assert _report(minimising, 0, 1, 0.5, 0.5, "acc") == Decision.CONTINUE
     assert _report(minimising, 1, 1, 0.4, 0.9, "acc") == Decision.STOP
     diverged = _moasha()
     assert _report(diverged, 0, 1, NAN, 0.1) == Decision.CONTINUE  # first at the rung
     assert _report(diverged, 1, 1, 0.9, 0.9) == Decision.CONTINUE  # the NaN row ranks last
+
+
+def test_moasha_defaults_to_the_epsilon_net_and_decides_by_it():
+    assert MOASHA(SPACE, ["err", "time"], ["min", "min"], seed=0, max_fidelity=9).tie_break == "epsilon_net"
+    # The hand-made sequence above: only trial 1 changes. n=2, keep 1, front {0, 1}: the epsilon-net's seed is
+    # the better error (trial 1, 0.4 < 0.5), where crowding's infinite-distance tie went to the earlier trial 0.
+    scheduler = _moasha(tie_break="epsilon_net")
+    decisions = [_report(scheduler, t, 1, err, time) for t, (err, time) in
+                 enumerate([(0.5, 0.5), (0.4, 0.6), (0.3, 0.3), (0.6, 0.6), (0.2, 0.9), (0.45, 0.45)])]
+    assert decisions == [Decision.CONTINUE, Decision.CONTINUE, Decision.CONTINUE, Decision.STOP,
+                         Decision.CONTINUE, Decision.STOP]
+
+
+@pytest.mark.parametrize(("tie_break", "last"), [("epsilon_net", Decision.CONTINUE), ("crowding", Decision.STOP)])
+def test_moasha_tie_break_decides_within_a_dominated_front(tie_break, last):
+    # Trial 0 dominates all; trials 1-3 form the second front: 1 fastest, 3 best error, 2 between. At trial 3
+    # (n=4, keep 2) one place is left for that front. Crowding: both extremes infinite, the earlier (trial 1)
+    # takes it and trial 3 stops; the epsilon-net seeds with the best error (trial 3): it continues.
+    scheduler = _moasha(tie_break=tie_break)
+    decisions = [_report(scheduler, t, 1, err, time) for t, (err, time) in
+                 enumerate([(0.1, 0.1), (0.5, 0.2), (0.4, 0.4), (0.3, 0.6)])]
+    assert decisions == [Decision.CONTINUE, Decision.STOP, Decision.STOP, last]
+
+
+def test_moasha_epsilon_net_scales_objectives_by_the_rung_range():
+    # Error in [0, 1], time in seconds; the rung's ranges are 1 and 100. Trials 2, 4, 5 are dominated. Trial 6
+    # (n=7, keep 3) meets the front {0, 1, 3, 6}: seed 0 (error 0), then 1 (sqrt 2 away), then the farther of
+    # 6 (scaled min(.533, .896)) and 3 (min(1.055, .461)): trial 6 takes the third place and continues. In raw
+    # seconds trial 3 (45.0001 from trial 1) would beat trial 6 (44.001 from trial 0) and trial 6 would stop.
+    scheduler = _moasha(tie_break="epsilon_net")
+    rung = [(0.0, 100.0), (1.0, 0.0), (1.0, 100.0), (0.9, 45.0), (0.95, 99.0), (1.0, 99.0), (0.3, 56.0)]
+    decisions = [_report(scheduler, t, 1, err, time) for t, (err, time) in enumerate(rung)]
+    assert decisions == [Decision.CONTINUE] + [Decision.STOP] * 5 + [Decision.CONTINUE]
+    front = np.array([rung[t] for t in (0, 1, 3, 6)])
+    assert epsilon_net_order(front).tolist() == [0, 1, 3, 2]
+    assert epsilon_net_order(front, scale=np.ones(2)).tolist() == [0, 1, 2, 3]  # raw units: trial 3 first
+    with pytest.raises(ValueError, match="tie_break must be one of"):
+        MOASHA(SPACE, ["err", "time"], ["min", "min"], seed=0, max_fidelity=9, tie_break="random")
 
 
 def test_morea_tournament_takes_the_sampled_pareto_front_with_varying_tie_break():

@@ -187,3 +187,43 @@ def test_sweep_overrides_reach_the_linear_scalarisation(tmp_path):
     assert metadata["method_kwargs"]["weights"] == [1.0, 5.0] and metadata["method_kwargs"]["base_method"] == "HB"
     # Synchronous Hyperband pauses trials at rungs: its decisions show through the wrapper.
     assert (pd.read_parquet(folder / "results.parquet")["decision"] == "pause").any()
+
+
+def test_moasha_tie_breaks_run_through_the_simulator(tmp_path):
+    # The default is the epsilon-net: a run without method kwargs equals one asking for it, bit for bit.
+    _, default = _run(tmp_path / "default", "MOASHA")
+    spec = {"benchmark": get_benchmark(WINE), "method": "MOASHA", "seed": 0, "master_seed": 3, "tag": "mo"}
+    runs = {}
+    for tie_break in ("epsilon_net", "crowding"):
+        path = Path(run_experiment(ExperimentSpec(**spec, results_root=str(tmp_path / tie_break),
+                                                  method_kwargs={"tie_break": tie_break})))
+        metadata = json.loads((path / "metadata.json").read_text())
+        assert metadata["status"] == "complete" and metadata["method_kwargs"] == {"tie_break": tie_break}
+        runs[tie_break] = pd.read_parquet(path / "results.parquet")
+        assert (runs[tie_break]["decision"] == "stop").any()
+    pd.testing.assert_frame_equal(default, runs["epsilon_net"])
+    # The tie-break changes which trials continue at the rungs, hence the whole run.
+    assert not runs["epsilon_net"][["trial_id", "fidelity", "decision"]].equals(
+        runs["crowding"][["trial_id", "fidelity", "decision"]])
+    with pytest.raises(ValueError, match=r"tie_break must be one of \['epsilon_net', 'crowding'\], got 'knn'"):
+        run_experiment(ExperimentSpec(**spec, results_root=str(tmp_path / "bad"), method_kwargs={"tie_break": "knn"}))
+
+
+def test_sweep_override_reaches_the_moasha_tie_break(tmp_path):
+    proc = arena_sweep(tmp_path, "method=MOASHA", "method.tie_break=crowding", f"benchmark={WINE}", "seed=0",
+                       "tag=t")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = tmp_path / "results" / "t" / WINE / "MOASHA" / "0"
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert metadata["method_kwargs"]["tie_break"] == "crowding"
+    swept = pd.read_parquet(folder / "results.parquet")
+    direct = {}
+    for tie_break in ("crowding", "epsilon_net"):
+        path = run_experiment(ExperimentSpec(benchmark=get_benchmark(WINE), method="MOASHA", seed=0,
+                                             master_seed=metadata["master_seed"], tag="d",
+                                             results_root=str(tmp_path / tie_break),
+                                             method_kwargs={"tie_break": tie_break}))
+        direct[tie_break] = pd.read_parquet(Path(path) / "results.parquet")
+    columns = ["trial_id", "fidelity", "decision", "val_error"]
+    assert swept[columns].equals(direct["crowding"][columns])
+    assert not swept[columns].equals(direct["epsilon_net"][columns])
