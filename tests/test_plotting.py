@@ -206,6 +206,7 @@ def test_save_figure_lays_out_once_and_writes_what_savefig_alone_writes(comparat
     fresh figure, constrained layout and tight box computed by ``savefig``), the PDF page has the PNG's size,
     and the figure keeps its layout engine."""
     import re
+    from pathlib import Path
 
     from PIL import Image
 
@@ -218,10 +219,10 @@ def test_save_figure_lays_out_once_and_writes_what_savefig_alone_writes(comparat
     fig = build()
     engine = fig.get_layout_engine()
     pdf, png = save_figure(fig, str(tmp_path / "both"))
-    assert (tmp_path / "alone.png").read_bytes() == open(png, "rb").read()
+    assert (tmp_path / "alone.png").read_bytes() == Path(png).read_bytes()
     assert fig.get_layout_engine() is engine
     width, height = Image.open(png).size
-    box = re.search(rb"MediaBox \[ 0 0 ([\d.]+) ([\d.]+) \]", open(pdf, "rb").read())
+    box = re.search(rb"MediaBox \[ 0 0 ([\d.]+) ([\d.]+) \]", Path(pdf).read_bytes())
     dpi = 300  # the paper style's savefig.dpi
     assert abs(float(box.group(1)) - width / dpi * 72) < 72 / dpi
     assert abs(float(box.group(2)) - height / dpi * 72) < 72 / dpi
