@@ -63,12 +63,15 @@ def _library_versions() -> dict[str, str]:
 
 def _write_bytes_atomically(fs: fsspec.AbstractFileSystem, path: str, payload: bytes) -> None:
     temporary = f"{path}.tmp-{os.getpid()}"
+    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        # the built-in open: fsspec's local file object costs more than writing a results file
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+        return
     with fs.open(temporary, "wb") as handle:
         handle.write(payload)
-    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
-        os.replace(temporary, path)
-    else:
-        fs.mv(temporary, path)
+    fs.mv(temporary, path)
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -101,7 +104,7 @@ def write_trials(path: str, results: Results) -> None:
     """Write ``trials.parquet`` alone (an experiment that failed keeps its trials' statuses and errors)."""
     fs, folder = fsspec.core.url_to_fs(path)
     fs.makedirs(folder, exist_ok=True)
-    _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _parquet_bytes(results.trials_frame()))
+    _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _table_parquet_bytes(results.trials_table()))
 
 
 def write_experiment(path: str, results: Results, metadata: Mapping[str, Any]) -> str:
@@ -141,7 +144,7 @@ def write_experiment(path: str, results: Results, metadata: Mapping[str, Any]) -
     fs, folder = fsspec.core.url_to_fs(path)
     fs.makedirs(folder, exist_ok=True)
     _write_bytes_atomically(fs, posixpath.join(folder, "results.parquet"), _table_parquet_bytes(results.to_table()))
-    _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _parquet_bytes(results.trials_frame()))
+    _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _table_parquet_bytes(results.trials_table()))
     # One float column: built by Arrow directly (the pandas route costs more than writing it).
     real_times = pa.table({"real_time": pa.array(np.asarray(results.columns["real_time"], dtype=np.float64))})
     _write_bytes_atomically(fs, posixpath.join(folder, "real_times.parquet"), _table_parquet_bytes(real_times))

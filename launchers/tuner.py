@@ -396,6 +396,39 @@ class Backend(ABC):
 # Results
 # ------------------------------------------------------------------------------------------------------------
 
+# Arrow schemas of results.parquet / trials.parquet (with their pandas metadata), per process, under the
+# column names and dtypes that determine them (see ``Results.to_table``).
+_ARROW_SCHEMAS: dict[tuple, Any] = {}
+# Plain Python types of config values and the dtype pandas gives a column holding only that type.
+_PLAIN_CONFIG_DTYPES: dict[type, Any] = {int: np.int64, float: np.float64, bool: np.bool_, str: object}
+
+
+def _plain_config_columns(trials: Sequence[TrialRecord],
+                          config_names: Sequence[str]) -> dict[str, tuple[str, np.ndarray]] | None:
+    """``{name: (kind, per-trial values)}`` when every config column holds values of exactly one plain Python
+    type (so pandas' dtype inference is known: int -> int64, float -> float64, bool -> bool, str -> object);
+    None when a column mixes types, misses values, holds other types (numpy scalars, None, ...) or there is
+    no trial (the caller then goes through pandas)."""
+    if not trials:
+        return None
+    out = {}
+    for name in config_names:
+        values = [t.config.get(name) for t in trials]
+        kinds = set(map(type, values))
+        if len(kinds) != 1:
+            return None
+        kind = kinds.pop()
+        dtype = _PLAIN_CONFIG_DTYPES.get(kind)
+        if dtype is None:
+            return None
+        try:
+            array = np.array(values, dtype=dtype)
+        except OverflowError:  # an int beyond int64: pandas picks uint64 or object
+            return None
+        out[name] = (kind.__name__, array)
+    return out
+
+
 @dataclass
 class Results:
     """Outcome of one experiment: columnar result arrays (in report order) and the trial table."""
@@ -453,9 +486,15 @@ class Results:
         The same table as ``pa.Table.from_pandas(self.to_frame(), preserve_index=False)`` (schema, pandas
         metadata and values), so the written file is byte-identical, but in a fraction of the time and memory:
         numbers are handed over as they are, the decision is a take from its three names, and each config
-        column is converted once per trial and taken by trial. The schema and the per-trial config arrays come
-        from ``from_pandas`` of a frame holding the first result row of every trial that has one: each column
-        of it holds the same set of values as the whole column, so pandas infers the same dtypes.
+        column is converted once per trial and taken by trial.
+
+        The schema (with its pandas metadata) depends only on the column names and on the dtypes pandas
+        infers, so it is kept per process under those (``_ArrowSchemas``): when every config column holds one
+        plain Python type (int, float, bool or str), the column's dtype is known without pandas and a
+        repeated experiment builds its table from Arrow arrays alone. Otherwise, and the first time, schema
+        and per-trial config arrays come from ``from_pandas`` of a frame holding the first result row of every
+        trial that has one: each column of it holds the same set of values as the whole column, so pandas
+        infers the same dtypes.
         """
         import pyarrow as pa
 
@@ -467,13 +506,33 @@ class Results:
         # np.unique(return_index, return_inverse) without its sort: trial ids are small non-negative integers,
         # so counting gives each present id's rank (position) and a minimum its first row, in O(n)
         present = np.bincount(trial_ids) > 0
-        first_row = np.full(len(present), n, dtype=np.int64)
-        np.minimum.at(first_row, trial_ids, np.arange(n, dtype=np.int64))
-        first_row = first_row[present]
         position = (np.cumsum(present) - 1)[trial_ids]
-        sample = pa.Table.from_pandas(Results._sample_frame(self, first_row), preserve_index=False)
-        schema = sample.schema
+        per_trial = _plain_config_columns(self.trials, self.config_names)
+        key = None
+        if per_trial is not None:
+            key = ("results", tuple(self.objectives_names), str(self.objectives.dtype),
+                   *(str(c[name].dtype) for name in ("trial_id", "fidelity", "sim_time", "worker")),
+                   *((name, kind) for name, (kind, _) in per_trial.items()))
+        schema = _ARROW_SCHEMAS.get(key)
+        config_arrays: dict[str, pa.Array] = {}
+        if schema is None:
+            first_row = np.full(len(present), n, dtype=np.int64)
+            np.minimum.at(first_row, trial_ids, np.arange(n, dtype=np.int64))
+            first_row = first_row[present]
+            sample = pa.Table.from_pandas(Results._sample_frame(self, first_row), preserve_index=False)
+            schema = sample.schema
+            if key is not None:
+                _ARROW_SCHEMAS[key] = schema
+            for name in self.config_names:
+                config_arrays[name] = sample.column(f"config.{name}").combine_chunks()
+        else:
+            # the trials with a result, in trial-id order: what the sample's rows would be
+            with_result = np.flatnonzero(present)
+            for name, (_, values) in per_trial.items():
+                field = schema.field(f"config.{name}")
+                config_arrays[name] = pa.array(values[with_result], type=field.type, from_pandas=True)
         decision_names = pa.array(DECISION_NAMES.tolist(), type=schema.field("decision").type)
+        take_positions = pa.array(position.astype(np.int64))
         arrays: list[pa.Array] = []
         for field in schema:
             name = field.name
@@ -482,7 +541,7 @@ class Results:
             elif name == "decision":
                 arrays.append(decision_names.take(pa.array(c["decision"])))
             elif name.startswith("config.") and name[len("config."):] in self.config_names:
-                arrays.append(sample.column(name).combine_chunks().take(pa.array(position.astype(np.int64))))
+                arrays.append(config_arrays[name[len("config."):]].take(take_positions))
             else:
                 arrays.append(pa.array(self.objective(name), type=field.type, from_pandas=True))
         return pa.Table.from_arrays(arrays, schema=schema)
@@ -517,6 +576,48 @@ class Results:
         }
         data.update(self._config_columns(np.arange(self.n_trials)))
         return pd.DataFrame(data)
+
+    def trials_table(self) -> pa.Table:
+        """``trials.parquet`` as an Arrow table: ``pa.Table.from_pandas(self.trials_frame(),
+        preserve_index=False)``, schema and pandas metadata included, so the file is byte-identical.
+
+        The schema depends only on the config columns' dtypes (the other columns have fixed ones), so when
+        every config column holds one plain Python type and the statuses, errors and checkpoint sources are
+        plain ``str`` / ``int`` (or None), a repeated experiment builds the table from Arrow arrays with the
+        schema kept per process (``_ArrowSchemas``) and without pandas.
+        """
+        import pyarrow as pa
+
+        per_trial = _plain_config_columns(self.trials, self.config_names)
+        trials = self.trials
+        statuses = [t.status for t in trials]
+        errors = [t.error for t in trials]
+        sources = [t.checkpoint_from for t in trials]
+        plain = (per_trial is not None and all(type(v) is str for v in statuses)
+                 and all(v is None or type(v) is str for v in errors)
+                 and all(v is None or type(v) is int for v in sources))
+        key = ("trials", *((name, kind) for name, (kind, _) in per_trial.items())) if plain else None
+        schema = _ARROW_SCHEMAS.get(key)
+        if schema is None:
+            table = pa.Table.from_pandas(self.trials_frame(), preserve_index=False)
+            if key is not None:
+                _ARROW_SCHEMAS[key] = table.schema
+            return table
+        n = self.n_trials
+        counts = np.bincount(self.columns["trial_id"], minlength=n)
+        columns: dict[str, Any] = {
+            "trial_id": np.arange(n, dtype=np.int64),
+            "status": statuses,
+            "started_at": np.array([t.started_at for t in trials], dtype=np.float64),
+            "ended_at": np.array([t.ended_at for t in trials], dtype=np.float64),
+            "n_results": counts.astype(np.int64),
+            "error": errors,
+            "checkpoint_from": sources,
+        }
+        for name, (_, values) in per_trial.items():
+            columns[f"config.{name}"] = values
+        arrays = [pa.array(columns[field.name], type=field.type, from_pandas=True) for field in schema]
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def write(self, path: str, metadata: Mapping[str, Any]) -> str:
         """Write the experiment folder atomically (see ``launchers.results_writer.write_experiment``)."""

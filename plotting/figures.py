@@ -113,17 +113,56 @@ def _apply_y_scale(ax: Axes, scale: YScale, top: float, bottom: float) -> None:
 
 
 def save_figure(fig: Figure, path_stem: str, formats: Sequence[str] = ("pdf", "png")) -> list[str]:
-    """Write ``fig`` to ``path_stem.<format>`` for each format (PDF is vector); return the paths."""
+    """Write ``fig`` to ``path_stem.<format>`` for each format (PDF is vector); return the paths.
+
+    The figure is laid out once for all formats. ``savefig`` with a layout engine and ``bbox_inches="tight"``
+    (the paper style) draws the figure twice per file: once to run the constrained layout and measure the
+    tight bounding box, once to render. Here the layout and the box are computed once, with the raster
+    renderer at the paper style's ``savefig.dpi`` (what writing the PNG alone does), and every format is then
+    rendered with that layout frozen and that box: the PNG is pixel for pixel what ``savefig`` alone writes,
+    and the PDF has the same layout and page size as the PNG (before, the PDF was laid out with its own
+    72-dpi text metrics, which could move an edge by a fraction of a point).
+    """
     directory = os.path.dirname(path_stem)
     if directory:
         os.makedirs(directory, exist_ok=True)
     paths = []
     with paper_style():
-        for extension in formats:
-            path = f"{path_stem}.{extension}"
-            fig.savefig(path, format=extension)
-            paths.append(path)
+        box, engine = _layout_once(fig)
+        try:
+            for extension in formats:
+                path = f"{path_stem}.{extension}"
+                fig.savefig(path, format=extension, bbox_inches=box)
+                paths.append(path)
+        finally:
+            fig.set_layout_engine(engine)
     return paths
+
+
+def _layout_once(fig: Figure):
+    """Run ``fig``'s layout engine and measure the box ``savefig`` would crop to under the current rc
+    settings, as ``savefig`` does before rendering a PNG; then freeze the layout (engine off). Returns (the box
+    in inches, or None when ``savefig.bbox`` is not "tight"; the layout engine to restore)."""
+    import matplotlib as mpl
+
+    engine = fig.get_layout_engine()
+    tight = mpl.rcParams["savefig.bbox"] == "tight"
+    if engine is None and not tight:
+        return None, None
+    dpi = mpl.rcParams["savefig.dpi"]
+    original_dpi = fig.dpi
+    if dpi != "figure":
+        fig.set_dpi(dpi)
+    try:
+        fig.draw_without_rendering()  # the layout engine runs here, with the renderer a PNG is drawn by
+        box = None
+        if tight:
+            pad = mpl.rcParams["savefig.pad_inches"]
+            box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(pad)
+    finally:
+        fig.set_dpi(original_dpi)
+    fig.set_layout_engine("none")
+    return box, engine
 
 
 def plot_aggregated_curves(

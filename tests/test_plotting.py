@@ -199,3 +199,30 @@ def test_plot_and_table_commands(root, tmp_path, capsys):
     args = parser.parse_args(["table", root, "--format", "latex", "--n-boot", "20", "--out", str(target)])
     assert args.func(args) == 0
     assert r"\begin{tabular}{lcccc}" in target.read_text()
+
+
+def test_save_figure_lays_out_once_and_writes_what_savefig_alone_writes(comparative, tmp_path):
+    """Both formats share one layout: the PNG is the one ``savefig`` alone writes under the paper style (a
+    fresh figure, constrained layout and tight box computed by ``savefig``), the PDF page has the PNG's size,
+    and the figure keeps its layout engine."""
+    import re
+    from pathlib import Path
+
+    from PIL import Image
+
+    from plotting.style import paper_style
+
+    build = lambda: comparative.plot("bench_1", n_boot=30, n_grid=40, styles=method_styles(METHODS), columns=2)
+    alone = build()
+    with paper_style():
+        alone.savefig(tmp_path / "alone.png")
+    fig = build()
+    engine = fig.get_layout_engine()
+    pdf, png = save_figure(fig, str(tmp_path / "both"))
+    assert (tmp_path / "alone.png").read_bytes() == Path(png).read_bytes()
+    assert fig.get_layout_engine() is engine
+    width, height = Image.open(png).size
+    box = re.search(rb"MediaBox \[ 0 0 ([\d.]+) ([\d.]+) \]", Path(pdf).read_bytes())
+    dpi = 300  # the paper style's savefig.dpi
+    assert abs(float(box.group(1)) - width / dpi * 72) < 72 / dpi
+    assert abs(float(box.group(2)) - height / dpi * 72) < 72 / dpi

@@ -96,3 +96,45 @@ def test_collected_columns_are_in_event_key_order_whatever_the_append_order():
     assert objectives[:, 0].tolist() == [float(i) for i in range(60)]
     # the buffers (capacity 64 after growth) were trimmed to the used rows, not left as views of larger ones
     assert all(column.base is None and column.shape == (60,) for column in columns.values())
+
+
+@pytest.mark.parametrize("kind", ["rs", "stopping", "tagged"])
+def test_tables_of_a_repeated_experiment_skip_pandas_and_keep_the_bytes(kind, monkeypatch):
+    """The second experiment with the same columns builds results.parquet and trials.parquet from Arrow arrays
+    with the kept schema (no pandas frame at all), byte-identical to the pandas route; a config column of mixed
+    values ("tagged": a str for some trials, None for the rest) always goes through pandas."""
+    import launchers.tuner as tuner_module
+
+    monkeypatch.setattr(tuner_module, "_ARROW_SCHEMAS", {})
+    first = _run(kind, StoppingCriterion(max_evaluations=157))
+    first_tables = (first.to_table(), first.trials_table())
+    cached = len(tuner_module._ARROW_SCHEMAS)
+    assert cached == (0 if kind == "tagged" else 2)
+    second = _run(kind, StoppingCriterion(max_wallclock_time=60.0))
+    expected = (_parquet_bytes(second.to_frame()), _parquet_bytes(second.trials_frame()))
+    if kind != "tagged":
+        def no_pandas(*args, **kwargs):
+            raise AssertionError("the kept schema should have been used")
+
+        monkeypatch.setattr(tuner_module.Results, "to_frame", no_pandas)
+        monkeypatch.setattr(tuner_module.Results, "trials_frame", no_pandas)
+    got = (_table_parquet_bytes(second.to_table()), _table_parquet_bytes(second.trials_table()))
+    assert got == expected
+    assert first_tables[0].schema.equals(second.to_table().schema, check_metadata=True)
+    assert len(tuner_module._ARROW_SCHEMAS) == cached
+
+
+def test_trials_table_keeps_nulls_of_times_errors_and_checkpoint_sources(monkeypatch):
+    import launchers.tuner as tuner_module
+
+    monkeypatch.setattr(tuner_module, "_ARROW_SCHEMAS", {})
+    for _ in range(2):  # the second goes through the kept schema
+        results = _run("rs", StoppingCriterion(max_evaluations=60))
+        results.trials[1].checkpoint_from = 0
+        results.trials[2].error = "ValueError: diverged"
+        results.trials[-1].ended_at = math.nan
+        table = results.trials_table()
+        assert _table_parquet_bytes(table) == _parquet_bytes(results.trials_frame())
+    assert table.column("checkpoint_from").to_pylist()[:3] == [None, 0, None]
+    assert table.column("ended_at").null_count >= 1
+    assert table.column("error").to_pylist()[2] == "ValueError: diverged"
