@@ -116,9 +116,9 @@ def binomial_crossover(rng: np.random.Generator, target: np.ndarray, mutant: np.
 def fix_boundary(rng: np.random.Generator, vector: np.ndarray, kind: str) -> np.ndarray:
     """Coordinates outside [0, 1] redrawn uniformly (``"random"``) or clipped (``"clip"``)."""
     out = np.array(vector, dtype=float)
-    outside = (out < 0.0) | (out > 1.0)
-    if not outside.any():
+    if out.size == 0 or (out.min() >= 0.0 and out.max() <= 1.0):
         return out
+    outside = (out < 0.0) | (out > 1.0)
     if kind == "random":
         out[outside] = rng.random(int(outside.sum()))
     else:
@@ -288,6 +288,7 @@ class DEHB(Scheduler):
         self.population_sizes = self._population_sizes()
 
         self._pool_vectors: np.ndarray | None = None
+        self._pool_columns: np.ndarray | None = None  # the pool vectors transposed (d, n), for distances
         self._pool_configs: list[dict[str, Any]] = []
         self._pool_index: dict[tuple, int] = {}
         self._pool_free: np.ndarray | None = None
@@ -337,6 +338,7 @@ class DEHB(Scheduler):
             raise ValueError("restrict_to is empty: give at least one allowed configuration")
         self._pool_vectors = np.array([self.config_space.encode(c) for c in self._pool_configs]).reshape(
             len(self._pool_configs), self.dim)
+        self._pool_columns = np.ascontiguousarray(self._pool_vectors.T)
         self._pool_free = np.ones(len(self._pool_configs), dtype=bool)
         self._num_pool_free = len(self._pool_configs)
 
@@ -373,12 +375,14 @@ class DEHB(Scheduler):
         the nearest allowed configuration not started yet, its encoding and row); None when none is left."""
         if self._pool_vectors is None:
             return self.config_space.decode(np.clip(vector, 0.0, 1.0)), np.array(vector, dtype=float), None
-        assert self._pool_free is not None
+        assert self._pool_free is not None and self._pool_columns is not None
         if self._num_pool_free == 0:
             return None
         # Distances to every row, the started ones masked out: argmin picks the same row as over the free rows
         # alone (the first of equal ones), without gathering them.
-        d2 = ((self._pool_vectors - vector) ** 2).sum(axis=1)
+        # Coordinates as rows (d, n): the per-row sums run as d vectorised additions in coordinate order, the
+        # same order (and so the same bits) as summing each (n, d) row, at a fraction of the cost.
+        d2 = ((self._pool_columns - vector[:, None]) ** 2).sum(axis=0)
         d2[~self._pool_free] = math.inf
         row = int(np.argmin(d2))
         return dict(self._pool_configs[row]), self._pool_vectors[row].copy(), row
