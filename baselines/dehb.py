@@ -76,13 +76,23 @@ def rand1_parents(rng: np.random.Generator, population: np.ndarray, target: np.n
     """Three distinct individuals of ``population`` (without the first row equal to ``target``), completed
     with uniform random vectors if fewer than three remain. Returns (3, d)."""
     pool = np.asarray(population, dtype=float)
+    skip = -1  # the row left out (the target's first copy)
     if target is not None and len(pool) > 1:
-        same = np.flatnonzero(np.all(pool == target, axis=1))
+        same = np.flatnonzero((pool == target).all(axis=1))
         if len(same):
-            pool = np.delete(pool, same[0], axis=0)
-    if len(pool) < _MIN_MUTATION_PARENTS:
-        pool = np.vstack([pool, rng.random((_MIN_MUTATION_PARENTS - len(pool), pool.shape[1]))])
-    return pool[rng.choice(len(pool), size=_MIN_MUTATION_PARENTS, replace=False)]
+            skip = int(same[0])
+    remaining = len(pool) - (skip >= 0)
+    if remaining < _MIN_MUTATION_PARENTS:
+        if skip >= 0:
+            pool = np.concatenate((pool[:skip], pool[skip + 1:]))
+        pool = np.vstack([pool, rng.random((_MIN_MUTATION_PARENTS - remaining, pool.shape[1]))])
+        return pool[rng.choice(len(pool), size=_MIN_MUTATION_PARENTS, replace=False)]
+    # Draw among the remaining rows by index and step over the skipped one: the same draw as on the pool
+    # without that row, without copying it.
+    picks = rng.choice(remaining, size=_MIN_MUTATION_PARENTS, replace=False)
+    if skip >= 0:
+        picks[picks >= skip] += 1
+    return pool[picks]
 
 
 def rand1_mutation(parents: np.ndarray, mutation_factor: float) -> np.ndarray:
@@ -106,9 +116,9 @@ def binomial_crossover(rng: np.random.Generator, target: np.ndarray, mutant: np.
 def fix_boundary(rng: np.random.Generator, vector: np.ndarray, kind: str) -> np.ndarray:
     """Coordinates outside [0, 1] redrawn uniformly (``"random"``) or clipped (``"clip"``)."""
     out = np.array(vector, dtype=float)
-    outside = (out < 0.0) | (out > 1.0)
-    if not outside.any():
+    if out.size == 0 or (out.min() >= 0.0 and out.max() <= 1.0):
         return out
+    outside = (out < 0.0) | (out > 1.0)
     if kind == "random":
         out[outside] = rng.random(int(outside.sum()))
     else:
@@ -155,7 +165,11 @@ class Subpopulation:
 
 @dataclass
 class DEHBBracket:
-    """One successive-halving bracket: jobs not yet handed out and results back, per rung."""
+    """One successive-halving bracket: jobs not yet handed out and results back, per rung.
+
+    Rungs are handed out in order (``current_rung`` moves on when its last job is handed out), so every rung
+    below ``current_rung`` has been handed out whole; the counters below keep the questions ``suggest`` asks
+    (a job to hand out? a lower rung still waiting for results? finished?) O(1) instead of scans over rungs."""
 
     index: int
     budgets: list[float]
@@ -163,27 +177,32 @@ class DEHBBracket:
     to_hand_out: list[int] = field(default_factory=list)
     returned: list[int] = field(default_factory=list)
     current_rung: int = 0
+    first_level: int = 0  # the budget index of rung 0 (rung k runs at budget ``first_level + k``)
+    num_to_hand_out: int = 0  # sum of to_hand_out
+    num_outstanding: int = 0  # jobs handed out whose results are not back, over all rungs
+    num_outstanding_below: int = 0  # the same, over the rungs below current_rung
 
     def __post_init__(self) -> None:
         self.to_hand_out = list(self.sizes)
         self.returned = [0] * len(self.sizes)
+        self.num_to_hand_out = sum(self.sizes)
 
     def waiting(self, rung: int) -> bool:
         """Results of handed-out jobs of ``rung`` are still out."""
         return self.returned[rung] + self.to_hand_out[rung] < self.sizes[rung]
 
     def previous_rung_waits(self) -> bool:
-        return any(self.waiting(k) and self.to_hand_out[k] == 0 for k in range(self.current_rung))
+        return self.num_outstanding_below > 0
 
     def has_jobs(self) -> bool:
-        return any(n > 0 for n in self.to_hand_out)
+        return self.num_to_hand_out > 0
 
     def ready(self) -> bool:
         """A job can be handed out now."""
-        return self.has_jobs() and not self.previous_rung_waits()
+        return self.num_to_hand_out > 0 and self.num_outstanding_below == 0
 
     def done(self) -> bool:
-        return not self.has_jobs() and not any(self.waiting(k) for k in range(len(self.sizes)))
+        return self.num_to_hand_out == 0 and self.num_outstanding == 0
 
     def next_rung(self) -> int:
         if self.to_hand_out[self.current_rung] > 0:
@@ -192,11 +211,20 @@ class DEHBBracket:
 
     def register(self, rung: int) -> None:
         self.to_hand_out[rung] -= 1
+        self.num_to_hand_out -= 1
+        self.num_outstanding += 1
+        if rung < self.current_rung:
+            self.num_outstanding_below += 1
         if self.to_hand_out[self.current_rung] == 0 and self.current_rung + 1 < len(self.sizes):
+            rung_done = self.current_rung
+            self.num_outstanding_below += self.sizes[rung_done] - self.to_hand_out[rung_done] - self.returned[rung_done]
             self.current_rung += 1
 
     def complete(self, rung: int) -> None:
         self.returned[rung] += 1
+        self.num_outstanding -= 1
+        if rung < self.current_rung:
+            self.num_outstanding_below -= 1
 
 
 @dataclass
@@ -208,6 +236,7 @@ class Job:
     parent_id: int
     vector: np.ndarray
     kind: str  # "initial" | "promotion" | "evolution"
+    level: int = 0  # index of ``budget`` in ``DEHB.budgets`` (its subpopulation)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -259,9 +288,11 @@ class DEHB(Scheduler):
         self.population_sizes = self._population_sizes()
 
         self._pool_vectors: np.ndarray | None = None
+        self._pool_columns: np.ndarray | None = None  # the pool vectors transposed (d, n), for distances
         self._pool_configs: list[dict[str, Any]] = []
         self._pool_index: dict[tuple, int] = {}
         self._pool_free: np.ndarray | None = None
+        self._num_pool_free = 0
         if restrict_to is not None:
             self._init_pool(restrict_to)
         self.subpopulations: list[Subpopulation] = [
@@ -275,6 +306,7 @@ class DEHB(Scheduler):
         self.jobs: dict[int, Job] = {}  # trial -> its current (unfinished) job
         self.configs: dict[int, dict[str, Any]] = {}
         self.status: dict[int, TrialStatus] = {}
+        self._num_running = 0
         self.reached: dict[int, float] = {}  # trial -> largest fidelity it reported at a milestone
         self.num_started = 0
         self._exhausted = False
@@ -306,7 +338,9 @@ class DEHB(Scheduler):
             raise ValueError("restrict_to is empty: give at least one allowed configuration")
         self._pool_vectors = np.array([self.config_space.encode(c) for c in self._pool_configs]).reshape(
             len(self._pool_configs), self.dim)
+        self._pool_columns = np.ascontiguousarray(self._pool_vectors.T)
         self._pool_free = np.ones(len(self._pool_configs), dtype=bool)
+        self._num_pool_free = len(self._pool_configs)
 
     def _random_vectors(self, n: int) -> np.ndarray:
         if self._pool_vectors is None:
@@ -336,24 +370,30 @@ class DEHB(Scheduler):
 
     # ------------------------------------------------------------------------------------------------
     # Configurations from vectors
-    def _config_for(self, vector: np.ndarray) -> tuple[dict[str, Any], np.ndarray] | None:
-        """The configuration a vector stands for and the vector the individual keeps (restricted: the nearest
-        allowed configuration not started yet, and its encoding); None when no allowed one is left."""
+    def _config_for(self, vector: np.ndarray) -> tuple[dict[str, Any], np.ndarray, int | None] | None:
+        """The configuration a vector stands for, the vector the individual keeps and the allowed row (restricted:
+        the nearest allowed configuration not started yet, its encoding and row); None when none is left."""
         if self._pool_vectors is None:
-            return self.config_space.decode(np.clip(vector, 0.0, 1.0)), np.array(vector, dtype=float)
-        assert self._pool_free is not None
-        free = np.flatnonzero(self._pool_free)
-        if len(free) == 0:
+            return self.config_space.decode(np.clip(vector, 0.0, 1.0)), np.array(vector, dtype=float), None
+        assert self._pool_free is not None and self._pool_columns is not None
+        if self._num_pool_free == 0:
             return None
-        d2 = ((self._pool_vectors[free] - vector[None, :]) ** 2).sum(axis=1)
-        row = int(free[int(np.argmin(d2))])
-        return dict(self._pool_configs[row]), self._pool_vectors[row].copy()
+        # Distances to every row, the started ones masked out: argmin picks the same row as over the free rows
+        # alone (the first of equal ones), without gathering them.
+        # Coordinates as rows (d, n): the per-row sums run as d vectorised additions in coordinate order, the
+        # same order (and so the same bits) as summing each (n, d) row, at a fraction of the cost.
+        d2 = ((self._pool_columns - vector[:, None]) ** 2).sum(axis=0)
+        d2[~self._pool_free] = math.inf
+        row = int(np.argmin(d2))
+        return dict(self._pool_configs[row]), self._pool_vectors[row].copy(), row
 
-    def _mark_started(self, config: Mapping[str, Any]) -> None:
+    def _mark_started(self, config: Mapping[str, Any], row: int | None = None) -> None:
         if self._pool_free is not None:
-            row = self._pool_index.get(config_key(config, self.names))
-            if row is not None:
+            if row is None:
+                row = self._pool_index.get(config_key(config, self.names))
+            if row is not None and self._pool_free[row]:
                 self._pool_free[row] = False
+                self._num_pool_free -= 1
 
     # ------------------------------------------------------------------------------------------------
     # Job creation
@@ -361,26 +401,27 @@ class DEHB(Scheduler):
         index = self.num_brackets_opened
         self.num_brackets_opened += 1
         sizes = self.bracket_sizes[index % self.num_budgets]
-        bracket = DEHBBracket(index, list(self.budgets[self.num_budgets - len(sizes):]), list(sizes))
+        first = self.num_budgets - len(sizes)
+        bracket = DEHBBracket(index, list(self.budgets[first:]), list(sizes), first_level=first)
         self.brackets.append(bracket)
         return bracket
 
-    def _budget_index(self, budget: float) -> int:
-        return next(i for i, b in enumerate(self.budgets) if fidelity_matches(b, budget))
-
     def promotion_candidate(self, lower: Subpopulation, upper: Subpopulation, num_configs: int) -> tuple[np.ndarray, int]:
         """The next individual (vector, trial) promoted from ``lower`` to ``upper`` (see the module docstring)."""
+        order = lower.best_first()
         if not upper.promotion_queue:
-            for i in lower.best_first():
-                if not math.isfinite(lower.fitness[i]):
-                    break
-                if np.any(np.all(upper.vectors == lower.vectors[i], axis=1)):
-                    continue  # already in the upper subpopulation: keep the population diverse
-                upper.promotion_queue.append((lower.vectors[i].copy(), int(lower.trial_of[i])))
-            del upper.promotion_queue[num_configs:]
+            # The evaluated individuals best first (up to the first non-finite fitness), without those already
+            # in the upper subpopulation (keeps the population diverse), at most num_configs of them.
+            finite = np.isfinite(lower.fitness[order])
+            evaluated = order[:len(order) if finite.all() else int(np.argmin(finite))]
+            candidates = lower.vectors[evaluated]
+            above = (candidates[:, None, :] == upper.vectors[None, :, :]).all(axis=2).any(axis=1)
+            chosen = evaluated[~above][:num_configs]
+            upper.promotion_queue.extend(
+                (vector, int(trial)) for vector, trial in zip(lower.vectors[chosen], lower.trial_of[chosen]))
         if upper.promotion_queue:
             return upper.promotion_queue.pop(0)
-        best = int(lower.best_first()[0])
+        best = int(order[0])
         return lower.vectors[best].copy(), int(lower.trial_of[best])
 
     def mutation_parents(self, lower: Subpopulation, num_configs: int, target: np.ndarray) -> np.ndarray:
@@ -403,7 +444,7 @@ class DEHB(Scheduler):
 
     def _make_job(self, trial_id: int, bracket: DEHBBracket, rung: int) -> Suggestion | None:
         budget = bracket.budgets[rung]
-        level = self._budget_index(budget)
+        level = bracket.first_level + rung
         sub = self.subpopulations[level]
         lower = self.subpopulations[max(level - 1, 0)] if rung > 0 else sub
         num_configs = bracket.sizes[rung]
@@ -417,12 +458,12 @@ class DEHB(Scheduler):
             if source >= 0 and self.status.get(source) == TrialStatus.PAUSED \
                     and float(self.reached.get(source, 0.0)) < float(budget) \
                     and not fidelity_matches(self.reached.get(source, 0.0), budget):
-                self._register(Job(source, bracket, rung, budget, parent_id, vector, kind))
-                self.status[source] = TrialStatus.RUNNING
+                self._register(Job(source, bracket, rung, budget, parent_id, vector, kind, level))
+                self._set_status(source, TrialStatus.RUNNING)
                 return Suggestion.resume(source)
             if source >= 0 and self._can_start():
                 # The configuration itself (exactly, also in restricted mode) starts afresh at this budget.
-                return self._start(trial_id, Job(trial_id, bracket, rung, budget, parent_id, vector, kind),
+                return self._start(trial_id, Job(trial_id, bracket, rung, budget, parent_id, vector, kind, level),
                                    dict(self.configs[source]))
             if source >= 0:
                 sub.promotion_queue.insert(0, (vector, source))  # not handed out: it keeps its place
@@ -434,21 +475,26 @@ class DEHB(Scheduler):
                 self._exhausted = True  # restricted: every allowed configuration has been started
             sub.parent_counter = parent_id  # the job is not handed out: the parent keeps its turn
             return None
-        config, vector = made
-        return self._start(trial_id, Job(trial_id, bracket, rung, budget, parent_id, vector, kind), config)
+        config, vector, row = made
+        return self._start(trial_id, Job(trial_id, bracket, rung, budget, parent_id, vector, kind, level), config, row)
 
-    def _start(self, trial_id: int, job: Job, config: dict[str, Any]) -> Suggestion:
+    def _start(self, trial_id: int, job: Job, config: dict[str, Any], row: int | None = None) -> Suggestion:
         self._register(job)
         self.configs[trial_id] = config
-        self.status[trial_id] = TrialStatus.RUNNING
+        self._set_status(trial_id, TrialStatus.RUNNING)
         self.num_started += 1
-        self._mark_started(config)
+        self._mark_started(config, row)
         return Suggestion.start(config)
 
     def _register(self, job: Job) -> None:
         job.bracket.register(job.rung)
         self.jobs[job.trial_id] = job
         self.job_log.append(job)
+
+    def _set_status(self, trial_id: int, status: TrialStatus) -> None:
+        # Keeps the number of running trials, so that suggest need not scan every trial's status.
+        self._num_running += (status == TrialStatus.RUNNING) - (self.status.get(trial_id) == TrialStatus.RUNNING)
+        self.status[trial_id] = status
 
     def _can_start(self) -> bool:
         return not self._exhausted and (self.max_trials is None or self.num_started < self.max_trials)
@@ -472,8 +518,7 @@ class DEHB(Scheduler):
                 job = self._make_job(trial_id, bracket, bracket.next_rung())
                 if job is not None:
                     return job
-        running = any(s == TrialStatus.RUNNING for s in self.status.values())
-        return Suggestion.wait() if running else Suggestion.done()
+        return Suggestion.wait() if self._num_running else Suggestion.done()
 
     def milestones(self, trial_id: int) -> Sequence[float] | None:
         return [self.jobs[trial_id].budget]
@@ -487,9 +532,9 @@ class DEHB(Scheduler):
         if fidelity_matches(job.budget, self.max_fidelity):
             return Decision.CONTINUE  # the trial completes at the maximum
         if job.bracket.index < self.num_budgets:
-            self.status[trial_id] = TrialStatus.PAUSED  # it may still be promoted (first iteration)
+            self._set_status(trial_id, TrialStatus.PAUSED)  # it may still be promoted (first iteration)
             return Decision.PAUSE
-        self.status[trial_id] = TrialStatus.STOPPED
+        self._set_status(trial_id, TrialStatus.STOPPED)
         return Decision.STOP
 
     def _minimised(self, metrics: Mapping[str, float]) -> float:
@@ -499,7 +544,7 @@ class DEHB(Scheduler):
     def _finish_job(self, job: Job, value: float) -> None:
         del self.jobs[job.trial_id]
         job.bracket.complete(job.rung)
-        sub = self.subpopulations[self._budget_index(job.budget)]
+        sub = self.subpopulations[job.level]
         if value <= sub.fitness[job.parent_id]:  # DE selection (ties go to the newcomer, as in DE)
             sub.vectors[job.parent_id] = job.vector
             sub.fitness[job.parent_id] = value
@@ -509,19 +554,19 @@ class DEHB(Scheduler):
         job = self.jobs.get(trial_id)
         if job is not None:  # completed without a result at its budget (e.g. a lower maximum fidelity)
             self._finish_job(job, self._minimised(metrics) if self.metric in metrics else math.inf)
-        self.status[trial_id] = TrialStatus.COMPLETED
+        self._set_status(trial_id, TrialStatus.COMPLETED)
 
     def on_trial_paused(self, trial_id: int) -> None:
-        self.status[trial_id] = TrialStatus.PAUSED
+        self._set_status(trial_id, TrialStatus.PAUSED)
 
     def on_trial_stopped(self, trial_id: int) -> None:
         job = self.jobs.get(trial_id)
         if job is not None:
             self._finish_job(job, math.inf)
-        self.status[trial_id] = TrialStatus.STOPPED
+        self._set_status(trial_id, TrialStatus.STOPPED)
 
     def on_trial_failed(self, trial_id: int) -> None:
         job = self.jobs.get(trial_id)
         if job is not None:
             self._finish_job(job, math.inf)
-        self.status[trial_id] = TrialStatus.FAILED
+        self._set_status(trial_id, TrialStatus.FAILED)

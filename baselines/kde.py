@@ -241,15 +241,22 @@ class KDESearcher(LearningSearcher):
         # Per fidelity: how many results it has been shown (a version) and the densities fitted at that version
         # (None: too few results there for a model).
         self._version_at: dict[float, int] = {}
+        # Per fidelity: the results the history holds there. Whether a model can be fitted at a fidelity depends
+        # only on this count (``can_split``), so the fidelity of the model is known without gathering any data.
+        self._count_at: dict[float, int] = {}
         self._fit_at: dict[float, tuple[int, KDEModel | None]] = {}
         self._vectors: dict[int, np.ndarray] = {}
         self._pool_vectors: np.ndarray | None = None
         self._pool_sq_norms: np.ndarray | None = None
 
     def observe(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None, value: float) -> None:
-        super().observe(trial_id, config, fidelity, value)
         f = _NO_FIDELITY if fidelity is None else float(fidelity)
+        # The history keeps one finite value per (trial, fidelity): count the distinct ones it holds.
+        adds_point = math.isfinite(float(value)) and f not in self.history.values.get(trial_id, {})
+        super().observe(trial_id, config, fidelity, value)
         self._version_at[f] = self._version_at.get(f, 0) + 1
+        if adds_point:
+            self._count_at[f] = self._count_at.get(f, 0) + 1
 
     # ------------------------------------------------------------------------------------------------
     # KDE vectors: one coordinate per hyperparameter
@@ -284,23 +291,35 @@ class KDESearcher(LearningSearcher):
             return None
         return good, bad
 
+    def can_split(self, n: int) -> bool:
+        """Whether ``split`` of ``n`` results gives two densities (it depends on the number alone)."""
+        if n < self.min_points_in_model:
+            return False
+        n_good = min(n, max(self.min_points_in_model, (self.top_n_percent * n) // 100))
+        n_bad = min(n - n_good, max(self.min_points_in_model, ((100 - self.top_n_percent) * n) // 100))
+        return n_good > self.dim and n_bad > self.dim
+
+    def model_fidelity(self) -> float | None:
+        """The highest fidelity with enough results for a model (see the module docstring), or None."""
+        if self.dim == 0:
+            return None
+        return max((f for f, n in self._count_at.items() if self.can_split(n)), default=None)
+
     def fit_model(self) -> KDEModel | None:
         """The densities at the highest fidelity with enough data (see the module docstring), or None.
 
         The densities at a fidelity depend only on the results at that fidelity, so they are refitted only
         after a new result there: with ASHA most results arrive at the lowest rung while the model sits on a
         higher one, and between two results several suggestions reuse the same fit."""
-        if self.dim == 0:
+        fidelity = self.model_fidelity()
+        if fidelity is None:
             return None
-        for fidelity in sorted(self._version_at, reverse=True):
-            version = self._version_at[fidelity]
-            cached = self._fit_at.get(fidelity)
-            if cached is None or cached[0] != version:
-                cached = (version, self._fit_at_fidelity(fidelity))
-                self._fit_at[fidelity] = cached
-            if cached[1] is not None:
-                return cached[1]
-        return None
+        version = self._version_at[fidelity]
+        cached = self._fit_at.get(fidelity)
+        if cached is None or cached[0] != version:
+            cached = (version, self._fit_at_fidelity(fidelity))
+            self._fit_at[fidelity] = cached
+        return cached[1]
 
     def _fit_at_fidelity(self, fidelity: float) -> KDEModel | None:
         data = self._data_at(fidelity)
@@ -335,11 +354,13 @@ class KDESearcher(LearningSearcher):
     def _suggest(self, trial_id: int) -> dict[str, Any] | None:
         if self.pool is not None and not self.pool.available.any():
             return None
-        model = self.fit_model()
-        # As hpbandster: the random-fraction coin is only thrown once a model exists.
-        if model is None or self._model_rng.random() < self.random_fraction:
+        # As hpbandster: the random-fraction coin is only thrown once a model exists; whether one exists is
+        # known from the counts, so a random proposal never pays for fitting the densities.
+        if self.model_fidelity() is None or self._model_rng.random() < self.random_fraction:
             self.last_model = None
             return self.random_new_config()
+        model = self.fit_model()
+        assert model is not None  # model_fidelity has enough results for both densities
         config = self._propose_from(model)
         self.last_model = model if config is not None else None
         return config if config is not None else self.random_new_config()

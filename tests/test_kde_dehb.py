@@ -459,3 +459,68 @@ def test_points_to_evaluate_come_first(embedded):
         assert first["config.max_depth"].tolist() == [points[0]["max_depth"], points[1]["max_depth"]], name
         assert first["config.learning_rate"].tolist() == pytest.approx(
             [points[0]["learning_rate"], points[1]["learning_rate"]]), name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Decision-time bookkeeping: the shortcuts answer exactly what the full computations answer
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("space", [X1, MIXED], ids=["1d", "mixed"])
+@pytest.mark.parametrize("min_points", [None, 7])
+def test_kde_model_existence_from_counts_matches_the_split(space, min_points):
+    kde = _kde(space, min_points_in_model=min_points)
+    values = np.random.default_rng(3).random(120)
+    for n in range(120):
+        data = type("Data", (), {"y": values[:n]})()
+        assert kde.can_split(n) == (kde.split(data) is not None), n
+
+
+def test_kde_random_proposals_do_not_fit_and_the_model_sits_where_split_says():
+    kde = _kde(random_fraction=1.0)
+    rng = np.random.default_rng(2)
+    for t in range(30):
+        kde.observe(t, {"x": float(rng.random())}, 1, float(rng.random()))
+        kde.observe(t, {"x": 0.0}, 1, float(rng.random()))  # the same (trial, fidelity) again: one point
+    kde.observe(40, {"x": 0.3}, 3, math.nan)  # not finite: not a point
+    assert kde._count_at == {1.0: 30}
+    for i in range(5):
+        kde.suggest(100 + i)
+    assert kde.last_model is None and kde._fit_at == {}  # the coin said random: nothing was fitted
+    assert kde.model_fidelity() == 1.0 and kde.fit_model().fidelity == 1.0
+
+
+def _scanned_bracket_state(bracket):
+    """DEHB bracket questions answered by scanning the rungs (the definitions the counters stand for)."""
+    waits = any(bracket.waiting(k) and bracket.to_hand_out[k] == 0 for k in range(bracket.current_rung))
+    has_jobs = any(n > 0 for n in bracket.to_hand_out)
+    done = not has_jobs and not any(bracket.waiting(k) for k in range(len(bracket.sizes)))
+    return waits, has_jobs, has_jobs and not waits, done
+
+
+def test_dehb_bracket_counters_agree_with_scanning_the_rungs_through_a_run(embedded):
+    from baselines.multi_fidelity import TrialStatus
+    from launchers.simulator import SimulatorBackend
+    from launchers.tuner import StoppingCriterion, Tuner
+
+    _, unchecked, _, _ = _simulate(embedded, "DEHB", "min")
+    bench, blackbox, table = embedded
+    dehb = make_method("DEHB", blackbox.configuration_space, bench.metric, "min", blackbox.fidelity_name,
+                       float(blackbox.fidelity_values[-1]), seed=5, fidelity_values=list(blackbox.fidelity_values),
+                       restrict_to=table)
+    suggest, checked = dehb.suggest, []
+
+    def checked_suggest(trial_id):
+        for bracket in dehb.brackets:
+            fast = (bracket.previous_rung_waits(), bracket.has_jobs(), bracket.ready(), bracket.done())
+            assert fast == _scanned_bracket_state(bracket), bracket.index
+            checked.append(bracket.index)
+        assert dehb._num_running == sum(s == TrialStatus.RUNNING for s in dehb.status.values())
+        return suggest(trial_id)
+
+    dehb.suggest = checked_suggest
+    results = Tuner(dehb, SimulatorBackend(blackbox, n_workers=4, seed=0),
+                    StoppingCriterion(max_wallclock_time=bench.max_wallclock_time * 0.5)).run()
+    assert len(checked) > 100 and len(set(checked)) >= 3  # several brackets, each checked many times
+    # the checks change nothing: the same run as without them
+    columns = ["trial_id", "fidelity", "val_error"]
+    assert results.to_frame()[columns].equals(unchecked[columns])
