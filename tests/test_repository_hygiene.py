@@ -116,7 +116,7 @@ def test_ci_runs_exactly_the_readme_test_command():
     # The README promises that its second command is what CI runs; a step added to one and not the other would
     # make CI pass on a machine that a user's copy of the command does not prepare (or the other way round).
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
     test_commands = [b.strip() for b in blocks if "pytest" in b and "\n" not in b.strip()]
     assert len(test_commands) == 1, f"expected one single-line README command running pytest, found {test_commands}"
     ci_lines = [ln for ln in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()

@@ -226,7 +226,7 @@ def check_getting_started(runs: list[BlockRun], folder: Path) -> None:
 
 def check_cli(runs: list[BlockRun], folder: Path) -> None:
     (sweep, refused, blackboxes, data, convert, benchmarks, check_method, results, table, multi_objective,
-     report) = of_language(runs, "bash")
+     _report) = of_language(runs, "bash")
     assert "(6 of 6 done)" in sweep.stdout
     assert "method.grace_period" in refused.stderr + refused.stdout and not (folder / "arena-results" / "typo").exists()
     assert "xgboost-sklearn" in blackboxes.stdout and "val_error     0.611111" in blackboxes.stdout
