@@ -189,16 +189,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the real data folder (default ../shared/data from the project root)")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--peer-methods", nargs="+", default=[],
-                        help="also run the peer's MOASHA, NSGA2, MOREA, MOBO-RANDOM, MOBO-LINEAR (NAME or "
-                             "NAME@0.13 / NAME@0.16) on the multi-fidelity benchmarks given")
-    parser.add_argument("--peer16-python", default=None, help="Syne Tune 0.16 interpreter (HPO_ARENA_PEER16_PYTHON)")
-    parser.add_argument("--peer13-python", default=None, help="Syne Tune 0.13 interpreter (HPO_ARENA_PEER13_PYTHON)")
-    parser.add_argument("--peer-timeout", type=float, default=None,
-                        help="real seconds after which a peer run is killed and reported as failed")
-    parser.add_argument("--peer-reuse-only", action="store_true",
-                        help="report the peer runs finished in --work-dir before; start none (missing ones are "
-                             "listed as not run)")
+    from comparison_helpers import add_peer_run_arguments
+
+    add_peer_run_arguments(parser, "also run the peer's MOASHA, NSGA2, MOREA, MOBO-RANDOM, MOBO-LINEAR (NAME or "
+                           "NAME@0.13 / NAME@0.16) on the multi-fidelity benchmarks given")
     args = parser.parse_args(argv)
     try:
         entries = peer_entries(args.peer_methods)

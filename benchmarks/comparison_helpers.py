@@ -4,6 +4,7 @@ peer simulator's time settings, decision-time summaries and method-name parsing.
 """
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -118,3 +119,16 @@ def parse_method(name: str, versions: Mapping[str, Mapping[str, object]],
         raise ValueError(f"the peer has {method} in version(s) {', '.join(sorted(versions[method]))}, "
                          f"not {version!r}")
     return method, version
+
+
+def add_peer_run_arguments(parser: argparse.ArgumentParser, methods_help: str) -> None:
+    """The options every script that runs the peer's methods beside ours takes (``--peer-methods`` and where the
+    peer's interpreters are, how long a run may take, whether to start new runs)."""
+    parser.add_argument("--peer-methods", nargs="+", default=[], help=methods_help)
+    parser.add_argument("--peer16-python", default=None, help="Syne Tune 0.16 interpreter (HPO_ARENA_PEER16_PYTHON)")
+    parser.add_argument("--peer13-python", default=None, help="Syne Tune 0.13 interpreter (HPO_ARENA_PEER13_PYTHON)")
+    parser.add_argument("--peer-timeout", type=float, default=None,
+                        help="real seconds after which a peer run is killed and reported as failed")
+    parser.add_argument("--peer-reuse-only", action="store_true",
+                        help="report the peer runs finished in --work-dir before; start none (missing ones are "
+                             "listed as not run)")

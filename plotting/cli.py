@@ -118,6 +118,20 @@ def _study_setups(args: argparse.Namespace, comparative) -> list[str]:
     return list(dict.fromkeys(list(index.setups) + comparative.setups))
 
 
+def _figure_saver(args: argparse.Namespace, formats: list[str], written: list[str]):
+    """``save(fig, name)``: write the figure as ``--out/name.<format>`` for every format, record the files in
+    ``written`` and close the figure."""
+    import matplotlib.pyplot as plt
+
+    from plotting.figures import save_figure
+
+    def save(fig, name: str) -> None:
+        written.extend(save_figure(fig, os.path.join(args.out, name), formats))
+        plt.close(fig)
+
+    return save
+
+
 def _by_objectives(args: argparse.Namespace, action: str):
     """The whole selection, and its single- and multi-objective parts (None when empty), each a
     ``ComparativeResults``. In a mixed study each part is indexed on its own, so that run-count warnings
@@ -165,14 +179,11 @@ def run_plot(args: argparse.Namespace) -> int:
 def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> list[str]:
     import sys
 
-    import matplotlib.pyplot as plt
-
     from plotting.figures import (
         plot_aggregated_curves,
         plot_average_ranks,
         plot_benchmark_grid,
         plot_critical_difference,
-        save_figure,
     )
     from results.across_benchmarks import (
         aggregate_regret_over_time,
@@ -193,9 +204,7 @@ def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> lis
     }
     written = []
 
-    def save(fig, name: str) -> None:
-        written.extend(save_figure(fig, os.path.join(args.out, name), formats))
-        plt.close(fig)
+    save = _figure_saver(args, formats, written)
 
     wanted = set(args.figures or FIGURES)
     for benchmark in comparative.benchmarks if "benchmarks" in wanted else ():
@@ -259,9 +268,6 @@ def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: lis
     methods' pooled Pareto fronts and their median attainment surfaces."""
     import sys
 
-    import matplotlib.pyplot as plt
-
-    from plotting.figures import save_figure
     from plotting.pareto import plot_attainment_surfaces, plot_pareto_fronts
     from results.multiobjective import benchmark_fronts, hypervolume_curve_spec
 
@@ -273,9 +279,7 @@ def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: lis
     spec = hypervolume_curve_spec(x=args.x, cost_column=args.cost_column, n_grid=args.n_grid)
     written = []
 
-    def save(fig, name: str) -> None:
-        written.extend(save_figure(fig, os.path.join(args.out, name), formats))
-        plt.close(fig)
+    save = _figure_saver(args, formats, written)
 
     for benchmark in benchmarks:
         stem = _file_stem(benchmark)
