@@ -143,8 +143,6 @@ def main(argv: list[str] | None = None) -> int:
         entries = peer_entries(args.peer_methods)
     except ValueError as err:
         parser.error(str(err))
-    if args.peer_timeout is not None and args.peer_timeout <= 0:
-        parser.error("--peer-timeout must be positive")
 
     from comparison_helpers import regret_intervals
     from joblib import Parallel, delayed

@@ -121,13 +121,20 @@ def parse_method(name: str, versions: Mapping[str, Mapping[str, object]],
     return method, version
 
 
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def add_peer_run_arguments(parser: argparse.ArgumentParser, methods_help: str) -> None:
     """The options every script that runs the peer's methods beside ours takes (``--peer-methods`` and where the
     peer's interpreters are, how long a run may take, whether to start new runs)."""
     parser.add_argument("--peer-methods", nargs="+", default=[], help=methods_help)
     parser.add_argument("--peer16-python", default=None, help="Syne Tune 0.16 interpreter (HPO_ARENA_PEER16_PYTHON)")
     parser.add_argument("--peer13-python", default=None, help="Syne Tune 0.13 interpreter (HPO_ARENA_PEER13_PYTHON)")
-    parser.add_argument("--peer-timeout", type=float, default=None,
+    parser.add_argument("--peer-timeout", type=_positive_seconds, default=None,
                         help="real seconds after which a peer run is killed and reported as failed")
     parser.add_argument("--peer-reuse-only", action="store_true",
                         help="report the peer runs finished in --work-dir before; start none (missing ones are "
