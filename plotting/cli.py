@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 
+from plotting.study_figures import FIGURES
 from results.statistics import AGGREGATION_MODES
 
 
@@ -54,7 +54,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", default=None, help="keep runs started at or before this ISO date-time")
 
 
-FIGURES = ("benchmarks", "normalised_regret", "average_rank", "benchmark_grid", "critical_difference")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -101,10 +100,6 @@ def _comparative(args: argparse.Namespace, benchmarks: list[str] | None = None):
         datetime_bounds=bounds,
         benchmarks=benchmarks if benchmarks is not None else args.benchmarks,
     )
-
-
-def _file_stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def _study_setups(args: argparse.Namespace, comparative) -> list[str]:
@@ -176,130 +171,53 @@ def run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> list[str]:
+def _figure_options(args: argparse.Namespace):
+    from plotting.study_figures import FigureOptions
+
+    return FigureOptions(aggregate=args.aggregate, n_boot=args.n_boot, seed=args.seed, columns=args.columns,
+                         y_scale=args.y_scale, metric=args.metric, mode=args.mode, x=args.x,
+                         cost_column=args.cost_column, n_grid=args.n_grid, alpha=args.alpha)
+
+
+def _write_figures(args: argparse.Namespace, plan, notes: list[str]) -> list[str]:
+    """Draw and write every planned figure; a figure whose optional library is missing is skipped with a
+    message naming the extra (``ModuleNotFoundError`` says which), any other error stops ``arena plot``."""
     import sys
 
-    from plotting.figures import (
-        plot_aggregated_curves,
-        plot_average_ranks,
-        plot_benchmark_grid,
-        plot_critical_difference,
-    )
-    from results.across_benchmarks import (
-        aggregate_regret_over_time,
-        average_rank_over_time,
-        final_regret_blocks,
-        normalised_regret_curves,
-        regret_over_time_per_benchmark,
-    )
-    from results.statistics import friedman_rank_test
-
-    formats = args.formats or ["pdf", "png"]
-    spec_options = {
-        "metric": args.metric,
-        "mode": args.mode,
-        "x": args.x,
-        "cost_column": args.cost_column,
-        "n_grid": args.n_grid,
-    }
-    written = []
-
-    save = _figure_saver(args, formats, written)
-
-    wanted = set(args.figures or FIGURES)
-    for benchmark in comparative.benchmarks if "benchmarks" in wanted else ():
-        fig = comparative.plot(
-            benchmark,
-            aggregate_mode=args.aggregate,
-            n_boot=args.n_boot,
-            seed=args.seed,
-            styles=styles,
-            columns=args.columns,
-            y_scale=args.y_scale,
-            **spec_options,
-        )
-        save(fig, _file_stem(benchmark))
-    several_benchmarks = len(comparative.benchmarks) > 1
-    regret = None
-    if not wanted - {"benchmarks"}:
-        pass  # only the per-benchmark figures were asked for
-    elif several_benchmarks:
-        regret = normalised_regret_curves(comparative, **spec_options)
-    elif len(comparative.setups) > 1:
-        try:  # only the CD diagram needs paired runs of one benchmark; the figure above is already written
-            regret = normalised_regret_curves(comparative, **spec_options)
-        except ValueError as error:
-            print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
-    if regret is not None:
-        if several_benchmarks and "normalised_regret" in wanted:
-            aggregated = aggregate_regret_over_time(regret, n_boot=args.n_boot, seed=args.seed)
-            fig = plot_aggregated_curves(
-                aggregated,
-                setups=regret.setups,
-                styles=styles,
-                title=f"IQM over {len(regret.benchmarks)} benchmarks",
-                x_label="fraction of budget",
-                y_label="normalised regret",
-                columns=args.columns,
-                y_scale=args.y_scale,
-            )
-            save(fig, "normalised_regret")
-        if several_benchmarks and "average_rank" in wanted:
-            fig = plot_average_ranks(average_rank_over_time(regret), regret.setups, styles, columns=args.columns)
-            save(fig, "average_rank")
-        if several_benchmarks and "benchmark_grid" in wanted:
-            per_benchmark = regret_over_time_per_benchmark(regret, n_boot=args.n_boot, seed=args.seed)
-            fig = plot_benchmark_grid(per_benchmark, setups=regret.setups, styles=styles, y_scale=args.y_scale)
-            save(fig, "benchmark_grid")
-        blocks, _ = final_regret_blocks(regret)
-        if "critical_difference" in wanted and len(regret.setups) > 1 and len(blocks) > 1:
-            test = friedman_rank_test(blocks, regret.setups, alpha=args.alpha)
-            try:
-                fig = plot_critical_difference(test, blocks, styles, columns=args.columns)
-            except ModuleNotFoundError as error:
-                print(f"arena plot: no critical-difference diagram: {error}", file=sys.stderr)
-            else:
-                save(fig, "critical_difference")
+    written: list[str] = []
+    save = _figure_saver(args, args.formats or ["pdf", "png"], written)
+    for planned in plan:
+        try:
+            fig = planned.draw()
+        except ModuleNotFoundError as error:
+            notes.append(f"no {planned.name.replace('_', '-')} figure: {error}")
+            continue
+        save(fig, planned.name)
+    for note in notes:
+        print(f"arena plot: {note}", file=sys.stderr)
     return written
+
+
+def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> list[str]:
+    from plotting.study_figures import single_objective_figures
+
+    notes: list[str] = []
+    plan = single_objective_figures(comparative, styles, _figure_options(args), notes,
+                                    wanted=set(args.figures or FIGURES))
+    return _write_figures(args, plan, notes)
 
 
 def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: list[str], styles) -> list[str]:
     """Per multi-objective benchmark: hypervolume over time (aggregated as the single-objective curves), the
     methods' pooled Pareto fronts and their median attainment surfaces."""
-    import sys
+    from plotting.study_figures import multi_objective_figures
 
-    from plotting.pareto import plot_attainment_surfaces, plot_pareto_fronts
-    from results.multiobjective import benchmark_fronts, hypervolume_curve_spec
-
+    notes: list[str] = []
     if args.metric is not None:
-        print(f"arena plot: --metric {args.metric} applies to single-objective benchmarks; the multi-objective "
-              f"ones ({', '.join(benchmarks)}) show hypervolume, Pareto fronts and attainment surfaces",
-              file=sys.stderr)
-    formats = args.formats or ["pdf", "png"]
-    spec = hypervolume_curve_spec(x=args.x, cost_column=args.cost_column, n_grid=args.n_grid)
-    written = []
-
-    save = _figure_saver(args, formats, written)
-
-    for benchmark in benchmarks:
-        stem = _file_stem(benchmark)
-        fig = comparative.plot(
-            benchmark,
-            aggregate_mode=args.aggregate,
-            n_boot=args.n_boot,
-            seed=args.seed,
-            styles=styles,
-            columns=args.columns,
-            # Hypervolume rises from 0 to at most 1.1^d: a linear axis unless asked otherwise.
-            y_scale="linear" if args.y_scale == "auto" else args.y_scale,
-            ylabel="normalised hypervolume",
-            spec=spec,
-        )
-        save(fig, f"{stem}_hypervolume")
-        fronts = benchmark_fronts(comparative, benchmark)
-        save(plot_pareto_fronts(fronts, styles, columns=args.columns), f"{stem}_pareto_front")
-        save(plot_attainment_surfaces(fronts, styles, columns=args.columns), f"{stem}_attainment")
-    return written
+        notes.append(f"--metric {args.metric} applies to single-objective benchmarks; the multi-objective ones "
+                     f"({', '.join(benchmarks)}) show hypervolume, Pareto fronts and attainment surfaces")
+    return _write_figures(args, multi_objective_figures(comparative, benchmarks, styles, _figure_options(args)),
+                          notes)
 
 
 def run_table(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ import os
 import posixpath
 import socket
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -189,79 +189,63 @@ def _png(fig, dpi: int) -> bytes:
     return buffer.getvalue()
 
 
-def study_figures(comparative, options: ReportOptions, notes: list[str]) -> list[ReportFigure]:
-    """The figures ``arena plot`` draws for the study, as PNG; a figure that cannot be drawn yet (e.g. too few
-    complete runs while the study runs) is left out with a note saying why."""
-    from plotting.figures import (
-        plot_aggregated_curves,
-        plot_average_ranks,
-        plot_benchmark_grid,
-        plot_critical_difference,
-    )
+def study_figures(comparative, options: ReportOptions, notes: list[str], single_part=None) -> list[ReportFigure]:
+    """The figures ``arena plot`` draws for the study (``plotting.study_figures``, the same plan), as PNG;
+    multi-objective benchmarks get their hypervolume, front and attainment figures. A figure that cannot be drawn
+    yet (e.g. too few complete runs while the study runs) is left out with a note saying why."""
+    from plotting.study_figures import FigureOptions, multi_objective_figures, single_objective_figures
     from plotting.style import study_styles
-    from results.across_benchmarks import (
-        aggregate_regret_over_time,
-        average_rank_over_time,
-        final_regret_blocks,
-        normalised_regret_curves,
-        regret_over_time_per_benchmark,
-    )
-    from results.statistics import friedman_rank_test
+    from results.multiobjective import split_by_objectives
 
     styles = study_styles(comparative.setups)
+    figure_options = FigureOptions(aggregate=options.aggregate, n_boot=options.n_boot, seed=options.seed,
+                                   columns=options.columns, y_scale=options.y_scale, alpha=options.alpha)
+    single, multi = split_by_objectives(comparative)
+    plan = []
+    if single:
+        # In a mixed study the single-objective figures compare only those benchmarks, as ``arena plot`` does.
+        part = comparative if not multi else single_part
+        plan += single_objective_figures(part, styles, figure_options, notes)
+    if multi:
+        plan += multi_objective_figures(comparative, multi, styles, figure_options)
     figures: list[ReportFigure] = []
-
-    def add(name: str, caption: str, draw: Callable[[], Any]) -> None:
+    for planned in plan:
         try:
-            fig = draw()
+            fig = planned.draw()
         except Exception as err:  # noqa: BLE001 - mid-study, a figure that cannot be drawn must not cost the page
-            notes.append(f"figure {name!r} is not drawn: {type(err).__name__}: {err}")
-            return
-        figures.append(ReportFigure(name, caption, _png(fig, options.dpi)))
-
-    for benchmark in comparative.benchmarks:
-        add(benchmark, f"{benchmark}: {options.aggregate} of the best value so far over seeds",
-            lambda b=benchmark: comparative.plot(b, aggregate_mode=options.aggregate, n_boot=options.n_boot,
-                                                 seed=options.seed, styles=styles, columns=options.columns,
-                                                 y_scale=options.y_scale))
-    if len(comparative.setups) < 2 and len(comparative.benchmarks) < 2:
-        return figures
-    try:
-        regret = normalised_regret_curves(comparative)
-    except ValueError as err:
-        notes.append(f"no figures across benchmarks: {err}")
-        return figures
-    if len(comparative.benchmarks) > 1:
-        add("normalised_regret", f"IQM of normalised regret over {len(regret.benchmarks)} benchmarks",
-            lambda: plot_aggregated_curves(
-                aggregate_regret_over_time(regret, n_boot=options.n_boot, seed=options.seed),
-                setups=regret.setups, styles=styles, title=f"IQM over {len(regret.benchmarks)} benchmarks",
-                x_label="fraction of budget", y_label="normalised regret", columns=options.columns,
-                y_scale=options.y_scale))
-        add("average_rank", "average rank over time (1 = best)",
-            lambda: plot_average_ranks(average_rank_over_time(regret), regret.setups, styles,
-                                       columns=options.columns))
-        add("benchmark_grid", "normalised regret, one panel per benchmark",
-            lambda: plot_benchmark_grid(
-                regret_over_time_per_benchmark(regret, n_boot=options.n_boot, seed=options.seed),
-                setups=regret.setups, styles=styles, y_scale=options.y_scale))
-    blocks, _ = final_regret_blocks(regret)
-    if len(regret.setups) > 1 and len(blocks) > 1:
-        add("critical_difference",
-            f"critical-difference diagram of final normalised regret (Friedman, Nemenyi, alpha={options.alpha})",
-            lambda: plot_critical_difference(friedman_rank_test(blocks, regret.setups, alpha=options.alpha),
-                                             blocks, styles, columns=options.columns))
+            notes.append(f"figure {planned.name!r} is not drawn: {type(err).__name__}: {err}")
+            continue
+        figures.append(ReportFigure(planned.name, planned.caption, _png(fig, options.dpi)))
     return figures
 
 
 def final_values_table(comparative, options: ReportOptions) -> tuple[list[str], list[str], list[list[str]]]:
-    """(benchmarks, setups, cells) of ``arena table``: ``centre [lower, upper]``, best of a row in bold."""
+    """(benchmarks, setups, cells) of ``arena table`` for the single-objective benchmarks: ``centre [lower,
+    upper]`` of the final best value, best of a row in bold."""
     from plotting.tables import _cells, summarise_final_values
+    from results.multiobjective import split_by_objectives
 
+    single, _ = split_by_objectives(comparative)
+    if not single:
+        raise ValueError("the study has no single-objective benchmark")
     summary = summarise_final_values(comparative.final_values(), aggregate_mode=options.aggregate,
                                      n_boot=options.n_boot, seed=options.seed)
     # _cells marks the best with the format string; a placeholder survives escaping, then becomes <strong>.
     return _cells(summary, comparative.setups, 3, True, True, "\x00{}\x01")
+
+
+def final_hypervolume_table(comparative, options: ReportOptions) -> tuple[list[str], list[str], list[list[str]]] | None:
+    """(benchmarks, setups, cells) of ``arena table`` for the multi-objective benchmarks (final normalised
+    hypervolume, higher is better), or None when the study has none."""
+    from plotting.tables import _cells, final_hypervolume_summary
+    from results.multiobjective import split_by_objectives
+
+    _, multi = split_by_objectives(comparative)
+    if not multi:
+        return None
+    summary = final_hypervolume_summary(comparative, multi, aggregate_mode=options.aggregate,
+                                        n_boot=options.n_boot, seed=options.seed)
+    return _cells(summary, comparative.setups, 3, True, False, "\x00{}\x01")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -298,9 +282,23 @@ def _tail(text: str) -> str:
     return text if len(text) <= MAX_TAIL_CHARS else "[...]\n" + text[-MAX_TAIL_CHARS:]
 
 
+def _html_table(element_id: str, table: tuple[list[str], list[str], list[list[str]]]) -> list[str]:
+    benchmarks, setups, rows = table
+    out = [f'<table id="{element_id}"><thead><tr><th>benchmark</th>'
+           + "".join(f"<th>{_e(s)}</th>" for s in setups) + "</tr></thead><tbody>"]
+    for benchmark, cells in zip(benchmarks, rows):
+        rendered = "".join(
+            '<td class="num">' + _e(c).replace("\x00", "<strong>").replace("\x01", "</strong>") + "</td>"
+            for c in cells)
+        out.append(f'<tr data-benchmark="{_e(benchmark)}"><th>{_e(benchmark)}</th>{rendered}</tr>')
+    out.append("</tbody></table>")
+    return out
+
+
 def render_report(root: str, tag: str, states: Sequence[ExperimentState], figures: Sequence[ReportFigure],
                   table: tuple[list[str], list[str], list[list[str]]] | None, notes: Sequence[str],
-                  study: dict | None, options: ReportOptions) -> str:
+                  study: dict | None, options: ReportOptions,
+                  hypervolume_table: tuple[list[str], list[str], list[list[str]]] | None = None) -> str:
     counts = {status: sum(s.status == status for s in states) for status in STATUSES}
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     out: list[str] = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -328,20 +326,17 @@ def render_report(root: str, tag: str, states: Sequence[ExperimentState], figure
                    f"<figcaption>{_e(fig.caption)}</figcaption></figure>")
 
     out.append('<h2 id="final-values">Final values</h2>')
-    if table is None:
+    if table is None and hypervolume_table is None:
         out.append("<p>No table yet: no experiment is complete.</p>")
-    else:
-        benchmarks, setups, rows = table
+    if table is not None:
         out.append(f"<p>{_e(options.aggregate)} of each run's final best value (lower is better, maximised "
                    "metrics converted), with its 95% interval; the best of each row in bold.</p>")
-        out.append('<table id="table-final-values"><thead><tr><th>benchmark</th>'
-                   + "".join(f"<th>{_e(s)}</th>" for s in setups) + "</tr></thead><tbody>")
-        for benchmark, cells in zip(benchmarks, rows):
-            rendered = "".join(
-                '<td class="num">' + _e(c).replace("\x00", "<strong>").replace("\x01", "</strong>") + "</td>"
-                for c in cells)
-            out.append(f'<tr data-benchmark="{_e(benchmark)}"><th>{_e(benchmark)}</th>{rendered}</tr>')
-        out.append("</tbody></table>")
+        out += _html_table("table-final-values", table)
+    if hypervolume_table is not None:
+        out.append(f"<p>{_e(options.aggregate)} of each run's final normalised hypervolume (higher is better; "
+                   "each objective normalised by the benchmark's bounds, reference point 1.1), with its 95% "
+                   "interval; the best of each row in bold.</p>")
+        out += _html_table("table-final-hypervolume", hypervolume_table)
 
     out.append('<h2 id="experiments">Experiments</h2>')
     out.append('<table id="table-experiments"><thead><tr><th>benchmark</th><th>method</th><th>seed</th>'
@@ -385,6 +380,7 @@ def render_report(root: str, tag: str, states: Sequence[ExperimentState], figure
 def build_report(root: str, tag: str, options: ReportOptions | None = None) -> str:
     """The HTML page of study ``tag`` under ``root`` (a folder or an fsspec URL)."""
     from results.comparative import ComparativeResults
+    from results.multiobjective import split_by_objectives
     from results.store import read_study
 
     options = options or ReportOptions()
@@ -392,18 +388,27 @@ def build_report(root: str, tag: str, options: ReportOptions | None = None) -> s
     notes: list[str] = []
     figures: list[ReportFigure] = []
     table = None
+    hypervolume_table = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         comparative = ComparativeResults(root, tags=[tag])
         if comparative.benchmarks:
-            figures = study_figures(comparative, options, notes)
+            single, multi = split_by_objectives(comparative)
+            single_part = ComparativeResults(root, tags=[tag], benchmarks=single) if single and multi else None
+            figures = study_figures(comparative, options, notes, single_part)
+            if single:
+                try:
+                    table = final_values_table(single_part or comparative, options)
+                except Exception as err:  # noqa: BLE001 - as for figures: say why, keep the rest of the page
+                    notes.append(f"no table of final values: {type(err).__name__}: {err}")
             try:
-                table = final_values_table(comparative, options)
-            except Exception as err:  # noqa: BLE001 - as for figures: say why, keep the rest of the page
-                notes.append(f"no table of final values: {type(err).__name__}: {err}")
+                hypervolume_table = final_hypervolume_table(comparative, options)
+            except Exception as err:  # noqa: BLE001
+                notes.append(f"no table of final hypervolume: {type(err).__name__}: {err}")
     # Readers announce incomplete runs in one warning; the status table shows them one by one already.
     notes += [str(w.message) for w in caught if "are not complete and were left out" not in str(w.message)]
-    return render_report(root, tag, states, figures, table, notes, read_study(root, tag), options)
+    return render_report(root, tag, states, figures, table, notes, read_study(root, tag), options,
+                         hypervolume_table)
 
 
 def default_output(root: str, tag: str) -> str:

@@ -328,3 +328,32 @@ def test_a_missing_browser_skips_in_a_clone_and_fails_in_ci(monkeypatch, ci, out
     monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
     with pytest.raises(outcome, match="chromium is not installed"):
         _browser_or_skip()
+
+
+def test_a_mixed_study_gets_the_figures_and_tables_of_arena_plot_and_arena_table(tmp_path, capsys):
+    """A study with a multi-objective benchmark: the page shows its hypervolume, Pareto-front and attainment
+    figures and a final-hypervolume table (the values `arena table` prints), beside the single-objective
+    benchmark's figure and table, which see only that benchmark."""
+    from benchmark_definitions.registry import get_benchmark
+    from launchers.experiment import ExperimentSpec, run_experiment
+
+    root = tmp_path / "results"
+    multi, single = "mo-xgboost-sklearn-wine", "xgboost-sklearn-wine"
+    for benchmark, methods in ((multi, ("RS", "MOASHA")), (single, ("RS",))):
+        bench = get_benchmark(benchmark)
+        for method in methods:
+            for seed in (0, 1):
+                run_experiment(ExperimentSpec(bench, method, seed=seed, master_seed=5, tag="mixed",
+                                              results_root=str(root)))
+    out = tmp_path / "report.html"
+    assert arena(["report", str(root), "--tag", "mixed", "--out", str(out), "--n-boot", "200"]) == 0
+    parsed = _parse(out)
+    assert set(parsed.figures) == {single, f"{multi}_hypervolume", f"{multi}_pareto_front", f"{multi}_attainment"}
+    assert [row[0] for row in parsed.tables["table-final-values"][1:]] == [single]
+    hypervolume_rows = parsed.tables["table-final-hypervolume"]
+    assert hypervolume_rows[0] == ["benchmark", "MOASHA", "RS"] and hypervolume_rows[1][0] == multi
+    capsys.readouterr()
+    assert arena(["table", str(root), "--tag", "mixed", "--benchmark", multi, "--n-boot", "200"]) == 0
+    printed = capsys.readouterr().out
+    for cell in hypervolume_rows[1][1:]:  # the page's cells are `arena table`'s (bold markers aside)
+        assert cell in printed.replace("**", "")
