@@ -422,7 +422,7 @@ def iqm_curve(values: np.ndarray) -> np.ndarray:
 
 
 def grid_index(fraction: float) -> int:
-    return int(round(fraction * (N_GRID - 1)))
+    return round(fraction * (N_GRID - 1))
 
 
 def first_reach(curve: np.ndarray, target: float) -> float | None:
@@ -486,8 +486,8 @@ def per_benchmark_markdown(plan: Plan, table: RegretTable) -> list[str]:
 
 def time_to_random_search(plan: Plan, table: RegretTable) -> list[str]:
     groups = _groups(plan, table)
-    lines = ["Fraction of the budget at which the method's IQM regret curve first reaches random search's final "
-             "IQM regret (RS final value in the header; '>1' = never within the budget):", ""]
+    lines = [("Fraction of the budget at which the method's IQM regret curve first reaches random search's final "
+             "IQM regret (RS final value in the header; '>1' = never within the budget):"), ""]
     rs_final = {}
     for group, members in groups:
         rs = stacked(table, members, "RS")
@@ -519,8 +519,8 @@ def decision_time_markdown(plan: Plan, records: list[RunRecord]) -> list[str]:
         for name, durations in r.calls.items():
             by_method[r.method][name].append(durations)
         run_seconds[r.method].append(r.seconds)
-    lines = ["Real seconds per scheduler call over all runs (median / max; milliseconds), and real seconds per "
-             "run (median / max):", "",
+    lines = [("Real seconds per scheduler call over all runs (median / max; milliseconds), and real seconds per "
+             "run (median / max):"), "",
              "| method | suggest (ms) | on_result (ms) | on_trial_complete (ms) | calls | run (s) |",
              "|---|---|---|---|---|---|"]
     for method in plan.methods:
@@ -559,8 +559,8 @@ def decision_time_markdown(plan: Plan, records: list[RunRecord]) -> list[str]:
 
 def checks_markdown(plan: Plan, table: RegretTable) -> list[str]:
     """The expected outcomes of issue 5, checked per family and over all families."""
-    lines = ["Expected outcomes (final IQM regret vs RS; multi-fidelity: reaches RS's final IQM within the "
-             "budget):", ""]
+    lines = [("Expected outcomes (final IQM regret vs RS; multi-fidelity: reaches RS's final IQM within the "
+             "budget):"), ""]
     for group, members in _groups(plan, table):
         rs = stacked(table, members, "RS")
         if rs is None:
@@ -632,8 +632,8 @@ def run_health(results_root: Path, plan: Plan, records: list[RunRecord]) -> tupl
         if metadata.get("end_reason") != "max_wallclock_time":
             ended_early[(r.benchmark, r.method)].append(float(results["sim_time"].max()) / budgets[r.benchmark])
         ok.add((r.benchmark, r.method, r.seed))
-    lines = ["Trials per run (median over seeds) per benchmark; '(ends at x)': the runs ran out of configurations "
-             "(a restricted table exhausted) before the budget, the last result at fraction x of it (median):", "",
+    lines = [("Trials per run (median over seeds) per benchmark; '(ends at x)': the runs ran out of configurations "
+             "(a restricted table exhausted) before the budget, the last result at fraction x of it (median):"), "",
              "| method | " + " | ".join(b.name for b in plan.benchmarks) + " |",
              "|---|" + "---|" * len(plan.benchmarks)]
     for method in plan.methods:
@@ -680,8 +680,8 @@ def report(plan: Plan, records: list[RunRecord], results_root: Path, repository:
     lines += [""] + checks_markdown(plan, table)
     lines += [""] + decision_time_markdown(plan, records)
     lines += [""] + health
-    lines += ["", f"Conversion: {', '.join(f'{k} {v:.1f} s' for k, v in conversions.items()) or 'none'}. "
-                  f"Total wall time: {wall_seconds:.0f} s."]
+    lines += ["", (f"Conversion: {', '.join(f'{k} {v:.1f} s' for k, v in conversions.items()) or 'none'}. "
+                  f"Total wall time: {wall_seconds:.0f} s.")]
     return "\n".join(lines) + "\n"
 
 

@@ -56,9 +56,9 @@ def _present(root: str) -> list[SimulatedBenchmark]:
     stored = set(list_blackboxes(root))
     out = []
     for bench in all_benchmarks().values():
-        if isinstance(bench, SimulatedBenchmark) and bench.blackbox in stored:
-            if bench.task in load_blackbox(bench.blackbox, root=root).tasks:
-                out.append(bench)
+        if (isinstance(bench, SimulatedBenchmark) and bench.blackbox in stored
+                and bench.task in load_blackbox(bench.blackbox, root=root).tasks):
+            out.append(bench)
     return out
 
 

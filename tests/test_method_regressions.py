@@ -40,7 +40,7 @@ def test_grid_restricted_to_no_grid_point_raises_instead_of_running_no_trial():
 
 
 def test_grid_restricted_to_some_grid_points_still_enumerates_exactly_those():
-    low, high = SPACE["lr"].grid(2)
+    _low, high = SPACE["lr"].grid(2)
     table = [{"lr": 0.5e-2, "n": 1}, {"lr": high, "n": 1}]
     searcher = GridSearcher(SPACE, "loss", num_points=2, restrict_to=table)
     assert searcher.size == 1
