@@ -48,6 +48,25 @@ from baselines.scheduler import Decision, Searcher
 from blackbox_repo.search_space import SearchSpace
 
 
+class _Rows:
+    """A rung's objective vectors, appended one at a time into an array that doubles when full: stacking the
+    rung's list of vectors anew at every decision was most of MOASHA's time."""
+
+    def __init__(self, width: int):
+        self._data = np.empty((16, width), dtype=float)
+        self._n = 0
+
+    def append(self, row: np.ndarray) -> None:
+        if self._n == len(self._data):
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        self._data[self._n] = row
+        self._n += 1
+
+    def array(self) -> np.ndarray:
+        """The vectors so far, one row each (a view: valid until the next ``append``)."""
+        return self._data[: self._n]
+
+
 # The first objective stands for the base's metric/mode; rung decisions need the stopping variant.
 @forwards_base_arguments(fixed=("metric", "mode", "variant"))
 class MOASHA(ASHA):
@@ -69,7 +88,7 @@ class MOASHA(ASHA):
         super().__init__(config_space, self.objectives.metrics[0], searcher, self.objectives.modes[0], seed,
                          variant="stopping", **kwargs)
         # (bracket, rung index) -> (trial ids, objective vectors) in arrival order.
-        self._rung_points: dict[tuple[int, int], tuple[list[int], list[np.ndarray]]] = {}
+        self._rung_points: dict[tuple[int, int], tuple[list[int], _Rows]] = {}
 
     def on_result(self, trial_id: int, fidelity: float, metrics: Mapping[str, float]) -> Decision:
         self.observe(trial_id, fidelity, self.metric_value(metrics))
@@ -78,7 +97,7 @@ class MOASHA(ASHA):
     def _pareto_decision(self, trial_id: int, fidelity: float, vector: np.ndarray) -> Decision:
         bracket = self.bracket_of[trial_id]
         for k in self._rungs_reached(bracket, fidelity):
-            ids, vectors = self._rung_points.setdefault((bracket, k), ([], []))
+            ids, vectors = self._rung_points.setdefault((bracket, k), ([], _Rows(len(vector))))
             if trial_id in ids:
                 continue
             ids.append(trial_id)
@@ -87,7 +106,7 @@ class MOASHA(ASHA):
             value = float(vector[0])
             self._rungs[bracket][k].add(trial_id, math.inf if math.isnan(value) else value)
             n = len(ids)
-            position = pareto_position(np.vstack(vectors), n - 1, self.tie_break)
+            position = pareto_position(vectors.array(), n - 1, self.tie_break)
             keep = math.ceil(n / self.reduction_factor)
             return Decision.CONTINUE if position < keep else Decision.STOP
         return Decision.CONTINUE
@@ -96,6 +115,6 @@ class MOASHA(ASHA):
         """Objective vectors (to minimise) recorded per rung level of a bracket (for inspection and tests)."""
         out: dict[float, dict[int, tuple[float, ...]]] = {}
         for k in range(bracket, len(self.levels)):
-            ids, vectors = self._rung_points.get((bracket, k), ([], []))
-            out[self.levels[k]] = {t: tuple(float(x) for x in v) for t, v in zip(ids, vectors)}
+            ids, vectors = self._rung_points.get((bracket, k), ([], _Rows(len(self.objectives.metrics))))
+            out[self.levels[k]] = {t: tuple(float(x) for x in v) for t, v in zip(ids, vectors.array())}
         return out
