@@ -102,23 +102,6 @@ def _one(args: tuple) -> None:
     (folder / DECISIONS).write_text(json.dumps({"suggest": record.calls.get("suggest", np.empty(0)).tolist()}))
 
 
-def peer_entries(names: list[str]) -> list:
-    """``--peer-methods`` values as ``bench_methods_peer.Entry`` rows (``NAME`` or ``NAME@VERSION``)."""
-    import bench_methods_peer as bmp
-    from comparison_helpers import parse_method
-    from peer_mo_transfer import PEER_MO_METHODS, default_versions
-
-    entries = []
-    for name in names:
-        method, version = parse_method(name, PEER_MO_METHODS, default_versions(PEER_MO_METHODS))
-        # Entry.peer looks the method up in bench_methods_peer's table: register ours there (this process only).
-        bmp.PEER_METHODS.setdefault(method, {}).setdefault(version, PEER_MO_METHODS[method][version])
-        if bmp.PEER_METHODS[method][version] is not PEER_MO_METHODS[method][version]:
-            bmp.PEER_METHODS[method][version] = PEER_MO_METHODS[method][version]
-        entries.append(bmp.Entry(method, version))
-    return list(dict.fromkeys(entries))
-
-
 def final_hypervolume(results, metadata: dict, budget: float) -> float:
     """Normalised hypervolume of every result reported within ``budget`` simulated seconds (the rule of
     ``results.multiobjective``; the same function for our runs and the peer's)."""
@@ -195,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
                            "NAME@0.13 / NAME@0.16) on the multi-fidelity benchmarks given")
     args = parser.parse_args(argv)
     try:
-        entries = peer_entries(args.peer_methods)
+        from peer_mo_transfer import PEER_MO_METHODS, peer_entries
+
+        entries = peer_entries(args.peer_methods, PEER_MO_METHODS)
     except ValueError as err:
         parser.error(str(err))
 

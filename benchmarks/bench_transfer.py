@@ -75,19 +75,6 @@ def regret_from_results(results: pd.DataFrame, grid: np.ndarray, best: float, wo
     return np.clip((found - best) / (worst - best), 0.0, 1.0)
 
 
-def peer_entries(names: list[str]) -> list:
-    import bench_methods_peer as bmp
-    from comparison_helpers import parse_method
-    from peer_mo_transfer import PEER_TRANSFER_METHODS, default_versions
-
-    entries = []
-    for name in names:
-        method, version = parse_method(name, PEER_TRANSFER_METHODS, default_versions(PEER_TRANSFER_METHODS))
-        bmp.PEER_METHODS.setdefault(method, {})[version] = PEER_TRANSFER_METHODS[method][version]  # this process
-        entries.append(bmp.Entry(method, version))
-    return list(dict.fromkeys(entries))
-
-
 def run_peer_side(args, entries: list, repository: Path, work: Path) -> dict:
     """Every (peer method, target, seed): {(method label, target): [PeerRun, ...]}."""
     import bench_methods_peer as bmp
@@ -140,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     add_peer_run_arguments(parser, "also run the peer's ZERO-SHOT, BOUNDING-BOX and RS (NAME or NAME@0.13)")
     args = parser.parse_args(argv)
     try:
-        entries = peer_entries(args.peer_methods)
+        from peer_mo_transfer import PEER_TRANSFER_METHODS, peer_entries
+
+        entries = peer_entries(args.peer_methods, PEER_TRANSFER_METHODS)
     except ValueError as err:
         parser.error(str(err))
 

@@ -97,6 +97,21 @@ def default_versions(methods: dict[str, dict[str, PeerMethod]]) -> dict[str, str
     return {m: ("0.16" if "0.16" in v and m not in NOT_WORKING_IN_016 else "0.13") for m, v in methods.items()}
 
 
+def peer_entries(names: list[str], table: dict[str, dict[str, PeerMethod]]) -> list[Entry]:
+    """``--peer-methods`` values (``NAME`` or ``NAME@VERSION``) as ``bench_methods_peer.Entry`` rows, in order,
+    without repeats. ``Entry.peer`` looks methods up in ``bench_methods_peer.PEER_METHODS``, so the chosen ones of
+    ``table`` are registered there (in this process only)."""
+    import bench_methods_peer as bmp
+    from comparison_helpers import parse_method
+
+    entries = []
+    for name in names:
+        method, version = parse_method(name, table, default_versions(table))
+        bmp.PEER_METHODS.setdefault(method, {})[version] = table[method][version]
+        entries.append(Entry(method, version))
+    return list(dict.fromkeys(entries))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Exports
 # ---------------------------------------------------------------------------------------------------------
