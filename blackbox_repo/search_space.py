@@ -404,7 +404,25 @@ class LogUniform(Domain):
         return {"lower": self.lower, "upper": self.upper}
 
 
-class QUniform(Domain):
+class _QuantisedRange(Domain):
+    """Shared by the quantised ranges: values are multiples of ``q`` between the quantised bounds."""
+
+    lower: float
+    upper: float
+    q: float
+
+    def contains(self, value: Any) -> bool:
+        value = _py(value)
+        if not _is_number(value) or not _is_multiple(float(value), self.q):
+            return False
+        lo, hi = _quantise(self.lower, self.q), _quantise(self.upper, self.q)
+        return lo - _Q_TOL * self.q <= value <= hi + _Q_TOL * self.q
+
+    def params(self) -> dict[str, Any]:
+        return {"lower": self.lower, "upper": self.upper, "q": self.q}
+
+
+class QUniform(_QuantisedRange):
     """HyperDrive ``quniform(min, max, q)``: ``round(uniform(min, max) / q) * q``."""
 
     type_name = "quniform"
@@ -419,13 +437,6 @@ class QUniform(Domain):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> Any:
         return _as_output(_quantise(rng.uniform(self.lower, self.upper, size=size), self.q), size)
 
-    def contains(self, value: Any) -> bool:
-        value = _py(value)
-        if not _is_number(value) or not _is_multiple(float(value), self.q):
-            return False
-        lo, hi = _quantise(self.lower, self.q), _quantise(self.upper, self.q)
-        return lo - _Q_TOL * self.q <= value <= hi + _Q_TOL * self.q
-
     def encode(self, value: Any) -> float:
         if self.upper == self.lower:
             return 0.5
@@ -435,11 +446,8 @@ class QUniform(Domain):
         u = min(max(float(u), 0.0), 1.0)
         return float(_quantise(self.lower + u * (self.upper - self.lower), self.q))
 
-    def params(self) -> dict[str, Any]:
-        return {"lower": self.lower, "upper": self.upper, "q": self.q}
 
-
-class QLogUniform(Domain):
+class QLogUniform(_QuantisedRange):
     """HyperDrive ``qloguniform(min, max, q)``: ``round(exp(uniform(min, max)) / q) * q``.
 
     Bounds are given in value space here (``lower = exp(min)``), as for ``LogUniform``.
@@ -459,13 +467,6 @@ class QLogUniform(Domain):
         raw = np.clip(np.exp(rng.uniform(self._lo, self._hi, size=size)), self.lower, self.upper)
         return _as_output(_quantise(raw, self.q), size)
 
-    def contains(self, value: Any) -> bool:
-        value = _py(value)
-        if not _is_number(value) or not _is_multiple(float(value), self.q):
-            return False
-        lo, hi = _quantise(self.lower, self.q), _quantise(self.upper, self.q)
-        return lo - _Q_TOL * self.q <= value <= hi + _Q_TOL * self.q
-
     def encode(self, value: Any) -> float:
         if self._hi == self._lo:
             return 0.5
@@ -475,9 +476,6 @@ class QLogUniform(Domain):
     def decode(self, u: float) -> Value:
         u = min(max(float(u), 0.0), 1.0)
         return float(_quantise(math.exp(self._lo + u * (self._hi - self._lo)), self.q))
-
-    def params(self) -> dict[str, Any]:
-        return {"lower": self.lower, "upper": self.upper, "q": self.q}
 
 
 class Normal(Domain):
