@@ -275,8 +275,10 @@ def _starts_ray_instance(init: Mapping[str, Any]) -> bool:
     address = init.get("address")
     if isinstance(address, str) and address.startswith("ray://"):
         return False  # Ray Client
-    from ray._private.services import canonicalize_bootstrap_address
-
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:  # another Ray layout: the addresses that always start an instance
+        return address in (None, "local")
     return canonicalize_bootstrap_address(address, init.get("_temp_dir")) is None
 
 
