@@ -297,19 +297,20 @@ def ray_task_slots(resources: Mapping[str, float], remote: Mapping[str, Any]) ->
 
 def _lost_slice_failures(piece: Sequence[tuple[int, PlannedRun]], err: Exception) -> list[JobFailure]:
     """The jobs of a slice whose Ray task failed as a whole, except those whose experiment is complete."""
+    error = f"the Ray task running its slice failed: {type(err).__name__}: {err}"
+    return [JobFailure(num, run.overrides, error, f"{error}\n") for num, run in piece if not _known_complete(run)]
+
+
+def _known_complete(run: PlannedRun) -> bool:
+    """Whether this process sees the job's experiment complete (False when it cannot tell, e.g. its results
+    root is on a cluster node)."""
     from launchers.hydra_app import experiment_spec_from_config
     from launchers.study import is_complete
 
-    failures = []
-    for num, run in piece:
-        try:
-            if is_complete(experiment_spec_from_config(run.config, run.method_choice).path):
-                continue
-        except Exception:  # noqa: BLE001 - cannot tell from here: report it as failed
-            pass
-        failures.append(JobFailure(num, run.overrides, f"the Ray task running its slice failed: "
-                                   f"{type(err).__name__}: {err}", f"{err}\n"))
-    return failures
+    try:
+        return is_complete(experiment_spec_from_config(run.config, run.method_choice).path)
+    except Exception:  # noqa: BLE001 - cannot tell from here: the job is reported as failed
+        return False
 
 
 def _sweep_env_names() -> tuple[str, ...]:

@@ -170,22 +170,27 @@ def test_ray_sweep_runs_the_plan_in_slices_and_resumes_to_the_basic_launchers_by
     assert statuses == ["done"] * 2 + ["skipped"] * (len(EXPERIMENTS) - 2)
 
 
-def test_a_failing_ray_job_does_not_stop_the_others_and_fails_the_sweep(ray_instance, tmp_path, capsys):
+def _two_job_plan(tmp_path: Path) -> tuple[list[list[str]], SweepPlan]:
     from hydra import initialize_config_dir
 
     from launchers import hydra_app
     from launchers.hydra_app import CONF_DIR
     from launchers.sweep_compose import SweepComposer
-    from launchers.sweep_runner import LaunchSettings, run_planned_sweep
 
     hydra_app.register_configs([])
     jobs = [[f"benchmark={BENCH}", f"seed={seed}", "tag=fails", f"results_root={tmp_path / 'results'}",
              "benchmark.max_wallclock_time=0.3", "master_seed=1"] for seed in (0, 1)]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         configs = [SweepComposer().compose(job) for job in jobs]
-    configs[0]["master_seed"] = None  # the first job raises when it starts, in its Ray worker
-    plan = SweepPlan("fails", str(tmp_path / "results"),
-                     runs=[PlannedRun(tuple(job), config, None) for job, config in zip(jobs, configs)])
+    return jobs, SweepPlan("fails", str(tmp_path / "results"),
+                           runs=[PlannedRun(tuple(job), config, None) for job, config in zip(jobs, configs)])
+
+
+def test_a_failing_ray_job_does_not_stop_the_others_and_fails_the_sweep(ray_instance, tmp_path, capsys):
+    from launchers.sweep_runner import LaunchSettings, run_planned_sweep
+
+    jobs, plan = _two_job_plan(tmp_path)
+    plan.runs[0].config["master_seed"] = None  # the first job raises when it starts, in its Ray worker
     assert run_planned_sweep(plan, LaunchSettings("ray", tmp_path / "sweep", ray_remote={"num_cpus": 1})) == 1
     err = capsys.readouterr().err
     assert f"Error executing job with overrides: {jobs[0]}" in err
@@ -193,6 +198,32 @@ def test_a_failing_ray_job_does_not_stop_the_others_and_fails_the_sweep(ray_inst
     meta = json.loads((tmp_path / "results" / "fails" / BENCH / "RS" / "1" / "metadata.json").read_text())
     assert meta["status"] == "complete"  # the other job still ran
     assert sorted(p.name for p in (tmp_path / "sweep").iterdir()) == ["0", "1", "multirun.yaml"]
+
+
+def test_a_slice_whose_ray_worker_dies_fails_its_jobs_and_not_the_others(ray_instance, tmp_path, monkeypatch,
+                                                                          capsys):
+    from launchers import sweep_runner
+    from launchers.sweep_runner import LaunchSettings, run_planned_sweep
+
+    real_run_slice = sweep_runner.run_slice
+
+    def dies_on_job_1(jobs, sweep_dir, env=None):  # a local function: Ray ships it by value
+        import os
+
+        if any(num == 1 for num, _ in jobs):
+            os._exit(1)  # the worker process dies (as when the OOM killer or a SIGKILL hits it)
+        return real_run_slice(jobs, sweep_dir, env)
+
+    monkeypatch.setattr(sweep_runner, "run_slice", dies_on_job_1)
+    jobs, plan = _two_job_plan(tmp_path)
+    settings = LaunchSettings("ray", tmp_path / "sweep", ray_remote={"num_cpus": 1, "max_retries": 0})
+    assert run_planned_sweep(plan, settings) == 1
+    err = capsys.readouterr().err
+    assert f"Error executing job with overrides: {jobs[1]}" in err
+    assert "the Ray task running its slice failed: " in err
+    assert str(jobs[0]) not in err  # the other slice's job completed
+    meta = json.loads((tmp_path / "results" / "fails" / BENCH / "RS" / "0" / "metadata.json").read_text())
+    assert meta["status"] == "complete"
 
 
 def test_hydra_jobs_env_still_runs_every_job_through_hydra_ray_launcher(ray_instance, tmp_path, monkeypatch,
