@@ -262,10 +262,16 @@ def _start_ray(init: Mapping[str, Any]) -> bool:
         print("[arena] Ray is already initialised in this process: the sweep runs on its instance", flush=True)
         return False
     kwargs = dict(init)
-    if _starts_ray_instance(kwargs):
-        kwargs.setdefault("object_store_memory", RAY_OBJECT_STORE_BYTES)
-    print(f"[arena] ray.init({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})", flush=True)
-    ray.init(**kwargs)
+    try:
+        if _starts_ray_instance(kwargs):
+            kwargs.setdefault("object_store_memory", RAY_OBJECT_STORE_BYTES)
+        print(f"[arena] ray.init({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})", flush=True)
+        ray.init(**kwargs)
+    except ConnectionError as err:  # no cluster at that address
+        raise SystemExit(f"arena sweep: Ray found no cluster to join with hydra.launcher.ray.init.address="
+                         f"{kwargs.get('address')!r}: {err} Give the head's address (e.g. ray://head:10001), "
+                         "start a cluster (`ray start --head`), or use hydra/launcher=ray_local for a private "
+                         "instance on this machine.") from None
     return True
 
 

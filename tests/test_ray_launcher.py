@@ -307,3 +307,13 @@ def test_ray_is_started_and_shut_down_as_the_launcher_did(monkeypatch, tmp_path)
     # Joining a running cluster: ray.shutdown() disconnects this driver and leaves the cluster running.
     assert sweep({"address": "ray://head:10001"}) == [("init", {"address": "ray://head:10001"}), ("shutdown", {})]
     assert sweep({"address": "10.0.0.7:6379"}) == [("init", {"address": "10.0.0.7:6379"}), ("shutdown", {})]
+
+
+def test_joining_no_cluster_is_refused_with_the_fix(monkeypatch, tmp_path):
+    from launchers import sweep_runner
+
+    monkeypatch.setattr("ray.is_initialized", lambda: False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray_tmp = tmp_path / "no-ray"  # no cluster was ever started with this session folder
+    with pytest.raises(SystemExit, match=r"Ray found no cluster to join .*address='auto'.*hydra/launcher=ray_local"):
+        sweep_runner._start_ray({"address": "auto", "_temp_dir": str(ray_tmp)})
