@@ -47,7 +47,8 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,11 @@ def run_planned_sweep(plan: SweepPlan, settings: LaunchSettings) -> int:
         else:
             failures = _run_ray(jobs, settings)
     finally:
-        _restore_env(previous)
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     if not failures:
         return 0
     failures.sort(key=lambda f: f.num)
@@ -330,37 +335,41 @@ def _sweep_env_names() -> tuple[str, ...]:
 def run_slice(jobs: Sequence[tuple[int, PlannedRun]], sweep_dir: Path,
               env: Mapping[str, str] | None = None) -> list[JobFailure]:
     """Run the jobs one after the other in this process (a failed job does not stop the others); returns the
-    failures. ``env``: environment variables set while the slice runs (restored after). In a worker process,
-    watch the sweep process (see ``_watch_sweep``)."""
+    failures. ``env``: environment variables set while the slice runs, then restored (a Ray worker outlives the
+    sweep). In a worker process, watch the sweep process (see ``_watch_sweep``)."""
     from launchers.hydra_app import run_job
 
-    previous = {key: os.environ.get(key) for key in env or {}}
-    os.environ.update(env or {})
+    if env:
+        with _environment(env):
+            return run_slice(jobs, sweep_dir)
+    _watch_sweep()
+    failures: list[JobFailure] = []
+    for num, run in jobs:
+        _write_job_files(sweep_dir / str(num), run)
+        state.real_training = run.config.get("benchmark", {}).get("kind") == "real" or "script" in run.config.get(
+            "benchmark", {})
+        try:
+            run_job(run.config, run.method_choice, sweep_dir)
+        except Exception as err:  # noqa: BLE001 - as Hydra: every job runs, the sweep fails at the end
+            failures.append(JobFailure(num, run.overrides, f"{type(err).__name__}: {err}", traceback.format_exc()))
+        finally:
+            state.real_training = False
+    return failures
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """These environment variables set inside the block, the previous values (or their absence) after it."""
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
-        _watch_sweep()
-        failures: list[JobFailure] = []
-        for num, run in jobs:
-            _write_job_files(sweep_dir / str(num), run)
-            state.real_training = run.config.get("benchmark", {}).get("kind") == "real" or "script" in run.config.get(
-                "benchmark", {})
-            try:
-                run_job(run.config, run.method_choice, sweep_dir)
-            except Exception as err:  # noqa: BLE001 - as Hydra: every job runs, the sweep fails at the end
-                failures.append(JobFailure(num, run.overrides, f"{type(err).__name__}: {err}",
-                                           traceback.format_exc()))
-            finally:
-                state.real_training = False
-        return failures
+        yield
     finally:
-        _restore_env(previous)
-
-
-def _restore_env(previous: Mapping[str, str | None]) -> None:
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _write_job_files(job_dir: Path, run: PlannedRun) -> None:

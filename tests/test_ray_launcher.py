@@ -119,6 +119,17 @@ def _job_records(stats: Path, since: int) -> list[dict]:
     return [json.loads(line) for line in lines[since:] if line.strip()]
 
 
+def test_joining_no_cluster_is_refused_with_the_fix(monkeypatch, tmp_path):
+    """First in the module: before its Ray instance exists (Ray's ``auto`` would find that one)."""
+    from launchers import sweep_runner
+
+    monkeypatch.setattr("ray.is_initialized", lambda: False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray_tmp = tmp_path / "no-ray"  # no cluster was ever started with this session folder
+    with pytest.raises(SystemExit, match=r"Ray found no cluster to join .*address='auto'.*hydra/launcher=ray_local"):
+        sweep_runner._start_ray({"address": "auto", "_temp_dir": str(ray_tmp)})
+
+
 def test_ray_sweep_runs_the_plan_in_slices_and_resumes_to_the_basic_launchers_bytes(
         ray_instance, tmp_path, monkeypatch, capsys):
     import ray
@@ -307,13 +318,3 @@ def test_ray_is_started_and_shut_down_as_the_launcher_did(monkeypatch, tmp_path)
     # Joining a running cluster: ray.shutdown() disconnects this driver and leaves the cluster running.
     assert sweep({"address": "ray://head:10001"}) == [("init", {"address": "ray://head:10001"}), ("shutdown", {})]
     assert sweep({"address": "10.0.0.7:6379"}) == [("init", {"address": "10.0.0.7:6379"}), ("shutdown", {})]
-
-
-def test_joining_no_cluster_is_refused_with_the_fix(monkeypatch, tmp_path):
-    from launchers import sweep_runner
-
-    monkeypatch.setattr("ray.is_initialized", lambda: False)
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    ray_tmp = tmp_path / "no-ray"  # no cluster was ever started with this session folder
-    with pytest.raises(SystemExit, match=r"Ray found no cluster to join .*address='auto'.*hydra/launcher=ray_local"):
-        sweep_runner._start_ray({"address": "auto", "_temp_dir": str(ray_tmp)})
