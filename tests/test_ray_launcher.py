@@ -6,11 +6,12 @@
   loaded once per process, and results byte-identical to those of the basic launcher;
 - a rerun after an interrupted sweep (an experiment left "running", one never started) redoes exactly those and
   leaves the complete ones untouched;
-- a failing job does not stop the others and fails the sweep as Hydra does;
+- a failing job does not stop the others and fails the sweep as Hydra does; a slice whose Ray worker dies fails
+  its incomplete jobs only;
 - ``HPO_ARENA_HYDRA_JOBS=1`` still runs every job through hydra-ray-launcher, to the same bytes;
 - the launcher's options: ``ray.init`` / ``ray.remote`` as given, the object store size of hydra-ray-launcher for
   an instance the sweep starts only, ``ray.shutdown()`` exactly when the sweep initialised Ray, task slots from
-  the cluster's resources.
+  the cluster's resources; an address with no cluster behind it is refused with the fix.
 """
 from __future__ import annotations
 
