@@ -551,7 +551,7 @@ def run_sweep_cli(argv: Sequence[str]) -> int:
     try:
         from launchers.sweep_runner import launch_settings, run_planned_sweep
 
-        # basic / joblib: run the validated plan's configurations (no second composition, no per-job wrapper)
+        # basic / joblib / ray: run the validated plan's configurations (no second composition, no per-job wrapper)
         settings = launch_settings(argv, plan)
         if settings is not None:
             assert plan is not None
