@@ -159,6 +159,16 @@ def hypervolume_at(results, metadata: dict, times) -> np.ndarray:
 
 
 BASELINE = "RS"
+# A fact about the peer's MOASHA that the comparison depends on (Syne Tune 0.13 and 0.16, ``asha.Bracket.on_result``
+# with ``NonDominatedPriority``; checked by calling the peer's class in its own interpreter).
+PEER_MOASHA_RANK_NOTE = (
+    "The peer's MOASHA does not rank a new result by its own position: its rung (`Bracket.on_result`) takes "
+    "`np.searchsorted(sorted(p), p)[-1] / n` where `p` (from `nondominated_sort`) is the list of row indices in "
+    "Pareto order, which is the row index of the result ordered LAST divided by n, not the new result's position; "
+    "it stops the trial when that exceeds 1/rf. In Syne Tune 0.16 and 0.13 a result dominating every other at its "
+    "rung is stopped whenever the row ordered last is not among the first n/rf rows (checked: 5 recorded points "
+    "plus a dominating sixth -> STOP). Ours continues the new result iff its own position in the Pareto order is "
+    "among the first ceil(n/rf) (`baselines/moasha.py`).")
 
 
 def aggregate_lines(finals: dict, methods: list[str], benchmarks: list[str],
@@ -315,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     finals: dict[tuple[str, str], list[float]] = {}
     over_time: dict[tuple[str, str], list[np.ndarray]] = {}
     used: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    ends: dict[tuple[str, str], list[str]] = {}  # our runs' end_reason (metadata.json)
     specs = {b: _spec(b, "RS", 0, str(results_root), None).benchmark for b in args.benchmarks}
     budgets = {b: float(x.max_wallclock_time) for b, x in specs.items()}
     n_workers = {b: int(x.n_workers) for b, x in specs.items()}
@@ -330,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                             np.array(FRACTIONS) * budget))
         used.setdefault((benchmark, method), []).append((float(frame["sim_time"].max()) / budget
                                                          if len(frame) else 0.0, int(frame["trial_id"].nunique())))
+        ends.setdefault((benchmark, method), []).append(str(metadata.get("end_reason") or "unknown"))
         calls = json.loads((folder / DECISIONS).read_text())["suggest"]
         decisions.setdefault((benchmark, method), []).append(float(np.median(calls)) if calls else np.nan)
         runtimes.setdefault((benchmark, method), []).append(float(metadata["runtime_seconds"]))
@@ -400,15 +412,20 @@ def main(argv: list[str] | None = None) -> int:
         stacked = np.stack(values)
         budget_used = np.median([u for u, _ in used[key]])
         trials = np.median([t for _, t in used[key]])
+        reasons = ends.get(key)
+        end = "" if not reasons else ", " + ", ".join(f"{r} {reasons.count(r)}/{len(reasons)}"
+                                                       for r in sorted(set(reasons)))
         return (" / ".join(f"{float(iqm(stacked[:, i])):.4f}" for i in range(len(FRACTIONS)))
-                + f" ({budget_used:.0%}, {trials:.0f})")
+                + f" ({budget_used:.0%}, {trials:.0f}{end})")
 
     labels = list(args.methods) + [e.label for e in entries]
     lines += ["", ("Hypervolume over time: IQM over seeds at " + " / ".join(f"{f:.0%}" for f in FRACTIONS)
-                   + " of the budget (median share of the budget until the run's last result, median trials "
-                     "started); a run ends early when its method has no configuration left to start "
-                     "(every table row used) and nothing to continue."), "",
-              "| benchmark | method | hypervolume (budget used, trials) |", "|---|---|---|"]
+                   + " of the time budget (median share of the time budget until the run's last result, median "
+                     "trials started, and for our runs why they ended: `max_wallclock_time` = the time budget, "
+                     "`all trials ended` = no table row left to start and nothing to continue, `max_evaluations` = "
+                     "the definition's cap on reported results, 1000 on YAHPO iaml, which then binds before the "
+                     "time budget; every method gets the same cap)."), "",
+              "| benchmark | method | hypervolume (budget used, trials, end) |", "|---|---|---|"]
     for benchmark in args.benchmarks:
         for label in labels:
             if (benchmark, label) in over_time:
@@ -438,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", (f"The peer's configurations: proposals anywhere in the space, evaluated at the nearest table "
                        f"row (`peer_driver.py`); ours choose among the table's rows. The peer's runs: "
                        f"{sum(len(v) for v in peer_runs.values())} in {peer_elapsed:.0f} s.")]
+        if any(e.method == "MOASHA" for e in entries):
+            lines += ["", PEER_MOASHA_RANK_NOTE]
         if failures:
             lines += ["", "Failed peer runs (left out of the table): " + "; ".join(failures)]
     footer = (f"{len(jobs)} runs of ours ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "
