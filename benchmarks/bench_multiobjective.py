@@ -162,13 +162,14 @@ BASELINE = "RS"
 # A fact about the peer's MOASHA that the comparison depends on (Syne Tune 0.13 and 0.16, ``asha.Bracket.on_result``
 # with ``NonDominatedPriority``; checked by calling the peer's class in its own interpreter).
 PEER_MOASHA_RANK_NOTE = (
-    "The peer's MOASHA does not rank a new result by its own position: its rung (`Bracket.on_result`) takes "
-    "`np.searchsorted(sorted(p), p)[-1] / n` where `p` (from `nondominated_sort`) is the list of row indices in "
-    "Pareto order, which is the row index of the result ordered LAST divided by n, not the new result's position; "
-    "it stops the trial when that exceeds 1/rf. In Syne Tune 0.16 and 0.13 a result dominating every other at its "
-    "rung is stopped whenever the row ordered last is not among the first n/rf rows (checked: 5 recorded points "
-    "plus a dominating sixth -> STOP). Ours continues the new result iff its own position in the Pareto order is "
-    "among the first ceil(n/rf) (`baselines/moasha.py`).")
+    "The peer's MOASHA does not rank a new result by its own position: its rung (`Bracket.on_result`) computes "
+    "`np.searchsorted(sorted(p), p)[-1] / n`, where `p` (from `nondominated_sort`) is the list of the rung's row "
+    "indices (arrival order, the new result last) sorted best first. That is the arrival index of the result "
+    "ordered LAST, divided by n, and the trial is stopped when it exceeds 1/rf. So the new result's own objectives "
+    "matter only through which result ends up last: with 5 results recorded and a sixth dominating all of them, "
+    "Syne Tune 0.16 and 0.13 stop the sixth when the worst result arrived 4th or later (checked by calling the "
+    "peer's class). Ours continues a new result iff its own position in the Pareto order is among the first "
+    "ceil(n/rf) (`baselines/moasha.py`).")
 
 
 def aggregate_lines(finals: dict, methods: list[str], benchmarks: list[str],

@@ -59,3 +59,25 @@ def test_aggregate_divides_by_the_reference_and_takes_the_iqm_over_benchmarks_an
 def test_aggregate_refuses_a_non_positive_reference():
     with pytest.raises(ValueError, match="reference hypervolume is 0.0"):
         aggregate_final_hypervolume({("b", "RS"): [0.0, 0.0]}, ["RS"], ["b"])
+
+
+def test_bench_script_gives_multi_fidelity_methods_a_trainsize_grace_period_on_yahpo_iaml():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_multiobjective as bench
+
+    assert bench.method_kwargs("mo-yahpo-iaml_glmnet-1489", "MOASHA") == {"grace_period": 0.05}
+    assert bench.method_kwargs("mo-yahpo-iaml_glmnet-1489", "ASHA") == {"grace_period": 0.05}
+    assert bench.method_kwargs("mo-yahpo-iaml_glmnet-1489", "LINEAR-SCALARIZED") == {
+        "base_kwargs": {"grace_period": 0.05}}
+    assert bench.method_kwargs("mo-yahpo-iaml_glmnet-1489", "RS") == {}
+    assert bench.method_kwargs("mo-xgboost-sklearn-digits", "MOASHA") == {}
+    # Why: the default grace period (1 = the whole training set) leaves no rung; 0.05 gives three, snapped to
+    # tabulated trainsize fractions.
+    from baselines.multi_fidelity import rung_levels
+
+    fractions = [0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert rung_levels(1, 3, 1.0, fractions) == []
+    assert rung_levels(0.05, 3, 1.0, fractions) == [0.05, 0.2, 0.6]
