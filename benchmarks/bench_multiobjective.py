@@ -192,8 +192,8 @@ def aggregate_lines(finals: dict, methods: list[str], benchmarks: list[str],
                               if b in out.reference) + "."), ""]
     if out.left_out:
         lines += ["Not in the aggregate: " + "; ".join(f"{b} ({why})" for b, why in out.left_out.items()), ""]
-    lines += [f"| method | normalised final hypervolume, IQM over {len(out.benchmarks)} benchmarks x seeds | "
-              f"W / T / L vs {BASELINE} |", "|---|---|---|"]
+    lines += [(f"| method | normalised final hypervolume, IQM over {len(out.benchmarks)} benchmarks x seeds | "
+               f"W / T / L vs {BASELINE} |"), "|---|---|---|"]
     for m in methods:
         if m in out.interval:
             i = out.interval[m]

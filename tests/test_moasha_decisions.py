@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines.multiobjective import _non_dominated_2d, non_dominated_ranks, pareto_position, pareto_position_is_below
+from baselines.multiobjective import (
+    _non_dominated_2d,
+    non_dominated_ranks,
+    pareto_position,
+    pareto_position_is_below,
+)
 from benchmark_definitions.registry import get_benchmark
 from launchers.experiment import ExperimentSpec, run_experiment
 
