@@ -4,10 +4,17 @@ bootstrap intervals.
     python benchmarks/bench_multiobjective.py [--seeds 5] [--n-jobs 2] [--methods RS MOASHA ...]
         [--benchmarks mo-xgboost-sklearn-digits ...] [--out FILE.md] [--work-dir DIR] [--data DIR]
 
-Benchmarks (real data: the embedded XGBoost table, and ``../shared/data`` converted into a temporary
-repository): ``mo-xgboost-sklearn-digits`` and ``-breast_cancer`` (validation error vs training time),
-``mo-lcbench-ce-adult`` (cross-entropy vs epochs), ``mo-nas201-final-cifar100`` (validation error vs latency,
-capped at 200 evaluations so that the GP methods stay within minutes). Budgets are the definitions' own.
+Benchmarks (real data: the embedded XGBoost table, and ``../shared/data`` converted into ``--work-dir``). The
+default set is every benchmark whose data is present, that has several fidelities and whose second objective
+varies among the results at a rung (otherwise MOASHA's rung ranking is ASHA's): ``mo-xgboost-sklearn-{digits,
+breast_cancer,wine,diabetes}`` (validation error vs cumulative training time, 64 boosting rounds) and
+``mo-yahpo-iaml_glmnet-{40981,41146,1489,1067}`` (YAHPO surrogate: misclassification vs training time, fidelity
+the training-set fraction 0.05..1; only the glmnet scenario is in ``../shared/data/yahpo``). Also accepted:
+``mo-lcbench-ce-<task>`` (cross-entropy vs epochs: equal at a rung, so MOASHA = ASHA there) and
+``mo-nas201-final-cifar100`` (validation error vs latency, one fidelity, capped at 200 evaluations so that the GP
+methods stay within minutes). Budgets are the definitions' own (YAHPO iaml: 1000 reported results, which bind
+before the time budget). On ``mo-yahpo-iaml_*`` the multi-fidelity methods get ``grace_period=0.05``
+(``MULTI_FIDELITY_KWARGS``).
 
 With ``--peer-methods MOASHA NSGA2 MOREA`` (optionally ``NAME@0.13``) the peer's implementations (Syne Tune
 0.16, or 0.13.0 where 0.16 lacks the method: see ``benchmarks/peer_mo_transfer.py``) run on the same tables
@@ -23,7 +30,13 @@ count differently. Finished peer runs in ``--work-dir`` are reused.
 
 Hypervolume: ``results.multiobjective`` (objectives normalised by the table's best value and 90% quantile,
 reference point 1.1 per objective, every reported result counts). Aggregation: IQM over seeds with a seeded
-percentile bootstrap (``results.statistics.bootstrap_interval``). Multi-fidelity methods (MOASHA, ASHA,
+percentile bootstrap (``results.statistics.bootstrap_interval``) per benchmark; across benchmarks
+(``results.multiobjective.aggregate_final_hypervolume``) each benchmark's final hypervolumes are divided by a
+reference, the hypervolume of the table's own Pareto front (every configuration x replicate seed x fidelity up to
+the maximum: the most a run can reach) where the table is finite, else (a surrogate) the best final hypervolume of
+any run in the table, then the IQM over all (benchmark, seed) pairs gets a stratified bootstrap interval (seeds
+resampled within each benchmark), and each method's per-benchmark intervals are counted as wins / ties
+(overlapping) / losses against RS. Multi-fidelity methods (MOASHA, ASHA,
 LINEAR-SCALARIZED over ASHA) need a fidelity and are left out of the single-fidelity NAS-Bench-201 grid.
 """
 from __future__ import annotations
@@ -43,8 +56,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 METHODS = ("RS", "ASHA", "MOASHA", "NSGA2", "MOREA", "MOBO-RANDOM", "MOBO-LINEAR", "LINEAR-SCALARIZED")
 MULTI_FIDELITY = {"ASHA", "MOASHA", "LINEAR-SCALARIZED"}
-BENCHMARKS = ("mo-xgboost-sklearn-digits", "mo-xgboost-sklearn-breast_cancer", "mo-lcbench-ce-adult",
-              "mo-nas201-final-cifar100")
+BENCHMARKS = ("mo-xgboost-sklearn-digits", "mo-xgboost-sklearn-breast_cancer", "mo-xgboost-sklearn-wine",
+              "mo-xgboost-sklearn-diabetes", "mo-yahpo-iaml_glmnet-40981", "mo-yahpo-iaml_glmnet-41146",
+              "mo-yahpo-iaml_glmnet-1489", "mo-yahpo-iaml_glmnet-1067")
 EVALUATION_CAP = {"mo-nas201-final-cifar100": 200}
 # The fidelity of YAHPO's iaml scenarios is the training-set fraction (0.05 .. 1): with the ASHA family's default
 # grace period of 1 (= the full fidelity) there would be no rung below the top, so the multi-fidelity methods get
