@@ -35,19 +35,21 @@ measured with ``os.wait4``. Also checks that every launcher wrote byte-identical
 
 **The small study against Syne Tune 0.16** (``--study``): convert the LCBench curves of 3 tasks, sweep random
 search and ASHA on ``lcbench-ce-<task>`` x 5 seeds (4 workers, 1000 simulated seconds each), plot. Ours: three
-fresh processes, ``arena convert lcbench-npz``, ``arena sweep``, ``arena plot --figure benchmark_grid`` (one
-figure with a panel per task, PDF and PNG, like the peer's; ``--study-all-figures``: every figure of
-``arena plot``). What the plot steps write: the peer one figure of 3 panels, mean best-so-far validation
-cross-entropy of each method over the 5 seeds against simulated time, ``figure.pdf`` (Type 3 fonts) and
-``figure.png`` (100 dpi, 960 x 260 pixels); ours one figure of 3 panels, IQM normalised regret of each method
-with 95 % bootstrap bands (1000 resamples) against the fraction of the budget, log axes where the curves span
-decades, ``benchmark_grid.pdf`` (TrueType fonts embedded) and ``benchmark_grid.png`` (300 dpi, about
-2060 x 850 pixels): the same files, ours with more drawn in them. The peer: the same three steps as three fresh processes of
-``benchmarks/peer_study.py`` in the peer's interpreter (``--peer-python`` or ``HPO_ARENA_PEER16_PYTHON``).
-Ours and the peer's alternate (A B A B ...), ``--pairs`` pairs; printed: each step's wall time per side
-(medians), per-pair ratios of the totals and their median, and trials and results on both sides (so a ratio
-never rewards doing less work). Also ``python -X importtime`` of ``import launchers.cli`` and the start-up of
-an empty interpreter, to show what start-up costs.
+fresh processes, ``arena convert lcbench-npz``, ``arena sweep``, ``arena plot --figure benchmark_grid --dpi 140``
+(``--study-all-figures``: every figure of ``arena plot``). The plot steps draw the same thing, ours never less:
+the peer one figure of 3 panels (a panel per task), in each the mean over the 5 seeds of each method's
+best-so-far validation cross-entropy against simulated time on 200 grid points, linear axes, no band,
+``figure.pdf`` (Type 3 fonts) and ``figure.png`` (100 dpi, 960 x 260 pixels); ours one figure of 3 panels, in
+each the IQM over the 5 seeds of each method's normalised regret on 200 grid points of the budget with a 95 %
+bootstrap band (1000 resamples), log axes where the curves span decades, ``benchmark_grid.pdf`` (TrueType fonts
+embedded) and ``benchmark_grid.png`` at 140 dpi, the lowest resolution at which our smaller figure (6.9 x 2.8 in)
+has at least the peer's pixels in both directions (961 x 394). The summary prints, per side, what the figure
+holds and what the files are (pixels, page size, fonts; read from the files). The peer: the same three steps as
+three fresh processes of ``benchmarks/peer_study.py`` in the peer's interpreter (``--peer-python`` or
+``HPO_ARENA_PEER16_PYTHON``). Ours and the peer's alternate (A B A B ...), ``--pairs`` pairs; printed: each
+step's wall and CPU time per side (medians), per-pair ratios of the totals and their median, and trials and
+results on both sides (so a ratio never rewards doing less work). Also ``python -X importtime`` of
+``import launchers.cli`` and the start-up of an empty interpreter, to show what start-up costs.
 
 Measurements on a machine busy with other work vary a lot; run under ``nice`` and compare medians.
 """
