@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from launchers.study import local_path
+from blackbox_repo.remote import local_path
 
 if TYPE_CHECKING:
     from launchers.tuner import Results

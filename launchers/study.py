@@ -12,21 +12,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from blackbox_repo.remote import local_path
+
 STUDY_FILE = "study.json"
-
-
-def local_path(url: str | os.PathLike[str]) -> str | None:
-    """The local path of ``url`` (a plain path or a ``file://`` URL), or None for any other fsspec URL.
-
-    Local folders are written with the os module: importing fsspec (it scans every installed package's entry
-    points) costs a sweep more than writing a results file, and fsspec's local file objects cost more too.
-    """
-    url = os.fspath(url)
-    if url.startswith("file://"):
-        return url[len("file://"):]
-    if "://" in url or "::" in url:  # a protocol, or fsspec's chained URLs
-        return None
-    return url
 
 
 def _url_to_fs(path: str):
