@@ -160,7 +160,8 @@ def _layout_once(fig: Figure):
     if dpi != "figure":
         fig.set_dpi(dpi)
     try:
-        fig.draw_without_rendering()  # the layout engine runs here, with the renderer a PNG is drawn by
+        if engine is not None:
+            engine.execute(fig)  # the layout, measured with the renderer a PNG is drawn by
         box = None
         if tight:
             pad = mpl.rcParams["savefig.pad_inches"]
