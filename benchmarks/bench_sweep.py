@@ -303,9 +303,10 @@ def peer_study(workdir: Path, python: str) -> dict:
         line = next(line for line in out.splitlines() if line.startswith("ARENA_PEER_STUDY "))
         counts[name] = json.loads(line.split(" ", 1)[1])
     plot = {k: v for k, v in counts["plot"].items() if k != "step"}
-    draws = [f"1 figure, {plot['panels']} panels, {plot['curves']} curves ({plot['aggregate']} of best-so-far "
-             f"validation cross-entropy), {plot['bands']} bands, {plot['grid_points']} grid points, x simulated "
-             f"time, linear axes", *figure_files(sorted(workdir.glob("figure.*")))]
+    content = (f"1 figure, {plot['panels']} panels, {plot['curves']} curves ({plot['aggregate']} of best-so-far "
+               f"validation cross-entropy), {plot['bands']} bands, {plot['grid_points']} grid points, x simulated "
+               "time, linear axes")
+    draws = [content, *figure_files(sorted(workdir.glob("figure.*")))]
     return {"side": "peer", "draws": draws, **{k: round(v, 3) for k, v in steps.items()},
             "total": round(sum(steps.values()), 3),
             **{k: round(v, 3) for k, v in cpu.items()}, "total_cpu": round(sum(cpu.values()), 3),

@@ -268,7 +268,7 @@ def test_local_roots_are_read_as_fsspec_reads_them(tmp_path, monkeypatch):
     reached through a symbolic link, a trailing slash and a file:// URL, with a hidden tag and a damaged run."""
     import fsspec
 
-    import results.store as store
+    from results import store
 
     real = tmp_path / "real"
     for tag in ("study", ".hidden"):
