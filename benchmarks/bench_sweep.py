@@ -35,19 +35,21 @@ measured with ``os.wait4``. Also checks that every launcher wrote byte-identical
 
 **The small study against Syne Tune 0.16** (``--study``): convert the LCBench curves of 3 tasks, sweep random
 search and ASHA on ``lcbench-ce-<task>`` x 5 seeds (4 workers, 1000 simulated seconds each), plot. Ours: three
-fresh processes, ``arena convert lcbench-npz``, ``arena sweep``, ``arena plot --figure benchmark_grid`` (one
-figure with a panel per task, PDF and PNG, like the peer's; ``--study-all-figures``: every figure of
-``arena plot``). What the plot steps write: the peer one figure of 3 panels, mean best-so-far validation
-cross-entropy of each method over the 5 seeds against simulated time, ``figure.pdf`` (Type 3 fonts) and
-``figure.png`` (100 dpi, 960 x 260 pixels); ours one figure of 3 panels, IQM normalised regret of each method
-with 95 % bootstrap bands (1000 resamples) against the fraction of the budget, log axes where the curves span
-decades, ``benchmark_grid.pdf`` (TrueType fonts embedded) and ``benchmark_grid.png`` (300 dpi, about
-2060 x 850 pixels): the same files, ours with more drawn in them. The peer: the same three steps as three fresh processes of
-``benchmarks/peer_study.py`` in the peer's interpreter (``--peer-python`` or ``HPO_ARENA_PEER16_PYTHON``).
-Ours and the peer's alternate (A B A B ...), ``--pairs`` pairs; printed: each step's wall time per side
-(medians), per-pair ratios of the totals and their median, and trials and results on both sides (so a ratio
-never rewards doing less work). Also ``python -X importtime`` of ``import launchers.cli`` and the start-up of
-an empty interpreter, to show what start-up costs.
+fresh processes, ``arena convert lcbench-npz``, ``arena sweep``, ``arena plot --figure benchmark_grid --dpi 140``
+(``--study-all-figures``: every figure of ``arena plot``). The plot steps draw the same thing, ours never less:
+the peer one figure of 3 panels (a panel per task), in each the mean over the 5 seeds of each method's
+best-so-far validation cross-entropy against simulated time on 200 grid points, linear axes, no band,
+``figure.pdf`` (Type 3 fonts) and ``figure.png`` (100 dpi, 960 x 260 pixels); ours one figure of 3 panels, in
+each the IQM over the 5 seeds of each method's normalised regret on 200 grid points of the budget with a 95 %
+bootstrap band (1000 resamples), log axes where the curves span decades, ``benchmark_grid.pdf`` (TrueType fonts
+embedded) and ``benchmark_grid.png`` at 140 dpi, the lowest resolution at which our smaller figure (6.9 x 2.8 in)
+has at least the peer's pixels in both directions (961 x 394). The summary prints, per side, what the figure
+holds and what the files are (pixels, page size, fonts; read from the files). The peer: the same three steps as
+three fresh processes of ``benchmarks/peer_study.py`` in the peer's interpreter (``--peer-python`` or
+``HPO_ARENA_PEER16_PYTHON``). Ours and the peer's alternate (A B A B ...), ``--pairs`` pairs; printed: each
+step's wall and CPU time per side (medians), per-pair ratios of the totals and their median, and trials and
+results on both sides (so a ratio never rewards doing less work). Also ``python -X importtime`` of
+``import launchers.cli`` and the start-up of an empty interpreter, to show what start-up costs.
 
 Measurements on a machine busy with other work vary a lot; run under ``nice`` and compare medians.
 """
@@ -240,6 +242,12 @@ def fixed_cost(args: argparse.Namespace, base: Path) -> None:
 
 STUDY_TASKS = ("Fashion-MNIST", "adult", "higgs")
 STUDY_SEEDS = 5
+# Our PNG's resolution in the study: the peer writes 100 dpi on a 9.6 x 2.6 in figure (960 x 260 pixels); our
+# grid is 6.9 x 2.8 in, so 140 dpi (961 x 394 pixels) is the lowest whole resolution at which our PNG has at
+# least the peer's pixels in both directions (never less raster work than the peer's figure).
+STUDY_PNG_DPI = 140
+STUDY_N_BOOT = 1000  # `arena plot`'s default bootstrap resamples for the grid's 95 % bands
+STUDY_N_GRID = 200  # `arena plot`'s default grid, the peer's 200 points too
 LCBENCH_CURVES = REPO.parent / "shared" / "data" / "lcbench_curves"
 
 
@@ -262,7 +270,9 @@ def our_study(workdir: Path, launcher: list[str], all_figures: bool = False) -> 
     # Like the peer's one figure (a panel per task, PDF and PNG): the benchmark grid; or every figure.
     figures = [] if all_figures else ["--figure", "benchmark_grid"]
     steps["plot"], _, _ = run_command([*python, "plot", str(workdir / "results"), "--tag", "study", "--out",
-                                       str(workdir / "figures"), *figures], workdir, env, "plot")
+                                       str(workdir / "figures"), *figures, "--dpi", str(STUDY_PNG_DPI),
+                                       "--n-boot", str(STUDY_N_BOOT), "--n-grid", str(STUDY_N_GRID)],
+                                      workdir, env, "plot")
     cpu["plot_cpu"] = LAST_CPU_SECONDS[0]
     trials = results = runs = 0
     for meta in (workdir / "results" / "study").glob("*/*/*/metadata.json"):
@@ -272,7 +282,8 @@ def our_study(workdir: Path, launcher: list[str], all_figures: bool = False) -> 
             trials += int(data["n_trials"])
             results += int(data["n_results"])
     figures = len(list((workdir / "figures").glob("*.*")))
-    return {"side": "ours", **{k: round(v, 3) for k, v in steps.items()}, "total": round(sum(steps.values()), 3),
+    draws = figure_files(sorted((workdir / "figures").glob("*.*")))
+    return {"side": "ours", "draws": draws, **{k: round(v, 3) for k, v in steps.items()}, "total": round(sum(steps.values()), 3),
             **{k: round(v, 3) for k, v in cpu.items()}, "total_cpu": round(sum(cpu.values()), 3),
             "runs": runs, "trials": trials, "results": results, "figure_files": figures}
 
@@ -291,10 +302,37 @@ def peer_study(workdir: Path, python: str) -> dict:
         cpu[f"{name}_cpu"] = LAST_CPU_SECONDS[0]
         line = next(line for line in out.splitlines() if line.startswith("ARENA_PEER_STUDY "))
         counts[name] = json.loads(line.split(" ", 1)[1])
-    return {"side": "peer", **{k: round(v, 3) for k, v in steps.items()}, "total": round(sum(steps.values()), 3),
+    plot = {k: v for k, v in counts["plot"].items() if k != "step"}
+    content = (f"1 figure, {plot['panels']} panels, {plot['curves']} curves ({plot['aggregate']} of best-so-far "
+               f"validation cross-entropy), {plot['bands']} bands, {plot['grid_points']} grid points, x simulated "
+               "time, linear axes")
+    draws = [content, *figure_files(sorted(workdir.glob("figure.*")))]
+    return {"side": "peer", "draws": draws, **{k: round(v, 3) for k, v in steps.items()},
+            "total": round(sum(steps.values()), 3),
             **{k: round(v, 3) for k, v in cpu.items()}, "total_cpu": round(sum(cpu.values()), 3),
             "runs": counts["sweep"]["runs"], "trials": counts["sweep"]["trials"],
             "results": counts["sweep"]["results"], "figure_files": len(list(workdir.glob("figure.*")))}
+
+
+def figure_files(paths: list[Path]) -> list[str]:
+    """What each figure file holds, read from the files: PNG pixel size, PDF page size and font embedding."""
+    import re
+    import struct
+
+    out = []
+    for path in paths:
+        data = path.read_bytes()
+        if path.suffix == ".png" and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            out.append(f"{path.name}: {width} x {height} px, {len(data) // 1024} kB")
+        elif path.suffix == ".pdf":
+            box = re.search(rb"/MediaBox \[\s*([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)", data)
+            fonts = ("Type 3" if b"/Type3" in data else "") + (" TrueType (embedded)" if b"/FontFile2" in data else "")
+            size = f"{float(box[3]) / 72:.2f} x {float(box[4]) / 72:.2f} in" if box else "?"
+            out.append(f"{path.name}: {size}, fonts {fonts.strip() or 'none embedded'}, {len(data) // 1024} kB")
+        else:
+            out.append(f"{path.name}: {len(data) // 1024} kB")
+    return out
 
 
 def start_up_costs(workdir: Path) -> dict:
@@ -362,6 +400,17 @@ def study_summary(args: argparse.Namespace, base: Path, pairs: list[tuple[dict, 
         last = pairs[-1][k]
         print(f"{side}: {last['runs']} runs, {last['trials']} trials, {last['results']} results, "
               f"{last['figure_files']} figure files (last pair)")
+    print("what the plot steps draw (last pair):")
+    if not args.study_all_figures:
+        print(f"  ours: 1 figure (arena plot --figure benchmark_grid), {len(STUDY_TASKS)} panels, "
+              f"{2 * len(STUDY_TASKS)} curves (IQM over seeds of normalised regret), {2 * len(STUDY_TASKS)} bands "
+              f"(95 % bootstrap, {STUDY_N_BOOT} resamples), {STUDY_N_GRID} grid points, x fraction of the budget, "
+              f"log y axes where the curves span decades; PNG at {STUDY_PNG_DPI} dpi")
+    for line in pairs[-1][0]["draws"]:
+        print(f"    {line}")
+    print(f"  peer: {pairs[-1][1]['draws'][0]}")
+    for line in pairs[-1][1]["draws"][1:]:
+        print(f"    {line}")
     print(f"outputs in {base}")
 
 

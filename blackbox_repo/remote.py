@@ -47,6 +47,20 @@ def is_remote(root: str | os.PathLike[str]) -> bool:
     return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text)) and not text.startswith("file://")
 
 
+def local_path(url: str | os.PathLike[str]) -> str | None:
+    """The local path of ``url`` (a plain path or a ``file://`` URL), or None for any other fsspec URL.
+
+    Sweeps write and ``arena plot`` reads local folders with the os module: importing fsspec (it scans every
+    installed package's entry points) costs a sweep more than writing a results file.
+    """
+    url = os.fspath(url)
+    if url.startswith("file://"):
+        return url[len("file://"):]
+    if "://" in url or "::" in url:  # a protocol, or fsspec's chained URLs
+        return None
+    return url
+
+
 def parse_root(root: str, storage_options: Mapping[str, Any] | None = None) -> RemoteRoot:
     """The remote root object for a URL (``hf://datasets/...`` or an fsspec URL)."""
     if root.startswith(HF_PREFIX):

@@ -184,14 +184,22 @@ def mark_status(spec: ExperimentSpec, started_at: str, status: str = "running", 
     import os
     import socket
 
-    import fsspec
+    from launchers.results_writer import local_path, write_metadata
 
-    from launchers.results_writer import write_metadata
+    if status == "running":
+        local = local_path(spec.path)
+        if local is not None:
+            import glob
 
-    fs, folder = fsspec.core.url_to_fs(spec.path)
-    if status == "running" and fs.exists(folder):
-        for stale in fs.glob(f"{folder.rstrip('/')}/*.tmp-*"):
-            fs.rm(stale)
+            for stale in glob.glob(os.path.join(glob.escape(local), "*.tmp-*")):
+                os.remove(stale)
+        else:
+            import fsspec
+
+            fs, folder = fsspec.core.url_to_fs(spec.path)
+            if fs.exists(folder):
+                for stale in fs.glob(f"{folder.rstrip('/')}/*.tmp-*"):
+                    fs.rm(stale)
     write_metadata(spec.path, {
         "status": status, "tag": spec.tag, "benchmark": spec.benchmark.name, "method": spec.method,
         "seed": spec.seed, "master_seed": spec.master_seed, "started_at": started_at,

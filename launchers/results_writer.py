@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from blackbox_repo.remote import local_path
 
 if TYPE_CHECKING:
     from launchers.tuner import Results
@@ -61,10 +62,23 @@ def _library_versions() -> dict[str, str]:
     return versions
 
 
-def _write_bytes_atomically(fs: fsspec.AbstractFileSystem, path: str, payload: bytes) -> None:
+def _folder(path: str):
+    """(fsspec file system or None for a local folder, the folder's path), the folder created."""
+    local = local_path(path)
+    if local is not None:
+        os.makedirs(local, exist_ok=True)
+        return None, local
+    import fsspec
+
+    fs, folder = fsspec.core.url_to_fs(path)
+    fs.makedirs(folder, exist_ok=True)
+    return fs, folder
+
+
+def _write_bytes_atomically(fs, path: str, payload: bytes) -> None:
+    """Write ``payload`` to a temporary sibling and rename it over ``path``; ``fs`` None: a local file."""
     temporary = f"{path}.tmp-{os.getpid()}"
-    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
-        # the built-in open: fsspec's local file object costs more than writing a results file
+    if fs is None:
         with open(temporary, "wb") as handle:
             handle.write(payload)
         os.replace(temporary, path)
@@ -94,16 +108,14 @@ def _json_default(value: Any) -> Any:
 
 def write_metadata(path: str, metadata: Mapping[str, Any]) -> None:
     """Write ``metadata.json`` atomically (e.g. with ``status: "running"`` when an experiment starts)."""
-    fs, folder = fsspec.core.url_to_fs(path)
-    fs.makedirs(folder, exist_ok=True)
+    fs, folder = _folder(path)
     payload = json.dumps(dict(metadata), indent=1, default=_json_default, allow_nan=False).encode("utf-8")
     _write_bytes_atomically(fs, posixpath.join(folder, "metadata.json"), payload)
 
 
 def write_trials(path: str, results: Results) -> None:
     """Write ``trials.parquet`` alone (an experiment that failed keeps its trials' statuses and errors)."""
-    fs, folder = fsspec.core.url_to_fs(path)
-    fs.makedirs(folder, exist_ok=True)
+    fs, folder = _folder(path)
     _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _table_parquet_bytes(results.trials_table()))
 
 
@@ -141,8 +153,7 @@ def write_experiment(path: str, results: Results, metadata: Mapping[str, Any]) -
         "n_results": int(results.n_results), "n_trials": int(results.n_trials),
         "end_reason": results.end_reason, "stop_time": float(results.stop_time),
     })
-    fs, folder = fsspec.core.url_to_fs(path)
-    fs.makedirs(folder, exist_ok=True)
+    fs, folder = _folder(path)
     _write_bytes_atomically(fs, posixpath.join(folder, "results.parquet"), _table_parquet_bytes(results.to_table()))
     _write_bytes_atomically(fs, posixpath.join(folder, "trials.parquet"), _table_parquet_bytes(results.trials_table()))
     # One float column: built by Arrow directly (the pandas route costs more than writing it).

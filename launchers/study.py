@@ -7,13 +7,21 @@ methods. The root may be a local path or an fsspec URL (s3://...).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-import fsspec
+from blackbox_repo.remote import local_path
 
 STUDY_FILE = "study.json"
+
+
+def _url_to_fs(path: str):
+    """(fsspec file system, path) of a remote URL; imported only then (a local study never pays for fsspec)."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(path)
 
 
 def _join(root: str, *parts: str) -> str:
@@ -26,7 +34,14 @@ def experiment_path(results_root: str, tag: str, benchmark: str, method: str, se
 
 def read_study(results_root: str, tag: str) -> dict[str, Any] | None:
     path = _join(results_root, tag, STUDY_FILE)
-    fs, fs_path = fsspec.core.url_to_fs(path)
+    local = local_path(path)
+    if local is not None:
+        try:
+            with open(local, encoding="utf-8") as fh:
+                return json.load(fh)
+        except FileNotFoundError:
+            return None
+    fs, fs_path = _url_to_fs(path)
     if not fs.exists(fs_path):
         return None
     with fs.open(fs_path, "r") as fh:
@@ -49,19 +64,21 @@ def ensure_study(results_root: str, tag: str, master_seed: int | None = None) ->
         return recorded
     seed = int(master_seed) if master_seed is not None else secrets.randbelow(2**31 - 1)
     path = _join(results_root, tag, STUDY_FILE)
-    fs, fs_path = fsspec.core.url_to_fs(path)
-    fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
     payload = json.dumps(
         {"tag": tag, "master_seed": seed, "created_at": datetime.now(UTC).isoformat()}, indent=2
     )
-    if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
+    local = local_path(path)
+    if local is not None:
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
         # Exclusive create: when parallel jobs race to start a study, exactly one seed wins.
         try:
-            with open(fs_path, "x", encoding="utf-8") as fh:
+            with open(local, "x", encoding="utf-8") as fh:
                 fh.write(payload)
         except FileExistsError:
             return int(read_study(results_root, tag)["master_seed"])  # type: ignore[index]
     else:
+        fs, fs_path = _url_to_fs(path)
+        fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
         with fs.open(fs_path, "w") as fh:
             fh.write(payload)
     return seed
@@ -71,16 +88,15 @@ def _write_study(results_root: str, tag: str, study: dict[str, Any]) -> None:
     """Replace study.json as a whole: a temporary sibling renamed over it locally (never half-written);
     object stores replace an object atomically on upload."""
     path = _join(results_root, tag, STUDY_FILE)
-    fs, fs_path = fsspec.core.url_to_fs(path)
     payload = json.dumps(study, indent=2)
-    if "file" in fs.protocol or "local" in fs.protocol:
-        import os
-
-        tmp = f"{fs_path}.tmp-{os.getpid()}"
+    local = local_path(path)
+    if local is not None:
+        tmp = f"{local}.tmp-{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(payload)
-        os.replace(tmp, fs_path)
+        os.replace(tmp, local)
     else:
+        fs, fs_path = _url_to_fs(path)
         with fs.open(fs_path, "w") as fh:
             fh.write(payload)
 
@@ -103,11 +119,15 @@ def record_sweep(results_root: str, tag: str, overrides: list[str], jobs: list[d
 
 def is_complete(path: str) -> bool:
     """An experiment is complete when its metadata.json exists and says so (it is written last)."""
-    fs, fs_path = fsspec.core.url_to_fs(_join(path, "metadata.json"))
-    if not fs.exists(fs_path):
-        return False
+    local = local_path(_join(path, "metadata.json"))
     try:
+        if local is not None:
+            with open(local, encoding="utf-8") as fh:
+                return json.load(fh).get("status") == "complete"
+        fs, fs_path = _url_to_fs(_join(path, "metadata.json"))
+        if not fs.exists(fs_path):
+            return False
         with fs.open(fs_path, "r") as fh:
             return json.load(fh).get("status") == "complete"
-    except (json.JSONDecodeError, OSError):
+    except (json.JSONDecodeError, OSError):  # FileNotFoundError included: not started, not complete
         return False

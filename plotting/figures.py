@@ -112,8 +112,12 @@ def _apply_y_scale(ax: Axes, scale: YScale, top: float, bottom: float) -> None:
     ax.set_ylim(bottom=floor / 10.0**0.08, top=max(top, floor * 10.0) * 10.0**0.08)
 
 
-def save_figure(fig: Figure, path_stem: str, formats: Sequence[str] = ("pdf", "png")) -> list[str]:
+def save_figure(fig: Figure, path_stem: str, formats: Sequence[str] = ("pdf", "png"),
+                dpi: float | None = None) -> list[str]:
     """Write ``fig`` to ``path_stem.<format>`` for each format (PDF is vector); return the paths.
+
+    ``dpi``: resolution of the raster formats (PNG), default the paper style's ``savefig.dpi`` (300). The
+    layout is measured at that resolution too, so the PDF keeps the PNG's layout and page size.
 
     The figure is laid out once for all formats. ``savefig`` with a layout engine and ``bbox_inches="tight"``
     (the paper style) draws the figure twice per file: once to run the constrained layout and measure the
@@ -126,8 +130,10 @@ def save_figure(fig: Figure, path_stem: str, formats: Sequence[str] = ("pdf", "p
     directory = os.path.dirname(path_stem)
     if directory:
         os.makedirs(directory, exist_ok=True)
+    if dpi is not None and not (math.isfinite(dpi) and dpi > 0):
+        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
     paths = []
-    with paper_style():
+    with paper_style(), plt.rc_context({} if dpi is None else {"savefig.dpi": dpi}):
         box, engine = _layout_once(fig)
         try:
             for extension in formats:
@@ -154,7 +160,8 @@ def _layout_once(fig: Figure):
     if dpi != "figure":
         fig.set_dpi(dpi)
     try:
-        fig.draw_without_rendering()  # the layout engine runs here, with the renderer a PNG is drawn by
+        if engine is not None:
+            engine.execute(fig)  # the layout, measured with the renderer a PNG is drawn by
         box = None
         if tight:
             pad = mpl.rcParams["savefig.pad_inches"]

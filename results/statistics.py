@@ -306,9 +306,26 @@ def stratified_bootstrap(
     """Percentile interval of ``statistic`` (aggregating runs and tasks) under the stratified bootstrap.
 
     ``scores``: ``(runs, tasks)`` for final scores or ``(runs, tasks, T)`` for curves (whole curves
-    are resampled together; see the module docstring for the difference from rliable).
+    are resampled together; see the module docstring for the difference from rliable). The statistic must
+    act on each point of the curves separately (as every aggregate here does).
     """
     scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 3 and scores.shape[2] > 1:
+        # Best-so-far curves on a fine grid repeat the same point until some run improves. The resampled
+        # indices do not depend on the points, so equal consecutive points give equal replicates: resample
+        # each run of equal points once and copy its interval (several times faster). The point estimate,
+        # one evaluation, is taken from all the points as before (numpy may sum a different number of
+        # columns in another order, a last-bit difference).
+        same_as_previous = np.all(
+            (scores[:, :, 1:] == scores[:, :, :-1]) | (np.isnan(scores[:, :, 1:]) & np.isnan(scores[:, :, :-1])),
+            axis=(0, 1),
+        )
+        distinct = np.concatenate(([True], ~same_as_previous))
+        if not distinct.all():
+            compact = stratified_bootstrap(scores[:, :, distinct], statistic, n_boot, rng, level, task_bootstrap)
+            source = np.cumsum(distinct) - 1
+            point = _apply_statistic(statistic, scores[None], axis=(1, 2))[0]
+            return Interval(point, compact.lower[source], compact.upper[source])
     replicates = stratified_bootstrap_replicates(scores, statistic, n_boot, rng, task_bootstrap)
     point = _apply_statistic(statistic, scores[None], axis=(1, 2))[0]
     lower, upper = _percentile_interval(replicates, level)

@@ -8,7 +8,9 @@ columns asked for, in parallel threads (parquet decoding releases the GIL).
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import posixpath
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -17,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import fsspec
 import pandas as pd
 import pyarrow.parquet as pq
+
+from blackbox_repo.remote import local_path
 
 METADATA_FILE = "metadata.json"
 STUDY_FILE = "study.json"
@@ -32,17 +35,59 @@ MetadataToValue = Callable[[dict], Hashable | None]
 DatetimeBound = datetime | str | None
 
 
-def _filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+class _LocalFiles:
+    """The file-system calls this module makes, on the local disk, as fsspec's ``LocalFileSystem`` answers them
+    (absolute paths, hidden names matched by ``*``, symbolic links followed). Local roots use it so that reading
+    a study does not import fsspec (its import scans every installed package's entry points)."""
+
+    protocol = ("file", "local")
+
+    def open(self, path: str, mode: str = "rb", encoding: str | None = None):
+        return open(path, mode, encoding=encoding) if "b" not in mode else open(path, mode)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def ls(self, path: str, detail: bool = False) -> list[str]:
+        assert not detail, "only names are listed"
+        return [posixpath.join(path, entry.name) for entry in os.scandir(path)]
+
+    def glob(self, pattern: str) -> list[str]:
+        return glob.glob(pattern, include_hidden=True)
+
+    def size(self, path: str) -> int:
+        return os.stat(path).st_size  # FileNotFoundError when absent, as fsspec raises
+
+
+def _absolute(path: str) -> str:
+    """A local path as fsspec's ``LocalFileSystem`` names it: absolute, "~" expanded, no trailing slash."""
+    if path.startswith("~"):
+        path = os.path.expanduser(path)
+    elif not path.startswith("/"):
+        path = f"{os.getcwd()}/{path[2:] if path.startswith('./') else '' if path == '.' else path}"
+    return path.rstrip("/") or "/"
+
+
+def _filesystem(url: str):
+    """(file system, path) of a root or file: ``_LocalFiles`` for local paths, else fsspec's for the URL."""
+    local = local_path(url) if os.sep == "/" else None
+    if local is not None:
+        return _LocalFiles(), _absolute(local)
+    import fsspec
+
     fs, path = fsspec.core.url_to_fs(url)
     return fs, path
 
 
-def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+def _is_local(fs) -> bool:
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     return "file" in protocols or "local" in protocols
 
 
-def _full_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
+def _full_url(fs, path: str) -> str:
     """A path that ``_filesystem`` can open again: plain for local files, with protocol otherwise."""
     return path if _is_local(fs) else fs.unstrip_protocol(path)
 
@@ -278,7 +323,7 @@ def expected_jobs(study: dict) -> list[tuple[str, str, int]]:
     return list(seen)
 
 
-def _find_metadata_files(root: str, tags: list[str] | None) -> list[tuple[fsspec.AbstractFileSystem, str]]:
+def _find_metadata_files(root: str, tags: list[str] | None) -> list[tuple[Any, str]]:
     fs, base = _filesystem(root)
     base = base.rstrip("/")
     patterns = (
@@ -296,7 +341,7 @@ REQUIRED_METADATA_KEYS = ("status", "benchmark", "method", "metric")
 MIN_PARQUET_BYTES = 12  # magic "PAR1", footer length, magic "PAR1": a shorter file cannot be Parquet
 
 
-def _read_metadata_with(fs: fsspec.AbstractFileSystem, folder: str) -> dict | str:
+def _read_metadata_with(fs, folder: str) -> dict | str:
     """The experiment's metadata, or why the experiment is damaged (a sentence naming the file).
 
     For a complete experiment, also checks that results.parquet exists and is long enough to be Parquet

@@ -225,7 +225,7 @@ def test_arena_plot_keeps_study_colours_in_every_figure_of_a_subset(root, tmp_pa
     pytest.importorskip("scikit_posthocs")
     figures = {}
 
-    def keep(fig, path_stem, formats=("pdf", "png")):
+    def keep(fig, path_stem, formats=("pdf", "png"), dpi=None):
         figures[path_stem.rsplit("/", 1)[-1]] = fig
         return [f"{path_stem}.png"]
 

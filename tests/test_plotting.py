@@ -226,3 +226,30 @@ def test_save_figure_lays_out_once_and_writes_what_savefig_alone_writes(comparat
     dpi = 300  # the paper style's savefig.dpi
     assert abs(float(box.group(1)) - width / dpi * 72) < 72 / dpi
     assert abs(float(box.group(2)) - height / dpi * 72) < 72 / dpi
+
+
+def test_plot_dpi_sets_the_png_resolution_and_keeps_the_pdf_page(root, tmp_path, capsys):
+    """``arena plot --dpi``: the PNG is written at that resolution (pixels = page inches x dpi), the PDF page
+    is the same figure; a non-positive or non-numeric value is refused by the parser with the option named."""
+    import re
+
+    from PIL import Image
+
+    parser = argparse.ArgumentParser(prog="arena")
+    add_commands(parser.add_subparsers(dest="command"))
+    sizes = {}
+    for dpi in ("100", "200"):
+        out = tmp_path / f"dpi{dpi}"
+        args = parser.parse_args(["plot", root, "--out", str(out), "--n-boot", "20", "--n-grid", "20",
+                                  "--figure", "benchmark_grid", "--dpi", dpi])
+        assert args.func(args) == 0
+        width, height = Image.open(out / "benchmark_grid.png").size
+        box = re.search(rb"MediaBox \[ 0 0 ([\d.]+) ([\d.]+) \]", (out / "benchmark_grid.pdf").read_bytes())
+        page = float(box.group(1)) / 72, float(box.group(2)) / 72
+        assert abs(width - page[0] * float(dpi)) <= 1 and abs(height - page[1] * float(dpi)) <= 1
+        sizes[dpi] = (width, height)
+    assert abs(sizes["200"][0] - 2 * sizes["100"][0]) <= 2
+    for bad in ("0", "-5", "high"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["plot", root, "--dpi", bad])
+        assert "--dpi" in capsys.readouterr().err

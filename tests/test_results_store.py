@@ -260,3 +260,39 @@ def test_reading_from_s3_matches_local(s3_root):
     with pytest.warns(UserWarning, match="not complete"):
         from_disk = ComparativeResults(local, num_runs=2).aggregate("bench", n_boot=20, n_grid=10)
     pd.testing.assert_frame_equal(from_s3, from_disk)
+
+
+def test_local_roots_are_read_as_fsspec_reads_them(tmp_path, monkeypatch):
+    """Local roots are read without fsspec (``results.store._LocalFiles``); the index, its paths, the skipped
+    runs, the warnings and the tables equal what fsspec's LocalFileSystem gives, for a relative root, a root
+    reached through a symbolic link, a trailing slash and a file:// URL, with a hidden tag and a damaged run."""
+    import fsspec
+
+    from results import store
+
+    real = tmp_path / "real"
+    for tag in ("study", ".hidden"):
+        write_synthetic_study(str(real), tag, ["bench-a"], ["RS", "ASHA"], range(2), n_results=12)
+    write_synthetic_experiment(str(real), SyntheticRun("study", "bench-a", "RS", 5, n_results=10, status="running"))
+    damaged = real / "study" / "bench-a" / "ASHA" / "1" / "results.parquet"
+    damaged.write_bytes(b"PAR")
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.chdir(tmp_path)
+
+    def read(root):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            index = index_experiments(root)
+            tables = index.load_results(columns=["trial_id", "sim_time"])
+        return (index.table.to_dict("list"), index.skipped.to_dict("list"), sorted(index.metadata),
+                [str(w.message) for w in caught], {p: t.to_dict("list") for p, t in tables.items()},
+                store.list_tags(root), store.read_study(root, "study"))
+
+    roots = ["real", "./link/", str(real) + "/", f"file://{real}"]
+    ours = [read(root) for root in roots]
+    assert isinstance(store._filesystem("real")[0], store._LocalFiles)
+    skipped, tags = ours[0][1], ours[0][5]
+    assert skipped["status"] == ["damaged", "running"] and tags == [".hidden", "study"]
+    assert len(ours[0][2]) == 7 and ours[1][0]["path"][0].startswith(f"{tmp_path}/link/")  # the link is kept
+    monkeypatch.setattr(store, "_filesystem", lambda url: fsspec.core.url_to_fs(url))
+    assert ours == [read(root) for root in roots]

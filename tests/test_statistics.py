@@ -223,3 +223,26 @@ def test_bootstrap_of_curves_with_repeated_columns_equals_full_computation():
     np.testing.assert_allclose(compact.lower, lower, rtol=1e-12, atol=0)
     np.testing.assert_allclose(compact.upper, upper, rtol=1e-12, atol=0)
     np.testing.assert_allclose(compact.point, iqm(curves, axis=0), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("task_bootstrap", [False, True])
+def test_stratified_bootstrap_of_curves_with_repeated_points_equals_full_computation(task_bootstrap):
+    """Curves whose points repeat (best-so-far on a fine grid) are resampled once per run of equal points: the
+    interval equals the one computed from the replicates at every point, and the point estimate is exactly the
+    statistic of all the points."""
+    rng = np.random.default_rng(4)
+    steps = rng.random((7, 3, 6))  # runs, tasks, distinct points
+    curves = np.repeat(steps, [2, 1, 5, 3, 1, 4], axis=2)
+    curves[1, 0, :3] = np.nan  # a run that reports late
+    curves[:, 2, 9:12] = 0.25  # a stretch where only some tasks are flat: those points stay distinct
+    interval = stratified_bootstrap(curves, iqm, n_boot=80, rng=3, task_bootstrap=task_bootstrap)
+    replicates = stratified_bootstrap_replicates(curves, iqm, n_boot=80, rng=3, task_bootstrap=task_bootstrap)
+    lower, upper = np.quantile(replicates, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(interval.lower, lower, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(interval.upper, upper, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(interval.point, iqm(curves, axis=(0, 1)))
+    assert np.isnan(interval.point[:2]).all() and np.isnan(interval.lower[:2]).all()
+    # the copies follow the runs of equal points: equal neighbours where every run and task is flat
+    flat = np.all(curves[:, :, 1:] == curves[:, :, :-1], axis=(0, 1))
+    assert flat.any() and not flat.all()
+    np.testing.assert_array_equal(interval.lower[1:][flat], interval.lower[:-1][flat])
