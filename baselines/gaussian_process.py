@@ -72,12 +72,27 @@ def _scaled_sq_diffs(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray) -
 
 
 def matern52(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray, signal_variance: float) -> np.ndarray:
-    """Matern 5/2 ARD kernel matrix between the rows of ``X1`` and ``X2``."""
+    """Matern 5/2 ARD kernel matrix between the rows of ``X1`` and ``X2``.
+
+    ``signal_variance * (1 + sqrt5 r + 5/3 r^2) * exp(-sqrt5 r)``, evaluated in place on three (n1, n2) buffers
+    (this runs for every prediction and fit): each operation is the one the formula spells, in its order, so
+    the result is bit for bit that of the plain expression."""
     A = X1 / lengthscales
     B = X2 / lengthscales
-    r2 = np.maximum(np.sum(A * A, 1)[:, None] + np.sum(B * B, 1)[None, :] - 2.0 * A @ B.T, 0.0)
-    r = np.sqrt(r2)
-    return signal_variance * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
+    cross = (2.0 * A) @ B.T
+    r2 = np.sum(A * A, 1)[:, None] + np.sum(B * B, 1)[None, :]
+    r2 -= cross
+    np.maximum(r2, 0.0, out=r2)
+    scaled_r = np.sqrt(r2, out=cross)
+    scaled_r *= _SQRT5  # sqrt5 * r
+    decay = np.negative(scaled_r)
+    np.exp(decay, out=decay)  # exp(-sqrt5 r)
+    scaled_r += 1.0  # 1 + sqrt5 r
+    r2 *= 5.0 / 3.0
+    scaled_r += r2  # 1 + sqrt5 r + 5/3 r^2
+    scaled_r *= signal_variance
+    scaled_r *= decay
+    return scaled_r
 
 
 @dataclass
@@ -284,16 +299,28 @@ class GaussianProcess:
         sq = self._sq_diffs.reshape(self.dim, n * n)
         inv_ls2 = 1.0 / hp.lengthscales ** 2
         r2 = (inv_ls2 @ sq).reshape(n, n)
-        r = np.sqrt(r2)
-        e = np.exp(-_SQRT5 * r)
-        Kf = hp.signal_variance * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+        # In place, in the formula's order of operations (bit for bit the plain expressions):
+        # linear = 1 + sqrt5 r, e = exp(-sqrt5 r), Kf = s2 * (linear + 5/3 r^2) * e.
+        linear = np.sqrt(r2)
+        linear *= _SQRT5
+        e = np.negative(linear)
+        np.exp(e, out=e)
+        linear += 1.0
+        r2 *= 5.0 / 3.0
+        r2 += linear
+        r2 *= hp.signal_variance
+        r2 *= e
+        Kf = r2
 
         def gradient(W: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             # dK/d log l_j = s2 * 5/3 * (1 + sqrt5 r) exp(-sqrt5 r) * D_j, D_j = sq_j / l_j^2 (no division by r:
             # finite at r = 0)
-            A = hp.signal_variance * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
-            grad_ls = 0.5 * inv_ls2 * (sq @ (W * A).ravel())
-            grad_signal = 0.5 * float(np.sum(W * Kf))
+            WA = hp.signal_variance * (5.0 / 3.0) * linear
+            WA *= e
+            WA *= W
+            grad_ls = 0.5 * inv_ls2 * (sq @ WA.ravel())
+            np.multiply(W, Kf, out=WA)
+            grad_signal = 0.5 * float(np.sum(WA))
             return np.concatenate([grad_ls, [grad_signal]]), np.zeros(0)
 
         return Kf.copy(), None, gradient
@@ -456,6 +483,12 @@ class ExpDecayBounds:
     mean: tuple[float, float] = (-5.0, 5.0)
 
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and the index of each value among them."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
 def exp_decay_kappa(s: np.ndarray, alpha: float, mean_lam: float) -> np.ndarray:
     """``kappa(s) = E[exp(-lambda s)]`` for ``lambda ~ Gamma(shape alpha, rate beta)``, ``beta = alpha /
     mean_lam`` (so ``E[lambda] = mean_lam``): ``(beta / (beta + s))^alpha``."""
@@ -482,6 +515,10 @@ class ExponentialDecayResourceGP(GaussianProcess):
     """
 
     resource_bounds: ExpDecayBounds = field(default_factory=ExpDecayBounds)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``_level_pairs``
 
     def default_hyperparameters(self) -> ExpDecayHyperparameters:
         return ExpDecayHyperparameters(np.full(self.dim, 0.5), 1.0, 1e-3)
@@ -513,8 +550,14 @@ class ExponentialDecayResourceGP(GaussianProcess):
         r1, r2 = X1[:, -1], X2[:, -1]
         k1 = exp_decay_kappa(r1, hp.alpha, hp.mean_lam)
         k2 = exp_decay_kappa(r2, hp.alpha, hp.mean_lam)
-        k12 = exp_decay_kappa(r1[:, None] + r2[None, :], hp.alpha, hp.mean_lam)
-        return super()._cross_covariance(X1, X2, hp) + hp.gamma ** 2 * (k12 - np.outer(k1, k2))
+        # kappa(r1 + r2) on the distinct resource levels only (a handful: rung levels), then gathered
+        (u1, i1), (u2, i2) = _distinct(r1), _distinct(r2)
+        k12 = exp_decay_kappa(u1[:, None] + u2[None, :], hp.alpha, hp.mean_lam)[i1[:, None], i2[None, :]]
+        k12 -= np.outer(k1, k2)
+        k12 *= hp.gamma ** 2
+        K = super()._cross_covariance(X1, X2, hp)
+        K += k12
+        return K
 
     def _prior_mean(self, X: np.ndarray, hp: GPHyperparameters) -> np.ndarray:
         assert isinstance(hp, ExpDecayHyperparameters)
@@ -532,18 +575,25 @@ class ExponentialDecayResourceGP(GaussianProcess):
         a, lam, g = hp.alpha, hp.mean_lam, hp.gamma
         beta = a / lam
         r = self._X[:, -1]
-        s = r[:, None] + r[None, :]
+        # The (n, n) terms depend on r_i + r_j only, and r takes a handful of values (the rung levels): they are
+        # computed on the distinct levels' grid and gathered (the same numbers, a fraction of the transcendentals;
+        # this runs ~100 times per hyperparameter fit).
+        levels, pair_index = self._level_pairs()
+        s = levels[:, None] + levels[None, :]
         # kappa = q^alpha with q = beta / (beta + s), through log q (one transcendental per entry less than a
-        # power followed by a log: this runs ~100 times per hyperparameter fit on (n, n) arrays).
+        # power followed by a log).
         log_q1, log_q12 = -np.log1p(r / beta), -np.log1p(s / beta)
         q1, q12 = np.exp(log_q1), np.exp(log_q12)
         k1, k12 = np.exp(a * log_q1), np.exp(a * log_q12)
-        Kr = g * g * (k12 - np.outer(k1, k1))
         mean = hp.mean + g * k1
         # d log kappa(s) / d log alpha = alpha (log q + 1 - q); d log kappa(s) / d log mean_lam = -alpha (1 - q)
         # (beta = alpha / mean_lam moves with both).
         dk1_da, dk12_da = k1 * a * (log_q1 + 1.0 - q1), k12 * a * (log_q12 + 1.0 - q12)
         dk1_dl, dk12_dl = -k1 * a * (1.0 - q1), -k12 * a * (1.0 - q12)
+        k12, dk12_da, dk12_dl = (np.take(grid, pair_index) for grid in (k12, dk12_da, dk12_dl))
+        k12 -= np.outer(k1, k1)
+        k12 *= g * g
+        Kr = k12
 
         def gradient(W: np.ndarray, alpha_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             before, _ = gradient_x(W, alpha_vec)
@@ -560,4 +610,15 @@ class ExponentialDecayResourceGP(GaussianProcess):
                               grad_mean])
             return before, after
 
-        return Kx + Kr, mean, gradient
+        Kx += Kr
+        return Kx, mean, gradient
+
+    def _level_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct resource levels of the training inputs and, per pair of rows ``(i, j)``, the flat index of
+        ``(level(i), level(j))`` in the distinct levels' grid (cached per training set, like ``_sq_diffs``)."""
+        X = self._X
+        cached = self._pairs
+        if cached is None or cached[0] is not X:
+            levels, inverse = _distinct(X[:, -1])
+            cached = self._pairs = (X, levels, inverse[:, None] * len(levels) + inverse[None, :])
+        return cached[1], cached[2]
