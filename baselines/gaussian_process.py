@@ -414,8 +414,10 @@ class GaussianProcess:
         prior_mean = self._prior_mean(Xq, hp)
         if prior_mean is not None:
             mean = mean + prior_mean
-        V = solve_triangular(self._L, Ks.T, lower=True, check_finite=False)
-        var = np.maximum(self._prior_variance(Xq, hp) - np.sum(V * V, axis=0), 1e-12)
+        # Ks is not needed after the mean: the solve may overwrite it, and V is squared in place
+        V = solve_triangular(self._L, Ks.T, lower=True, check_finite=False, overwrite_b=True)
+        np.multiply(V, V, out=V)
+        var = np.maximum(self._prior_variance(Xq, hp) - np.sum(V, axis=0), 1e-12)
         return mean * self._y_scale + self._y_mean, np.sqrt(var) * self._y_scale
 
     def posterior_covariance(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -519,6 +521,7 @@ class ExponentialDecayResourceGP(GaussianProcess):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``_level_pairs``
+        self._train_levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``_levels_of``
 
     def default_hyperparameters(self) -> ExpDecayHyperparameters:
         return ExpDecayHyperparameters(np.full(self.dim, 0.5), 1.0, 1e-3)
@@ -547,17 +550,26 @@ class ExponentialDecayResourceGP(GaussianProcess):
     # ------------------------------------------------------------------------------------------------
     def _cross_covariance(self, X1: np.ndarray, X2: np.ndarray, hp: GPHyperparameters) -> np.ndarray:
         assert isinstance(hp, ExpDecayHyperparameters)
-        r1, r2 = X1[:, -1], X2[:, -1]
-        k1 = exp_decay_kappa(r1, hp.alpha, hp.mean_lam)
-        k2 = exp_decay_kappa(r2, hp.alpha, hp.mean_lam)
-        # kappa(r1 + r2) on the distinct resource levels only (a handful: rung levels), then gathered
-        (u1, i1), (u2, i2) = _distinct(r1), _distinct(r2)
-        k12 = exp_decay_kappa(u1[:, None] + u2[None, :], hp.alpha, hp.mean_lam)[i1[:, None], i2[None, :]]
-        k12 -= np.outer(k1, k2)
-        k12 *= hp.gamma ** 2
+        # The resource term depends on the two rows' levels only, which are a handful (the rung levels): it is
+        # computed on the grid of distinct levels and gathered (elementwise the same numbers).
+        (u1, i1), (u2, i2) = self._levels_of(X1), self._levels_of(X2)
+        k1 = exp_decay_kappa(u1, hp.alpha, hp.mean_lam)
+        k2 = exp_decay_kappa(u2, hp.alpha, hp.mean_lam)
+        k12 = exp_decay_kappa(u1[:, None] + u2[None, :], hp.alpha, hp.mean_lam)
+        resource = hp.gamma ** 2 * (k12 - np.outer(k1, k2))
         K = super()._cross_covariance(X1, X2, hp)
-        K += k12
+        K += np.take(resource, i1[:, None] * len(u2) + i2[None, :])
         return K
+
+    def _levels_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct resource levels of the rows of ``X`` and each row's index among them (cached for the
+        training inputs)."""
+        if X is self._X:
+            cached = self._train_levels
+            if cached is None or cached[0] is not X:
+                cached = self._train_levels = (X, *_distinct(X[:, -1]))
+            return cached[1], cached[2]
+        return _distinct(X[:, -1])
 
     def _prior_mean(self, X: np.ndarray, hp: GPHyperparameters) -> np.ndarray:
         assert isinstance(hp, ExpDecayHyperparameters)
@@ -590,21 +602,23 @@ class ExponentialDecayResourceGP(GaussianProcess):
         # (beta = alpha / mean_lam moves with both).
         dk1_da, dk12_da = k1 * a * (log_q1 + 1.0 - q1), k12 * a * (log_q12 + 1.0 - q12)
         dk1_dl, dk12_dl = -k1 * a * (1.0 - q1), -k12 * a * (1.0 - q12)
-        k12, dk12_da, dk12_dl = (np.take(grid, pair_index) for grid in (k12, dk12_da, dk12_dl))
-        k12 -= np.outer(k1, k1)
-        k12 *= g * g
-        Kr = k12
+        k1_levels = np.exp(a * -np.log1p(levels / beta))  # k1 per distinct level (the same numbers)
+        Kr = np.take(g * g * (k12 - np.outer(k1_levels, k1_levels)), pair_index)
 
         def gradient(W: np.ndarray, alpha_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             before, _ = gradient_x(W, alpha_vec)
             W_k1 = W @ k1
+            W_term = np.empty_like(W)  # one (n, n) buffer for the elementwise products below
 
             def through_kappa(dk1: np.ndarray, dk12: np.ndarray) -> float:
                 # dK = g^2 (dk12 - dk1 k1^T - k1 dk1^T); W is symmetric, so tr(W dK) needs no outer products
-                trace = g * g * (float(np.sum(W * dk12)) - 2.0 * float(dk1 @ W_k1))
+                np.take(dk12, pair_index, out=W_term)
+                np.multiply(W_term, W, out=W_term)
+                trace = g * g * (float(np.sum(W_term)) - 2.0 * float(dk1 @ W_k1))
                 return 0.5 * trace - g * float(alpha_vec @ dk1)
 
-            grad_gamma = float(np.sum(W * Kr)) - g * float(alpha_vec @ k1)  # dK = 2 Kr, dmean = g k1
+            np.multiply(W, Kr, out=W_term)
+            grad_gamma = float(np.sum(W_term)) - g * float(alpha_vec @ k1)  # dK = 2 Kr, dmean = g k1
             grad_mean = -float(np.sum(alpha_vec))
             after = np.array([through_kappa(dk1_da, dk12_da), through_kappa(dk1_dl, dk12_dl), grad_gamma,
                               grad_mean])
@@ -619,6 +633,6 @@ class ExponentialDecayResourceGP(GaussianProcess):
         X = self._X
         cached = self._pairs
         if cached is None or cached[0] is not X:
-            levels, inverse = _distinct(X[:, -1])
+            levels, inverse = self._levels_of(X)
             cached = self._pairs = (X, levels, inverse[:, None] * len(levels) + inverse[None, :])
         return cached[1], cached[2]
