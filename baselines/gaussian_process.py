@@ -514,6 +514,10 @@ class ExponentialDecayResourceGP(GaussianProcess):
     so curves decay towards ``f(x)``, observations of one configuration at several resources are correlated,
     and the model extrapolates a configuration to resources it has not reached. All parameters are fitted by
     maximising the marginal likelihood (analytic gradient), in log space except ``mean``.
+
+    The resource part of every kernel matrix depends only on the two rows' levels, and multi-fidelity data sit
+    on a handful of levels (the rungs): it is evaluated on the grid of distinct levels and gathered, which gives
+    the same numbers as evaluating it pair by pair for a fraction of the transcendental functions.
     """
 
     resource_bounds: ExpDecayBounds = field(default_factory=ExpDecayBounds)
