@@ -6,11 +6,12 @@ times every scheduler decision and the whole run with ``time.process_time``, and
 ``bench_methods`` work dir), checks that the run's results and trials equal the stored run's in every column but
 the real-time one: a speed-up that keeps the method's decisions produces the same files.
 
-    python benchmarks/time_one_run.py yahpo-lcbench-7593 DYHPO 4 --work-dir /work/bench-out/methods-full-s3 \\
-        --compare-with /work/bench-out/methods-full-s3
+    python benchmarks/time_one_run.py yahpo-lcbench-7593 DYHPO 4 --work-dir BENCH_DIR --compare-with BENCH_DIR
 
-Run it once from the old code and once from the new (e.g. a ``git archive`` of each on ``PYTHONPATH``), at the
-same time, for a before/after pair under the same load. ``--profile FILE`` also writes a cProfile (CPU clock).
+(``BENCH_DIR``: the ``--work-dir`` of a ``bench_methods.py`` run.)
+
+For a before/after pair, run a copy of this script inside each code root (it imports the code next to it), e.g.
+a ``git archive`` of the old commit and the current tree, at the same time so that both see the same load. ``--profile FILE`` also writes a cProfile (CPU clock).
 Exit status 1 when the run fails or differs from the stored one.
 """
 from __future__ import annotations
