@@ -72,12 +72,27 @@ def _scaled_sq_diffs(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray) -
 
 
 def matern52(X1: np.ndarray, X2: np.ndarray, lengthscales: np.ndarray, signal_variance: float) -> np.ndarray:
-    """Matern 5/2 ARD kernel matrix between the rows of ``X1`` and ``X2``."""
+    """Matern 5/2 ARD kernel matrix between the rows of ``X1`` and ``X2``.
+
+    ``signal_variance * (1 + sqrt5 r + 5/3 r^2) * exp(-sqrt5 r)``, evaluated in place on three (n1, n2) buffers
+    (this runs for every prediction and fit): each operation is the one the formula spells, in its order, so
+    the result is bit for bit that of the plain expression."""
     A = X1 / lengthscales
     B = X2 / lengthscales
-    r2 = np.maximum(np.sum(A * A, 1)[:, None] + np.sum(B * B, 1)[None, :] - 2.0 * A @ B.T, 0.0)
-    r = np.sqrt(r2)
-    return signal_variance * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
+    cross = (2.0 * A) @ B.T
+    r2 = np.sum(A * A, 1)[:, None] + np.sum(B * B, 1)[None, :]
+    r2 -= cross
+    np.maximum(r2, 0.0, out=r2)
+    scaled_r = np.sqrt(r2, out=cross)
+    scaled_r *= _SQRT5  # sqrt5 * r
+    decay = np.negative(scaled_r)
+    np.exp(decay, out=decay)  # exp(-sqrt5 r)
+    scaled_r += 1.0  # 1 + sqrt5 r
+    r2 *= 5.0 / 3.0
+    scaled_r += r2  # 1 + sqrt5 r + 5/3 r^2
+    scaled_r *= signal_variance
+    scaled_r *= decay
+    return scaled_r
 
 
 @dataclass
@@ -284,16 +299,28 @@ class GaussianProcess:
         sq = self._sq_diffs.reshape(self.dim, n * n)
         inv_ls2 = 1.0 / hp.lengthscales ** 2
         r2 = (inv_ls2 @ sq).reshape(n, n)
-        r = np.sqrt(r2)
-        e = np.exp(-_SQRT5 * r)
-        Kf = hp.signal_variance * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+        # In place, in the formula's order of operations (bit for bit the plain expressions):
+        # linear = 1 + sqrt5 r, e = exp(-sqrt5 r), Kf = s2 * (linear + 5/3 r^2) * e.
+        linear = np.sqrt(r2)
+        linear *= _SQRT5
+        e = np.negative(linear)
+        np.exp(e, out=e)
+        linear += 1.0
+        r2 *= 5.0 / 3.0
+        r2 += linear
+        r2 *= hp.signal_variance
+        r2 *= e
+        Kf = r2
 
         def gradient(W: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             # dK/d log l_j = s2 * 5/3 * (1 + sqrt5 r) exp(-sqrt5 r) * D_j, D_j = sq_j / l_j^2 (no division by r:
             # finite at r = 0)
-            A = hp.signal_variance * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
-            grad_ls = 0.5 * inv_ls2 * (sq @ (W * A).ravel())
-            grad_signal = 0.5 * float(np.sum(W * Kf))
+            WA = hp.signal_variance * (5.0 / 3.0) * linear
+            WA *= e
+            WA *= W
+            grad_ls = 0.5 * inv_ls2 * (sq @ WA.ravel())
+            np.multiply(W, Kf, out=WA)
+            grad_signal = 0.5 * float(np.sum(WA))
             return np.concatenate([grad_ls, [grad_signal]]), np.zeros(0)
 
         return Kf.copy(), None, gradient
@@ -387,8 +414,10 @@ class GaussianProcess:
         prior_mean = self._prior_mean(Xq, hp)
         if prior_mean is not None:
             mean = mean + prior_mean
-        V = solve_triangular(self._L, Ks.T, lower=True, check_finite=False)
-        var = np.maximum(self._prior_variance(Xq, hp) - np.sum(V * V, axis=0), 1e-12)
+        # Ks is not needed after the mean: the solve may overwrite it, and V is squared in place
+        V = solve_triangular(self._L, Ks.T, lower=True, check_finite=False, overwrite_b=True)
+        np.multiply(V, V, out=V)
+        var = np.maximum(self._prior_variance(Xq, hp) - np.sum(V, axis=0), 1e-12)
         return mean * self._y_scale + self._y_mean, np.sqrt(var) * self._y_scale
 
     def posterior_covariance(self, Xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -456,6 +485,12 @@ class ExpDecayBounds:
     mean: tuple[float, float] = (-5.0, 5.0)
 
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and the index of each value among them."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
 def exp_decay_kappa(s: np.ndarray, alpha: float, mean_lam: float) -> np.ndarray:
     """``kappa(s) = E[exp(-lambda s)]`` for ``lambda ~ Gamma(shape alpha, rate beta)``, ``beta = alpha /
     mean_lam`` (so ``E[lambda] = mean_lam``): ``(beta / (beta + s))^alpha``."""
@@ -479,9 +514,18 @@ class ExponentialDecayResourceGP(GaussianProcess):
     so curves decay towards ``f(x)``, observations of one configuration at several resources are correlated,
     and the model extrapolates a configuration to resources it has not reached. All parameters are fitted by
     maximising the marginal likelihood (analytic gradient), in log space except ``mean``.
+
+    The resource part of every kernel matrix depends only on the two rows' levels, and multi-fidelity data sit
+    on a handful of levels (the rungs): it is evaluated on the grid of distinct levels and gathered, which gives
+    the same numbers as evaluating it pair by pair for a fraction of the transcendental functions.
     """
 
     resource_bounds: ExpDecayBounds = field(default_factory=ExpDecayBounds)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``_level_pairs``
+        self._train_levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``_levels_of``
 
     def default_hyperparameters(self) -> ExpDecayHyperparameters:
         return ExpDecayHyperparameters(np.full(self.dim, 0.5), 1.0, 1e-3)
@@ -510,11 +554,26 @@ class ExponentialDecayResourceGP(GaussianProcess):
     # ------------------------------------------------------------------------------------------------
     def _cross_covariance(self, X1: np.ndarray, X2: np.ndarray, hp: GPHyperparameters) -> np.ndarray:
         assert isinstance(hp, ExpDecayHyperparameters)
-        r1, r2 = X1[:, -1], X2[:, -1]
-        k1 = exp_decay_kappa(r1, hp.alpha, hp.mean_lam)
-        k2 = exp_decay_kappa(r2, hp.alpha, hp.mean_lam)
-        k12 = exp_decay_kappa(r1[:, None] + r2[None, :], hp.alpha, hp.mean_lam)
-        return super()._cross_covariance(X1, X2, hp) + hp.gamma ** 2 * (k12 - np.outer(k1, k2))
+        # The resource term depends on the two rows' levels only, which are a handful (the rung levels): it is
+        # computed on the grid of distinct levels and gathered (elementwise the same numbers).
+        (u1, i1), (u2, i2) = self._levels_of(X1), self._levels_of(X2)
+        k1 = exp_decay_kappa(u1, hp.alpha, hp.mean_lam)
+        k2 = exp_decay_kappa(u2, hp.alpha, hp.mean_lam)
+        k12 = exp_decay_kappa(u1[:, None] + u2[None, :], hp.alpha, hp.mean_lam)
+        resource = hp.gamma ** 2 * (k12 - np.outer(k1, k2))
+        K = super()._cross_covariance(X1, X2, hp)
+        K += np.take(resource, i1[:, None] * len(u2) + i2[None, :])
+        return K
+
+    def _levels_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct resource levels of the rows of ``X`` and each row's index among them (cached for the
+        training inputs)."""
+        if X is self._X:
+            cached = self._train_levels
+            if cached is None or cached[0] is not X:
+                cached = self._train_levels = (X, *_distinct(X[:, -1]))
+            return cached[1], cached[2]
+        return _distinct(X[:, -1])
 
     def _prior_mean(self, X: np.ndarray, hp: GPHyperparameters) -> np.ndarray:
         assert isinstance(hp, ExpDecayHyperparameters)
@@ -532,32 +591,52 @@ class ExponentialDecayResourceGP(GaussianProcess):
         a, lam, g = hp.alpha, hp.mean_lam, hp.gamma
         beta = a / lam
         r = self._X[:, -1]
-        s = r[:, None] + r[None, :]
+        # The (n, n) terms depend on r_i + r_j only, and r takes a handful of values (the rung levels): they are
+        # computed on the distinct levels' grid and gathered (the same numbers, a fraction of the transcendentals;
+        # this runs ~100 times per hyperparameter fit).
+        levels, pair_index = self._level_pairs()
+        s = levels[:, None] + levels[None, :]
         # kappa = q^alpha with q = beta / (beta + s), through log q (one transcendental per entry less than a
-        # power followed by a log: this runs ~100 times per hyperparameter fit on (n, n) arrays).
+        # power followed by a log).
         log_q1, log_q12 = -np.log1p(r / beta), -np.log1p(s / beta)
         q1, q12 = np.exp(log_q1), np.exp(log_q12)
         k1, k12 = np.exp(a * log_q1), np.exp(a * log_q12)
-        Kr = g * g * (k12 - np.outer(k1, k1))
         mean = hp.mean + g * k1
         # d log kappa(s) / d log alpha = alpha (log q + 1 - q); d log kappa(s) / d log mean_lam = -alpha (1 - q)
         # (beta = alpha / mean_lam moves with both).
         dk1_da, dk12_da = k1 * a * (log_q1 + 1.0 - q1), k12 * a * (log_q12 + 1.0 - q12)
         dk1_dl, dk12_dl = -k1 * a * (1.0 - q1), -k12 * a * (1.0 - q12)
+        k1_levels = np.exp(a * -np.log1p(levels / beta))  # k1 per distinct level (the same numbers)
+        Kr = np.take(g * g * (k12 - np.outer(k1_levels, k1_levels)), pair_index)
 
         def gradient(W: np.ndarray, alpha_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             before, _ = gradient_x(W, alpha_vec)
             W_k1 = W @ k1
+            W_term = np.empty_like(W)  # one (n, n) buffer for the elementwise products below
 
             def through_kappa(dk1: np.ndarray, dk12: np.ndarray) -> float:
                 # dK = g^2 (dk12 - dk1 k1^T - k1 dk1^T); W is symmetric, so tr(W dK) needs no outer products
-                trace = g * g * (float(np.sum(W * dk12)) - 2.0 * float(dk1 @ W_k1))
+                np.take(dk12, pair_index, out=W_term)
+                np.multiply(W_term, W, out=W_term)
+                trace = g * g * (float(np.sum(W_term)) - 2.0 * float(dk1 @ W_k1))
                 return 0.5 * trace - g * float(alpha_vec @ dk1)
 
-            grad_gamma = float(np.sum(W * Kr)) - g * float(alpha_vec @ k1)  # dK = 2 Kr, dmean = g k1
+            np.multiply(W, Kr, out=W_term)
+            grad_gamma = float(np.sum(W_term)) - g * float(alpha_vec @ k1)  # dK = 2 Kr, dmean = g k1
             grad_mean = -float(np.sum(alpha_vec))
             after = np.array([through_kappa(dk1_da, dk12_da), through_kappa(dk1_dl, dk12_dl), grad_gamma,
                               grad_mean])
             return before, after
 
-        return Kx + Kr, mean, gradient
+        Kx += Kr
+        return Kx, mean, gradient
+
+    def _level_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct resource levels of the training inputs and, per pair of rows ``(i, j)``, the flat index of
+        ``(level(i), level(j))`` in the distinct levels' grid (cached per training set, like ``_sq_diffs``)."""
+        X = self._X
+        cached = self._pairs
+        if cached is None or cached[0] is not X:
+            levels, inverse = self._levels_of(X)
+            cached = self._pairs = (X, levels, inverse[:, None] * len(levels) + inverse[None, :])
+        return cached[1], cached[2]

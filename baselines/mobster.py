@@ -192,6 +192,11 @@ class MultiFidelityGPSearcher(BOSearcher):
         self._obs_index: dict[tuple[int, float], int] = {}
         self.level_counts: dict[float, int] = {}
         self._x: dict[int, np.ndarray] = {}  # encoded configuration per trial
+        # The same encodings as rows of one array indexed by trial id (``encoded`` gathers from it: every decision
+        # of DyHPO and Hyper-Tune looks up hundreds of trials).
+        self._x_rows = np.zeros((0, self.encoder.dim))
+        self._x_known = np.zeros(0, dtype=bool)  # which rows of ``_x_rows`` hold an encoding
+        self._obs_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # ``observations()``, cached
         self._num_observed = 0  # observations ever received (overwrites included): drives refits and subsets
         self._models: dict[Any, GaussianProcess] = {}
         self._fits: dict[Any, _FitRecord] = {}
@@ -212,13 +217,14 @@ class MultiFidelityGPSearcher(BOSearcher):
     def observe(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None, value: float) -> None:
         super().observe(trial_id, config, fidelity, value)
         if trial_id not in self._x:  # also for a diverged trial: a paused one may still be scored for promotion
-            self._x[trial_id] = self.encoder.encode(config)
+            self._store_encoding(trial_id, self.encoder.encode(config))
         value = self._sign * float(value)
         if not math.isfinite(value):  # NaN and infinities stay out of the GP's data (the worst result)
             return
         level = float(self.max_fidelity if fidelity is None else fidelity)
         key = (trial_id, level)
         index = self._obs_index.get(key)
+        self._obs_arrays = None
         if index is None:
             self._obs_index[key] = len(self._obs_value)
             self._obs_trial.append(trial_id)
@@ -237,21 +243,36 @@ class MultiFidelityGPSearcher(BOSearcher):
         return (trial_id, float(level)) in self._obs_index
 
     def observations(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every result seen: trial ids, levels and values to minimise (arrays of equal length)."""
-        return (np.asarray(self._obs_trial, dtype=np.int64), np.asarray(self._obs_level, dtype=float),
-                np.asarray(self._obs_value, dtype=float))
+        """Every result seen: trial ids, levels and values to minimise (read-only arrays of equal length, built
+        once per new result)."""
+        if self._obs_arrays is None:
+            arrays = (np.asarray(self._obs_trial, dtype=np.int64), np.asarray(self._obs_level, dtype=float),
+                      np.asarray(self._obs_value, dtype=float))
+            for array in arrays:
+                array.flags.writeable = False
+            self._obs_arrays = arrays
+        return self._obs_arrays
+
+    def _store_encoding(self, trial_id: int, x: np.ndarray) -> None:
+        self._x[trial_id] = x
+        if trial_id >= len(self._x_rows):  # grow geometrically: amortised O(1) per trial
+            size = max(2 * len(self._x_rows), trial_id + 1, 64)
+            rows, known = np.zeros((size, self.encoder.dim)), np.zeros(size, dtype=bool)
+            rows[:len(self._x_rows)], known[:len(self._x_known)] = self._x_rows, self._x_known
+            self._x_rows, self._x_known = rows, known
+        self._x_rows[trial_id] = x
+        self._x_known[trial_id] = True
 
     def encoded(self, trial_ids: np.ndarray) -> np.ndarray:
-        """Encoded configurations of trials that reported a result or are running."""
-        if len(trial_ids) == 0:
-            return np.zeros((0, self.encoder.dim))
-        rows = []
-        for t in trial_ids:
-            x = self._x.get(int(t))
-            if x is None:  # running, no result yet
-                x = self._x[int(t)] = self.encoder.encode(self.pending[int(t)])
-            rows.append(x)
-        return np.stack(rows)
+        """Encoded configurations of trials that reported a result or are running (a new array)."""
+        trial_ids = np.asarray(trial_ids, dtype=np.int64).reshape(-1)
+        unknown = trial_ids >= len(self._x_known)
+        inside = ~unknown
+        unknown[inside] = ~self._x_known[trial_ids[inside]]
+        for t in trial_ids[unknown]:  # running, no result yet
+            if int(t) not in self._x:
+                self._store_encoding(int(t), self.encoder.encode(self.pending[int(t)]))
+        return self._x_rows[trial_ids]
 
     def scaled_resource(self, level: float | np.ndarray) -> float | np.ndarray:
         return np.asarray(level, dtype=float) / float(self.max_fidelity)

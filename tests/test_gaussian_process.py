@@ -29,6 +29,18 @@ def test_matern52_matches_hand_computed_values():
     assert K[0, 0] == pytest.approx(0.5239941088, rel=1e-9)
 
 
+def test_matern52_equals_the_plain_formula_on_many_pairs():
+    # matern52 is evaluated in place on shared buffers; it must still be the textbook kernel on every pair
+    rng = np.random.default_rng(2)
+    X1, X2 = rng.random((23, 4)), rng.random((31, 4))
+    X2[:5] = X1[:5]  # r = 0 pairs
+    ls = np.array([0.2, 0.5, 1.0, 3.0])
+    r = np.sqrt((((X1[:, None, :] - X2[None, :, :]) / ls) ** 2).sum(-1))
+    expected = 1.7 * (1 + math.sqrt(5) * r + 5 / 3 * r ** 2) * np.exp(-math.sqrt(5) * r)
+    np.testing.assert_allclose(matern52(X1, X2, ls, 1.7), expected, rtol=1e-12, atol=1e-14)
+    assert matern52(X1, X2[:0], ls, 1.7).shape == (23, 0)
+
+
 @pytest.mark.parametrize("prior_sd", [None, 1.5])
 def test_gradient_of_negative_log_marginal_likelihood_matches_finite_differences(prior_sd):
     rng = np.random.default_rng(0)

@@ -129,6 +129,66 @@ def test_exponential_decay_likelihood_gradient_matches_finite_differences_and_th
     np.testing.assert_allclose(mean, [0.5 + 0.5 * math.exp(-1 / 3), 0.5 + 0.5 * math.exp(-3)], atol=0.02)
 
 
+def _dense_exp_decay_covariance(X1: np.ndarray, X2: np.ndarray, hp: ExpDecayHyperparameters) -> np.ndarray:
+    """The joint kernel written out pair by pair (no level grid, no in-place arithmetic): the reference."""
+    def kappa(s: float) -> float:
+        beta = hp.alpha / hp.mean_lam
+        return (beta / (beta + s)) ** hp.alpha
+
+    K = np.empty((len(X1), len(X2)))
+    for i, a in enumerate(X1):
+        for j, b in enumerate(X2):
+            r = math.sqrt(float(np.sum(((a[:-1] - b[:-1]) / hp.lengthscales) ** 2)))
+            K[i, j] = (hp.signal_variance * _matern52(r)
+                       + hp.gamma ** 2 * (kappa(a[-1] + b[-1]) - kappa(a[-1]) * kappa(b[-1])))
+    return K
+
+
+def test_exponential_decay_terms_computed_on_the_level_grid_equal_the_pairwise_kernel():
+    # Many rows on few resource levels (as DyHPO's data): the (n, n) resource terms come from the grid of
+    # distinct levels; they must equal the kernel evaluated pair by pair, in prediction and in the fit.
+    rng = np.random.default_rng(4)
+    hp = ExpDecayHyperparameters(np.array([0.3, 0.8, 0.5]), 1.3, 1e-2, alpha=2.5, mean_lam=0.7, gamma=0.6, mean=0.1)
+    gp = ExponentialDecayResourceGP(3, hyperparameters=hp)
+    levels = np.array([1, 3, 5, 9, 27]) / 27
+    X = np.column_stack([rng.uniform(size=(37, 3)), rng.choice(levels, size=37)])
+    Xq = np.column_stack([rng.uniform(size=(11, 3)), rng.choice(levels[:2], size=11)])
+    np.testing.assert_allclose(gp._cross_covariance(Xq, X, hp), _dense_exp_decay_covariance(Xq, X, hp),
+                               rtol=1e-12, atol=1e-14)
+    gp.fit(X, rng.normal(size=37), optimize=False)
+    K_prior, _, _ = gp._prior_terms(hp)
+    np.testing.assert_allclose(K_prior, _dense_exp_decay_covariance(X, X, hp), rtol=1e-12, atol=1e-14)
+    # the grid index is cached per training set: a new set of the same size on other levels is not served
+    # the old grid
+    X_other = X.copy()
+    X_other[:, -1] = rng.choice(levels[2:], size=37)
+    gp.fit(X_other, rng.normal(size=37), optimize=False)
+    K_prior, _, _ = gp._prior_terms(hp)
+    np.testing.assert_allclose(K_prior, _dense_exp_decay_covariance(X_other, X_other, hp), rtol=1e-12, atol=1e-14)
+
+
+def test_searcher_encodings_and_observations_are_cached_consistently():
+    space = SearchSpace({"x": Uniform(0.0, 1.0), "y": Uniform(-2.0, 2.0)})
+    searcher = MultiFidelityGPSearcher(space, "loss", max_fidelity=9, num_initial_random=0)
+    configs = {0: {"x": 0.1, "y": 1.0}, 3: {"x": 0.7, "y": -1.5}, 150: {"x": 0.4, "y": 0.0}}
+    for t, config in configs.items():
+        searcher.observe(t, config, 1, config["x"])
+    searcher.pending[200] = {"x": 0.9, "y": 0.5}  # running, no result yet: encoded from its configuration
+    ids = np.array([150, 0, 200, 3, 0])
+    expected = np.stack([searcher.encoder.encode({**configs, 200: searcher.pending[200]}[t]) for t in ids])
+    np.testing.assert_array_equal(searcher.encoded(ids), expected)
+    assert searcher.encoded(np.zeros(0, dtype=np.int64)).shape == (0, 2)
+    with pytest.raises(KeyError):
+        searcher.encoded(np.array([7]))  # neither observed nor running
+    trials, levels, values = searcher.observations()
+    assert trials.tolist() == [0, 3, 150] and not values.flags.writeable
+    searcher.observe(3, configs[3], 1, 0.05)  # an overwrite and a new result both refresh the arrays
+    searcher.observe(0, configs[0], 3, 0.2)
+    trials, levels, values = searcher.observations()
+    assert (trials.tolist(), levels.tolist(), values.tolist()) == ([0, 3, 150, 0], [1.0, 1.0, 1.0, 3.0],
+                                                                    [0.1, 0.05, 0.4, 0.2])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Hyper-Tune
 # ---------------------------------------------------------------------------------------------------------
