@@ -72,6 +72,9 @@ FAMILIES = ("lcbench-ce", "xgboost-sklearn")  # tabulated families of bench_meth
 FRACTIONS = (0.25, 0.5, 1.0)
 PEER_TIME = "peer_elapsed_time"
 MAX_RESOURCE_ATTR = "arena_max_fidelity"
+# BLAS/OpenMP threads of a peer run (the driver's spec key ``threads``): one, as ours runs every model-based
+# decision on one BLAS thread (``baselines.blas.single_threaded_blas``) and BORE's classifier with n_jobs=1.
+PEER_THREADS = 1
 BOOTSTRAP_SEED = 20240601
 N_BOOT = 2000
 PYTHON_ENV = {"0.16": "HPO_ARENA_PEER16_PYTHON", "0.13": "HPO_ARENA_PEER13_PYTHON"}
@@ -252,7 +255,7 @@ def peer_spec(entry: Entry, export: Export, repository: Path, seed: int, out: Pa
         "max_resource_attr": MAX_RESOURCE_ATTR if entry.version == "0.13" else None,
         "seed": seed, "backend_seed": backend_seed, "method_seed": method_seed % 2**31,
         "n_workers": export.benchmark.n_workers, "budget": export.benchmark.max_wallclock_time,
-        "tick": export.clock.tick, "time_scale": export.clock.time_scale, "out": str(out),
+        "tick": export.clock.tick, "time_scale": export.clock.time_scale, "threads": PEER_THREADS, "out": str(out),
     }
 
 
@@ -292,6 +295,7 @@ def store_peer_run(spec: dict[str, Any], output: dict[str, Any], export: Export,
         "peer": {"version": output["peer_version"], "class": spec["class"], "kwargs": spec["kwargs"],
                  "restrict_to_table": spec["restrict"], "tick": spec["tick"], "time_scale": spec["time_scale"],
                  "distinct_rows_evaluated": output.get("evaluated_rows"), "suggest_kinds": output["suggest_kinds"],
+                 "table_exhausted": output.get("table_exhausted", []), "threads": output.get("threads"),
                  "numpy": output["numpy"], "pandas": output["pandas"]},
         "runtime_seconds": output["real_seconds"],
     })
@@ -493,21 +497,55 @@ def work_and_time_markdown(entries: list[Entry], records: list[bm.RunRecord], re
     return lines
 
 
-def settings_markdown(entries: list[Entry], exports: list[Export]) -> list[str]:
-    lines = ["| method | our arguments | peer | class and arguments | peer's configurations |",
-             "|---|---|---|---|---|"]
+def exhaustion_counts(records: list[bm.RunRecord], results_root: Path) -> dict[str, tuple[int, int]]:
+    """Peer label -> (runs whose restricted table ran out, where the driver answered the peer's crash with "no
+    configuration"; finished runs)."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in records:
+        if r.error:
+            continue
+        metadata = Path(results_root) / bm.TAG / r.benchmark / r.method / str(r.seed) / "metadata.json"
+        peer = json.loads(metadata.read_text()).get("peer")
+        if peer is None:
+            continue
+        out[r.method][0] += bool(peer.get("table_exhausted"))
+        out[r.method][1] += 1
+    return {label: (hit, runs) for label, (hit, runs) in out.items()}
+
+
+def settings_markdown(entries: list[Entry], exports: list[Export],
+                      exhausted: dict[str, tuple[int, int]] | None = None) -> list[str]:
+    exhausted = exhausted or {}
+    lines = ["| method | our arguments | peer | class and arguments | peer's configurations | deviation from the "
+             "peer's code |", "|---|---|---|---|---|---|"]
     for e in entries:
         kwargs = ", ".join(f"{k}={v}" for k, v in e.peer.kwargs.items()) or "defaults"
         ours = ", ".join(f"{k}={v}" for k, v in PEER_ALIGNED_KWARGS.get(e.method, {}).items()) or "defaults"
         where = ("table rows (`restrict_configurations`)" if e.peer.restrict else
                  "anywhere in the space, evaluated at the nearest table row")
-        lines.append(f"| {e.method} | {ours} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} |")
+        hit, runs = exhausted.get(e.label, (0, 0))
+        deviation = (f"table used up in {hit} of {runs} runs: the peer's `ValueError` in "
+                     "`generate_candidates_en_bulk` answered with no configuration (its tuner then lets running "
+                     "trials finish), see below" if hit else "none")
+        lines.append(f"| {e.method} | {ours} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} | "
+                     f"{deviation} |")
     lines += ["", ("| benchmark | rows | metric (mode) | budget (simulated s) | workers | peer tick (s) | "
               "peer time scale |"), "|---|---|---|---|---|---|---|"]
     for x in exports:
         b = x.benchmark
         lines.append(f"| {b.name} | {x.n_rows} | {b.metric} ({b.mode}) | {b.max_wallclock_time:g} | {b.n_workers} | "
                      f"{x.clock.tick:.3g} | {x.clock.time_scale:g} |")
+    lines += ["", (f"Threads: every peer run is capped at {PEER_THREADS} BLAS/OpenMP thread (environment variables and "
+              "threadpoolctl in `peer_driver.py`, spec key `threads`); ours runs every model-based decision on one "
+              "BLAS thread (threadpoolctl) and BORE's classifier with n_jobs=1.")]
+    if any(hit for hit, _ in exhausted.values()):
+        lines += ["", ("Used-up tables: Syne Tune 0.13's Gaussian-process searchers restricted to the table's rows raise "
+                  "`ValueError: not enough values to unpack` in `RandomFromSetCandidateGenerator."
+                  "generate_candidates_en_bulk` once every row has been proposed (its exclusion check knows no size "
+                  "for a space with continuous hyperparameters). The driver catches exactly that error, checks that "
+                  "every table row has been proposed, and answers no configuration, which is what the peer's "
+                  "searchers return for an exhausted finite space: the tuner stops starting trials and the running "
+                  "ones finish. Ours does the same when the table is used up (see '(ends at x)' below).")]
     return lines
 
 
@@ -527,7 +565,7 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
              (f"Seeds {plan.seeds[0]}..{plan.seeds[-1]} ({len(plan.seeds)} per benchmark), master seed {bm.MASTER_SEED}, "
              f"{args.n_jobs} processes, sides: {args.sides}. Command: `python benchmarks/bench_methods_peer.py "
              f"{' '.join(args.argv)}`."), ""]
-    lines += settings_markdown(entries, exports) + [""]
+    lines += settings_markdown(entries, exports, exhaustion_counts(records, results_root)) + [""]
     lines += regret_markdown(entries, table, groups, args.sides, partial)
     lines += work_and_time_markdown(entries, records, results_root, args.sides) + [""]
     lines += health
