@@ -516,8 +516,8 @@ def exhaustion_counts(records: list[bm.RunRecord], results_root: Path) -> dict[s
 def settings_markdown(entries: list[Entry], exports: list[Export],
                       exhausted: dict[str, tuple[int, int]] | None = None) -> list[str]:
     exhausted = exhausted or {}
-    lines = ["| method | our arguments | peer | class and arguments | peer's configurations | deviation from the "
-             "peer's code |", "|---|---|---|---|---|---|"]
+    lines = [("| method | our arguments | peer | class and arguments | peer's configurations | deviation from the "
+              "peer's code |"), "|---|---|---|---|---|---|"]
     for e in entries:
         kwargs = ", ".join(f"{k}={v}" for k, v in e.peer.kwargs.items()) or "defaults"
         ours = ", ".join(f"{k}={v}" for k, v in PEER_ALIGNED_KWARGS.get(e.method, {}).items()) or "defaults"

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import traceback
 import logging
 import math
 import os
@@ -67,6 +66,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
