@@ -72,9 +72,6 @@ FAMILIES = ("lcbench-ce", "xgboost-sklearn")  # tabulated families of bench_meth
 FRACTIONS = (0.25, 0.5, 1.0)
 PEER_TIME = "peer_elapsed_time"
 MAX_RESOURCE_ATTR = "arena_max_fidelity"
-# BLAS/OpenMP threads of a peer run (the driver's spec key ``threads``): one, as ours runs every model-based
-# decision on one BLAS thread (``baselines.blas.single_threaded_blas``) and BORE's classifier with n_jobs=1.
-PEER_THREADS = 1
 BOOTSTRAP_SEED = 20240601
 N_BOOT = 2000
 PYTHON_ENV = {"0.16": "HPO_ARENA_PEER16_PYTHON", "0.13": "HPO_ARENA_PEER13_PYTHON"}
@@ -255,7 +252,7 @@ def peer_spec(entry: Entry, export: Export, repository: Path, seed: int, out: Pa
         "max_resource_attr": MAX_RESOURCE_ATTR if entry.version == "0.13" else None,
         "seed": seed, "backend_seed": backend_seed, "method_seed": method_seed % 2**31,
         "n_workers": export.benchmark.n_workers, "budget": export.benchmark.max_wallclock_time,
-        "tick": export.clock.tick, "time_scale": export.clock.time_scale, "threads": PEER_THREADS, "out": str(out),
+        "tick": export.clock.tick, "time_scale": export.clock.time_scale, "out": str(out),
     }
 
 
@@ -497,10 +494,19 @@ def work_and_time_markdown(entries: list[Entry], records: list[bm.RunRecord], re
     return lines
 
 
-def exhaustion_counts(records: list[bm.RunRecord], results_root: Path) -> dict[str, tuple[int, int]]:
-    """Peer label -> (runs whose restricted table ran out, where the driver answered the peer's crash with "no
-    configuration"; finished runs)."""
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+@dataclass
+class PeerRunNotes:
+    """Per peer label, over its finished runs: how many there are, how many used up a restricted table (the
+    driver answered the peer's crash with "no configuration"), and how many ran with every BLAS/OpenMP pool at
+    one thread (recorded by the driver; runs made before the driver recorded it have no record)."""
+
+    runs: int = 0
+    exhausted: int = 0
+    one_thread: int = 0
+
+
+def peer_run_notes(records: list[bm.RunRecord], results_root: Path) -> dict[str, PeerRunNotes]:
+    out: dict[str, PeerRunNotes] = defaultdict(PeerRunNotes)
     for r in records:
         if r.error:
             continue
@@ -508,14 +514,17 @@ def exhaustion_counts(records: list[bm.RunRecord], results_root: Path) -> dict[s
         peer = json.loads(metadata.read_text()).get("peer")
         if peer is None:
             continue
-        out[r.method][0] += bool(peer.get("table_exhausted"))
-        out[r.method][1] += 1
-    return {label: (hit, runs) for label, (hit, runs) in out.items()}
+        notes = out[r.method]
+        notes.runs += 1
+        notes.exhausted += bool(peer.get("table_exhausted"))
+        threads = peer.get("threads")
+        notes.one_thread += bool(threads) and all(lib["threads"] == 1 for lib in threads)
+    return dict(out)
 
 
 def settings_markdown(entries: list[Entry], exports: list[Export],
-                      exhausted: dict[str, tuple[int, int]] | None = None) -> list[str]:
-    exhausted = exhausted or {}
+                      notes: dict[str, PeerRunNotes] | None = None) -> list[str]:
+    notes = notes or {}
     lines = [("| method | our arguments | peer | class and arguments | peer's configurations | deviation from the "
               "peer's code |"), "|---|---|---|---|---|---|"]
     for e in entries:
@@ -523,10 +532,10 @@ def settings_markdown(entries: list[Entry], exports: list[Export],
         ours = ", ".join(f"{k}={v}" for k, v in PEER_ALIGNED_KWARGS.get(e.method, {}).items()) or "defaults"
         where = ("table rows (`restrict_configurations`)" if e.peer.restrict else
                  "anywhere in the space, evaluated at the nearest table row")
-        hit, runs = exhausted.get(e.label, (0, 0))
-        deviation = (f"table used up in {hit} of {runs} runs: the peer's `ValueError` in "
+        note = notes.get(e.label, PeerRunNotes())
+        deviation = (f"table used up in {note.exhausted} of {note.runs} runs: the peer's `ValueError` in "
                      "`generate_candidates_en_bulk` answered with no configuration (its tuner then lets running "
-                     "trials finish), see below" if hit else "none")
+                     "trials finish), see below" if note.exhausted else "none")
         lines.append(f"| {e.method} | {ours} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} | "
                      f"{deviation} |")
     lines += ["", ("| benchmark | rows | metric (mode) | budget (simulated s) | workers | peer tick (s) | "
@@ -535,10 +544,17 @@ def settings_markdown(entries: list[Entry], exports: list[Export],
         b = x.benchmark
         lines.append(f"| {b.name} | {x.n_rows} | {b.metric} ({b.mode}) | {b.max_wallclock_time:g} | {b.n_workers} | "
                      f"{x.clock.tick:.3g} | {x.clock.time_scale:g} |")
-    lines += ["", (f"Threads: every peer run is capped at {PEER_THREADS} BLAS/OpenMP thread (environment variables and "
-              "threadpoolctl in `peer_driver.py`, spec key `threads`); ours runs every model-based decision on one "
-              "BLAS thread (threadpoolctl) and BORE's classifier with n_jobs=1.")]
-    if any(hit for hit, _ in exhausted.values()):
+    capped = sum(n.one_thread for n in notes.values())
+    total = sum(n.runs for n in notes.values())
+    uncapped = ", ".join(f"{label} {n.runs - n.one_thread} of {n.runs}" for label, n in notes.items()
+                         if n.one_thread < n.runs)
+    lines += ["", ("Threads: ours runs every model-based decision on one BLAS thread (threadpoolctl) and BORE's "
+              "classifier with n_jobs=1; `peer_driver.py` caps every BLAS/OpenMP pool of a peer run at one thread "
+              "(environment variables and threadpoolctl, recorded per run): "
+              f"{capped} of {total} peer runs here have that record"
+              + (f"; without it (runs made before the driver capped threads, OpenBLAS's default of one thread "
+                 f"per core): {uncapped}" if uncapped else "") + ".")]
+    if any(n.exhausted for n in notes.values()):
         lines += ["", ("Used-up tables: Syne Tune 0.13's Gaussian-process searchers restricted to the table's rows raise "
                   "`ValueError: not enough values to unpack` in `RandomFromSetCandidateGenerator."
                   "generate_candidates_en_bulk` once every row has been proposed (its exclusion check knows no size "
@@ -565,7 +581,7 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
              (f"Seeds {plan.seeds[0]}..{plan.seeds[-1]} ({len(plan.seeds)} per benchmark), master seed {bm.MASTER_SEED}, "
              f"{args.n_jobs} processes, sides: {args.sides}. Command: `python benchmarks/bench_methods_peer.py "
              f"{' '.join(args.argv)}`."), ""]
-    lines += settings_markdown(entries, exports, exhaustion_counts(records, results_root)) + [""]
+    lines += settings_markdown(entries, exports, peer_run_notes(records, results_root)) + [""]
     lines += regret_markdown(entries, table, groups, args.sides, partial)
     lines += work_and_time_markdown(entries, records, results_root, args.sides) + [""]
     lines += health

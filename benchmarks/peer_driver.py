@@ -37,10 +37,11 @@ How the simulation is set up, and why:
   benchmarks (a 1-nearest-neighbour surrogate) but keeps the per-trial replicate seed of the table.
 * Table replicate seeds are drawn from numpy's global generator by the peer; it is seeded with the spec's
   ``backend_seed`` first.
-* Threads: the spec's ``threads`` (1 in ``bench_methods_peer.py``) caps BLAS and OpenMP threads for the whole
-  run (environment variables for libraries loaded later, ``threadpoolctl`` for those already loaded), as our
-  searchers run every model-based decision on one BLAS thread; the limits in force are recorded in the output
-  (``threads``).
+* Threads: BLAS and OpenMP are capped at ``DEFAULT_THREADS`` (1; the spec's optional ``threads`` overrides it)
+  for the whole run (environment variables for libraries loaded later, ``threadpoolctl`` for those already
+  loaded), as our searchers run every model-based decision on one BLAS thread. The cap is a condition of the
+  timing, not of the results (the peer's decisions do not depend on it), so it is not part of the spec's
+  default content; the limits in force are recorded in the output (``threads``).
 * A restricted table running out (0.13's Gaussian-process searchers, ``guard_table_exhaustion``): once every
   row has been proposed, 0.13's ``RandomFromSetCandidateGenerator.generate_candidates_en_bulk`` unpacks an empty
   list and raises ``ValueError`` instead of returning no candidate (its exclusion check only knows the size of
@@ -76,6 +77,7 @@ import pandas as pd
 
 DONE_PREFIX = "ARENA_PEER_DONE "
 TIMED_CALLS = ("suggest", "on_trial_result", "on_trial_complete")
+DEFAULT_THREADS = 1
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -455,10 +457,11 @@ def thread_report() -> list[dict[str, Any]]:
 
 def run(spec_path: Path) -> None:
     spec = json.loads(spec_path.read_text())
-    threads = spec.get("threads")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise SystemExit(f"spec {spec_path}: threads must be a positive integer or absent, got {threads!r}")
-    limits = thread_limits(threads) if threads else contextlib.nullcontext()
+    threads = spec.get("threads", DEFAULT_THREADS)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise SystemExit(f"spec {spec_path}: threads must be a positive integer or absent (default "
+                         f"{DEFAULT_THREADS}), got {threads!r}")
+    limits = thread_limits(threads)
     repository = Path(spec["repository"])
     meta = json.loads((repository / spec["benchmark"] / "arena_meta.json").read_text())
     folder = tempfile.mkdtemp(prefix="arena_peer_st_")

@@ -61,7 +61,7 @@ def test_peer_mobster_on_a_used_up_table_stops_proposing_and_lets_trials_finish(
                                            "brackets": 1, "search_options": {"num_init_random": 3}},
             "multi_fidelity": True, "restrict": True, "max_resource_attr": "arena_max_fidelity", "seed": 0,
             "backend_seed": 1, "method_seed": 2, "n_workers": 2, "budget": 100.0, "tick": 0.1, "time_scale": 1.0,
-            "threads": 1, "out": str(out)}
+            "out": str(out)}  # no "threads": the driver's default cap of one thread
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     _peer(str(BENCHMARKS / "peer_driver.py"), "run", str(tmp_path / "spec.json"))
     output = json.loads(out.read_text())
@@ -139,6 +139,6 @@ def test_exhaustion_guard_lets_other_candidate_generator_errors_through(tmp_path
 
 def test_driver_refuses_a_bad_thread_count(tmp_path):
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"threads": 0}))
+    spec.write_text(json.dumps({"threads": 0}))  # checked before anything is read
     with pytest.raises(SystemExit, match="threads must be a positive integer"):
         peer_driver.run(spec)
