@@ -129,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="keep the runs here (results/<rule>/..., our results layout) instead of a temporary folder")
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (bootstrap intervals)")
@@ -144,9 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "model's fidelity when a run's first model-based proposal was made."), "",
              "| task | rule | 25% | 50% | 100% | first model at n | failed runs |", "|---|---|---|---|---|---|---|"]
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="probe-kde-") as folder:
-        root = Path(folder)
-        (root / "repository").mkdir()
+    with contextlib.ExitStack() as stack:
+        root = args.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="probe-kde-")))
+        (root / "repository").mkdir(parents=True, exist_ok=True)
         for rule in args.rules:
             table, first_model, failed = run_rule(rule, plan, root)
             for bench in plan.benchmarks:
