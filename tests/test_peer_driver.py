@@ -142,3 +142,35 @@ def test_driver_refuses_a_bad_thread_count(tmp_path):
     spec.write_text(json.dumps({"threads": 0}))  # checked before anything is read
     with pytest.raises(SystemExit, match="threads must be a positive integer"):
         peer_driver.run(spec)
+
+
+def test_report_names_used_up_tables_and_runs_without_the_thread_record(tmp_path):
+    import bench_methods as bm
+    from bench_methods_peer import Entry, Export, peer_run_notes, settings_markdown
+    from comparison_helpers import peer_clock
+
+    from benchmark_definitions.registry import get_benchmark
+
+    one_thread = [{"api": "blas", "library": "openblas", "threads": 1}]
+    peers = {0: {"table_exhausted": [{"trial_id": "256"}], "threads": one_thread},  # used up, capped
+             1: {"table_exhausted": [], "threads": one_thread},
+             2: {"table_exhausted": []}}  # an earlier run: no thread record
+    records = []
+    for seed, peer in peers.items():
+        folder = tmp_path / bm.TAG / "xgboost-sklearn-digits" / "ST0.13-MOBSTER" / str(seed)
+        folder.mkdir(parents=True)
+        (folder / "metadata.json").write_text(json.dumps({"peer": peer}))
+        records.append(bm.RunRecord("xgboost-sklearn-digits", "ST0.13-MOBSTER", seed, 1.0, {}, np.empty(0)))
+    records.append(bm.RunRecord("xgboost-sklearn-digits", "ST0.13-MOBSTER", 3, 1.0, {}, np.empty(0),
+                                error="RuntimeError: timed out"))  # a failed run counts nowhere
+    notes = peer_run_notes(records, tmp_path)
+    assert (notes["ST0.13-MOBSTER"].runs, notes["ST0.13-MOBSTER"].exhausted,
+            notes["ST0.13-MOBSTER"].one_thread) == (3, 1, 2)
+    bench = get_benchmark("xgboost-sklearn-digits")
+    export = Export(bench, tmp_path, peer_clock(np.ones((1, 1, 2)), 1.0), 256)
+    text = "\n".join(settings_markdown([Entry("MOBSTER", "0.13"), Entry("DYHPO", "0.13")], [export], notes))
+    mobster = next(line for line in text.splitlines() if line.startswith("| MOBSTER |"))
+    dyhpo = next(line for line in text.splitlines() if line.startswith("| DYHPO |"))
+    assert "table used up in 1 of 3 runs" in mobster and dyhpo.endswith("| none |")
+    assert "2 of 3 peer runs here have that record" in text and "ST0.13-MOBSTER 1 of 3" in text
+    assert "Used-up tables:" in text
