@@ -292,6 +292,7 @@ def store_peer_run(spec: dict[str, Any], output: dict[str, Any], export: Export,
         "peer": {"version": output["peer_version"], "class": spec["class"], "kwargs": spec["kwargs"],
                  "restrict_to_table": spec["restrict"], "tick": spec["tick"], "time_scale": spec["time_scale"],
                  "distinct_rows_evaluated": output.get("evaluated_rows"), "suggest_kinds": output["suggest_kinds"],
+                 "table_exhausted": output.get("table_exhausted", []), "threads": output.get("threads"),
                  "numpy": output["numpy"], "pandas": output["pandas"]},
         "runtime_seconds": output["real_seconds"],
     })
@@ -493,21 +494,74 @@ def work_and_time_markdown(entries: list[Entry], records: list[bm.RunRecord], re
     return lines
 
 
-def settings_markdown(entries: list[Entry], exports: list[Export]) -> list[str]:
-    lines = ["| method | our arguments | peer | class and arguments | peer's configurations |",
-             "|---|---|---|---|---|"]
+@dataclass
+class PeerRunNotes:
+    """Per peer label, over its finished runs: how many there are, how many used up a restricted table (the
+    driver answered the peer's crash with "no configuration"), and how many ran with every BLAS/OpenMP pool at
+    one thread (recorded by the driver; runs made before the driver recorded it have no record)."""
+
+    runs: int = 0
+    exhausted: int = 0
+    one_thread: int = 0
+
+
+def peer_run_notes(records: list[bm.RunRecord], results_root: Path) -> dict[str, PeerRunNotes]:
+    out: dict[str, PeerRunNotes] = defaultdict(PeerRunNotes)
+    for r in records:
+        if r.error:
+            continue
+        metadata = Path(results_root) / bm.TAG / r.benchmark / r.method / str(r.seed) / "metadata.json"
+        peer = json.loads(metadata.read_text()).get("peer")
+        if peer is None:
+            continue
+        notes = out[r.method]
+        notes.runs += 1
+        notes.exhausted += bool(peer.get("table_exhausted"))
+        threads = peer.get("threads")
+        notes.one_thread += bool(threads) and all(lib["threads"] == 1 for lib in threads)
+    return dict(out)
+
+
+def settings_markdown(entries: list[Entry], exports: list[Export],
+                      notes: dict[str, PeerRunNotes] | None = None) -> list[str]:
+    notes = notes or {}
+    lines = [("| method | our arguments | peer | class and arguments | peer's configurations | deviation from the "
+              "peer's code |"), "|---|---|---|---|---|---|"]
     for e in entries:
         kwargs = ", ".join(f"{k}={v}" for k, v in e.peer.kwargs.items()) or "defaults"
         ours = ", ".join(f"{k}={v}" for k, v in PEER_ALIGNED_KWARGS.get(e.method, {}).items()) or "defaults"
         where = ("table rows (`restrict_configurations`)" if e.peer.restrict else
                  "anywhere in the space, evaluated at the nearest table row")
-        lines.append(f"| {e.method} | {ours} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} |")
+        note = notes.get(e.label, PeerRunNotes())
+        deviation = (f"table used up in {note.exhausted} of {note.runs} runs: the peer's `ValueError` in "
+                     "`generate_candidates_en_bulk` answered with no configuration (its tuner then lets running "
+                     "trials finish), see below" if note.exhausted else "none")
+        lines.append(f"| {e.method} | {ours} | Syne Tune {e.version} | `{e.peer.cls}({kwargs})` | {where} | "
+                     f"{deviation} |")
     lines += ["", ("| benchmark | rows | metric (mode) | budget (simulated s) | workers | peer tick (s) | "
               "peer time scale |"), "|---|---|---|---|---|---|---|"]
     for x in exports:
         b = x.benchmark
         lines.append(f"| {b.name} | {x.n_rows} | {b.metric} ({b.mode}) | {b.max_wallclock_time:g} | {b.n_workers} | "
                      f"{x.clock.tick:.3g} | {x.clock.time_scale:g} |")
+    capped = sum(n.one_thread for n in notes.values())
+    total = sum(n.runs for n in notes.values())
+    uncapped = ", ".join(f"{label} {n.runs - n.one_thread} of {n.runs}" for label, n in notes.items()
+                         if n.one_thread < n.runs)
+    lines += ["", ("Threads: ours runs every model-based decision on one BLAS thread (threadpoolctl) and BORE's "
+              "classifier with n_jobs=1; `peer_driver.py` caps every BLAS/OpenMP pool of a peer run at one thread "
+              "(environment variables and threadpoolctl, recorded per run): "
+              f"{capped} of {total} peer runs here have that record"
+              + (f"; without it (runs made before the driver capped threads, OpenBLAS's default of one thread "
+                 f"per core): {uncapped}" if uncapped else "") + ".")]
+    if any(n.exhausted for n in notes.values()):
+        lines += ["", ("Used-up tables: Syne Tune 0.13's Gaussian-process searchers restricted to the table's rows raise "
+                  "`ValueError: not enough values to unpack` in `RandomFromSetCandidateGenerator."
+                  "generate_candidates_en_bulk` once every row has been proposed (its exclusion check knows no size "
+                  "for a space with continuous hyperparameters). The driver catches exactly that error, checks that "
+                  "every table row has been proposed, and answers no configuration, which is what the peer's "
+                  "searchers return for an exhausted finite space: the tuner stops starting trials and the running "
+                  "ones finish. Ours does the same when the table is used up (see '(ends at x)' below).")]
     return lines
 
 
@@ -527,7 +581,7 @@ def report(args: argparse.Namespace, plan: bm.Plan, entries: list[Entry], export
              (f"Seeds {plan.seeds[0]}..{plan.seeds[-1]} ({len(plan.seeds)} per benchmark), master seed {bm.MASTER_SEED}, "
              f"{args.n_jobs} processes, sides: {args.sides}. Command: `python benchmarks/bench_methods_peer.py "
              f"{' '.join(args.argv)}`."), ""]
-    lines += settings_markdown(entries, exports) + [""]
+    lines += settings_markdown(entries, exports, peer_run_notes(records, results_root)) + [""]
     lines += regret_markdown(entries, table, groups, args.sides, partial)
     lines += work_and_time_markdown(entries, records, results_root, args.sides) + [""]
     lines += health

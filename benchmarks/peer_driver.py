@@ -37,6 +37,18 @@ How the simulation is set up, and why:
   benchmarks (a 1-nearest-neighbour surrogate) but keeps the per-trial replicate seed of the table.
 * Table replicate seeds are drawn from numpy's global generator by the peer; it is seeded with the spec's
   ``backend_seed`` first.
+* Threads: BLAS and OpenMP are capped at ``DEFAULT_THREADS`` (1; the spec's optional ``threads`` overrides it)
+  for the whole run (environment variables for libraries loaded later, ``threadpoolctl`` for those already
+  loaded), as our searchers run every model-based decision on one BLAS thread. The cap is a condition of the
+  timing, not of the results (the peer's decisions do not depend on it), so it is not part of the spec's
+  default content; the limits in force are recorded in the output (``threads``).
+* A restricted table running out (0.13's Gaussian-process searchers, ``guard_table_exhaustion``): once every
+  row has been proposed, 0.13's ``RandomFromSetCandidateGenerator.generate_candidates_en_bulk`` unpacks an empty
+  list and raises ``ValueError`` instead of returning no candidate (its exclusion check only knows the size of
+  finite spaces, and a space with a continuous hyperparameter has none). The driver turns exactly that error,
+  after checking that every table row is among the proposed configurations, into the answer Syne Tune's own
+  searchers give when a space is exhausted: no configuration (``None``), on which the peer's tuner stops
+  starting trials and lets the running ones finish. Each such event is recorded (``table_exhausted``).
 * Multi-objective and transfer-learning methods (``spec["recipe"]``, see ``build_recipe``): their classes live
   outside ``syne_tune.optimizer.baselines`` in 0.16 or take other arguments. Every objective the export's
   ``meta.json`` lists under ``metrics`` is recorded with each result (``results["metric:<name>"]``). Transfer
@@ -55,6 +67,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -64,6 +77,9 @@ import pandas as pd
 
 DONE_PREFIX = "ARENA_PEER_DONE "
 TIMED_CALLS = ("suggest", "on_trial_result", "on_trial_complete")
+DEFAULT_THREADS = 1
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -340,7 +356,9 @@ def make_scheduler(spec: dict, meta: dict, config_space: dict, restrict: list[di
     search_options = dict(kwargs.pop("search_options", {}))
     search_options.setdefault("debug_log", False)
     if restrict is not None:
-        search_options["restrict_configurations"] = restrict
+        # A copy: the peer's searchers remove proposed rows from this list in place, and the driver keeps the
+        # whole table (``guard_table_exhaustion`` checks against it).
+        search_options["restrict_configurations"] = [dict(row) for row in restrict]
     common = {"metric": metric, "mode": mode, "random_seed": seed, "search_options": search_options}
     if multi_fidelity:
         common.update(resource_attr=fidelity, max_resource_attr=spec["max_resource_attr"])
@@ -383,8 +401,67 @@ def instrument(scheduler, calls: dict[str, list[float]], log: dict[str, list], k
         setattr(scheduler, name, timed(name, getattr(scheduler, name)))
 
 
+def guard_table_exhaustion(scheduler, table_rows: list[dict], events: list[dict], log: dict[str, list]) -> bool:
+    """Lets a 0.13 model-based searcher restricted to ``table_rows`` answer "no configuration" when the table is
+    used up, instead of crashing (see the module docstring). Only a ``ValueError`` raised inside
+    ``RandomFromSetCandidateGenerator.generate_candidates_en_bulk`` while every table row is in the searcher's
+    exclusion list (the configurations already proposed) is caught; anything else propagates. Returns whether the
+    searcher was guarded (it has a restricted model-based ``_get_config_modelbased``)."""
+    searcher = getattr(scheduler, "searcher", None)
+    if getattr(searcher, "_restrict_configurations", None) is None or \
+            not hasattr(searcher, "_get_config_modelbased"):
+        return False
+    from syne_tune.optimizer.schedulers.searchers.bayesopt.tuning_algorithms.bo_algorithm_components import (
+        RandomFromSetCandidateGenerator,
+    )
+
+    bulk = RandomFromSetCandidateGenerator.generate_candidates_en_bulk.__code__
+    original = searcher._get_config_modelbased
+
+    def guarded(exclusion_candidates, **kwargs):
+        try:
+            return original(exclusion_candidates=exclusion_candidates, **kwargs)
+        except ValueError as err:
+            innermost = traceback.extract_tb(err.__traceback__)[-1]
+            if (innermost.name, innermost.filename) != (bulk.co_name, bulk.co_filename):
+                raise
+            unproposed = sum(not exclusion_candidates.contains(row) for row in table_rows)
+            if unproposed:
+                raise RuntimeError(f"the peer's candidate generator failed with {unproposed} of {len(table_rows)} "
+                                   "table rows not proposed yet: not an exhausted table") from err
+            events.append({"trial_id": kwargs.get("trial_id"), "table_rows": len(table_rows),
+                           "proposed": len(exclusion_candidates), "results_so_far": len(log["trial_id"]),
+                           "last_result_time": log["sim_time"][-1] if log["sim_time"] else None})
+            return None
+
+    searcher._get_config_modelbased = guarded
+    return True
+
+
+def thread_limits(threads: int):
+    """Caps BLAS and OpenMP threads at ``threads`` for libraries loaded from now on (environment) and for those
+    already loaded (threadpoolctl); returns the threadpoolctl context to enter around the run."""
+    from threadpoolctl import threadpool_limits
+
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    return threadpool_limits(limits=threads)
+
+
+def thread_report() -> list[dict[str, Any]]:
+    from threadpoolctl import threadpool_info
+
+    return [{"api": lib.get("user_api"), "library": lib.get("internal_api"), "threads": lib.get("num_threads")}
+            for lib in threadpool_info()]
+
+
 def run(spec_path: Path) -> None:
     spec = json.loads(spec_path.read_text())
+    threads = spec.get("threads", DEFAULT_THREADS)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise SystemExit(f"spec {spec_path}: threads must be a positive integer or absent (default "
+                         f"{DEFAULT_THREADS}), got {threads!r}")
+    limits = thread_limits(threads)
     repository = Path(spec["repository"])
     meta = json.loads((repository / spec["benchmark"] / "arena_meta.json").read_text())
     folder = tempfile.mkdtemp(prefix="arena_peer_st_")
@@ -420,6 +497,9 @@ def run(spec_path: Path) -> None:
     log: dict[str, list] = defaultdict(list)
     kinds: dict[str, int] = defaultdict(int)
     instrument(scheduler, calls, log, kinds, meta, spec["time_scale"])
+    exhausted: list[dict] = []
+    if restrict is not None:
+        guard_table_exhaustion(scheduler, restrict, exhausted, log)
     tuner = Tuner(
         trial_backend=backend,
         scheduler=scheduler,
@@ -433,8 +513,9 @@ def run(spec_path: Path) -> None:
         tuner_name=f"arena-peer-{spec['seed']}",
     )
     t0 = time.perf_counter()
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # the peer prints every trial
+    with limits, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # the peer prints every trial
         tuner.run()
+        threads_in_force = thread_report()
     seconds = time.perf_counter() - t0
     configs = {}
     for trial_id, trial in backend._trial_dict.items():
@@ -451,6 +532,8 @@ def run(spec_path: Path) -> None:
         "configs": configs,
         "evaluated_rows": len(set(backend.evaluated_rows)) if not spec["restrict"] else None,
         "ticks": math.ceil(spec["budget"] / spec["tick"]),
+        "threads": threads_in_force,
+        "table_exhausted": exhausted,
     }
     Path(spec["out"]).write_text(json.dumps(out))
     shutil.rmtree(folder, ignore_errors=True)
