@@ -169,21 +169,13 @@ def run_planned_sweep(plan: SweepPlan, settings: LaunchSettings) -> int:
     (settings.sweep_dir / "multirun.yaml").write_text(settings.multirun_yaml)
     jobs = list(enumerate(plan.runs))
     print(f"[arena] {len(jobs)} job(s), launcher {settings.launcher}, sweep folder {settings.sweep_dir}", flush=True)
-    previous = {key: os.environ.get(key) for key in settings.env_set}
-    os.environ.update(settings.env_set)
-    try:
+    with _environment(settings.env_set):
         if settings.launcher == "basic":
             failures = run_slice(jobs, settings.sweep_dir)
         elif settings.launcher == "joblib":
             failures = _run_joblib(jobs, settings)
         else:
             failures = _run_ray(jobs, settings)
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     if not failures:
         return 0
     failures.sort(key=lambda f: f.num)

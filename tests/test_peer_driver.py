@@ -137,6 +137,72 @@ def test_exhaustion_guard_lets_other_candidate_generator_errors_through(tmp_path
     assert "GUARD_OK" in _peer("-c", script)
 
 
+_BULK_MODULE = "syne_tune.optimizer.schedulers.searchers.bayesopt.tuning_algorithms.bo_algorithm_components"
+
+
+class _RowsGenerator:
+    """Stands in for Syne Tune 0.13's ``RandomFromSetCandidateGenerator`` (so the guard's logic is tested where the
+    peer is not installed, as in CI): its bulk method fails on a used-up row list exactly as the peer's does,
+    unpacking ``zip(*[])`` into two names."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def generate_candidates_en_bulk(self, num_cands, exclusion_list):
+        left = [(row, pos) for pos, row in enumerate(self.rows) if not exclusion_list.contains(row)][:num_cands]
+        configs, _positions = zip(*left)
+        return list(configs)
+
+
+class _Excluded:
+    def __init__(self, xs):
+        self.xs = set(xs)
+
+    def contains(self, config):
+        return config["x"] in self.xs
+
+    def __len__(self):
+        return len(self.xs)
+
+
+def test_exhaustion_guard_decides_from_where_the_error_arose_and_what_is_left(monkeypatch):
+    """The guard in-process, with the peer's generator replaced by one failing the same way: a used-up table is
+    answered with no configuration and recorded; the same error with rows left, and any other ValueError,
+    propagate."""
+    import types
+
+    parts = _BULK_MODULE.split(".")
+    for depth in range(1, len(parts) + 1):
+        monkeypatch.setitem(sys.modules, ".".join(parts[:depth]), types.ModuleType(".".join(parts[:depth])))
+    sys.modules[_BULK_MODULE].RandomFromSetCandidateGenerator = _RowsGenerator
+
+    class Searcher:
+        def __init__(self):
+            self._restrict_configurations = [{"x": 0.1}, {"x": 0.2}]
+
+        def _get_config_modelbased(self, exclusion_candidates, **kwargs):
+            if kwargs.get("other"):
+                raise ValueError("something else")
+            rows = self._restrict_configurations if kwargs.get("full", True) else []
+            return _RowsGenerator(rows).generate_candidates_en_bulk(5, exclusion_list=exclusion_candidates)[0]
+
+    scheduler = types.SimpleNamespace(searcher=Searcher())
+    table = [{"x": 0.1}, {"x": 0.2}]
+    events, log = [], {"trial_id": [3], "sim_time": [1.5]}
+    assert peer_driver.guard_table_exhaustion(scheduler, table, events, log)
+    assert scheduler.searcher._get_config_modelbased(exclusion_candidates=_Excluded([0.1])) == {"x": 0.2}
+    with pytest.raises(RuntimeError, match="1 of 2 table rows not proposed"):  # the error, but a row is left
+        scheduler.searcher._get_config_modelbased(exclusion_candidates=_Excluded([0.1]), full=False)
+    with pytest.raises(ValueError, match="something else"):
+        scheduler.searcher._get_config_modelbased(exclusion_candidates=_Excluded([0.1, 0.2]), other=True)
+    assert events == []
+    assert scheduler.searcher._get_config_modelbased(exclusion_candidates=_Excluded([0.1, 0.2]), trial_id="9") is None
+    assert events == [{"trial_id": "9", "table_rows": 2, "proposed": 2, "results_so_far": 1,
+                       "last_result_time": 1.5}]
+    # A searcher that is not restricted to the table is left alone.
+    assert not peer_driver.guard_table_exhaustion(types.SimpleNamespace(searcher=object()), table, [], log)
+
+
 def test_driver_refuses_a_bad_thread_count(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"threads": 0}))  # checked before anything is read

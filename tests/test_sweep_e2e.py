@@ -230,15 +230,20 @@ def test_sweep_killed_midway_and_rerun_equals_an_uninterrupted_sweep(reference, 
             start_new_session=True,
         )
     try:
-        # Kill once one experiment is complete and the next one has claimed its folder (status "running").
+        # Kill once one experiment is complete and the next one has claimed its folder (status "running"). The
+        # sweep is frozen (SIGSTOP) while its folders are read, so the states seen are the states it is killed
+        # in: an experiment takes milliseconds, and without the freeze the "running" one may complete between
+        # the read and the kill.
         deadline = time.monotonic() + 120
         while True:
+            assert proc.poll() is None, f"sweep ended before it could be killed:\n{log.read_text()}"
+            os.killpg(proc.pid, signal.SIGSTOP)
             states = {
                 exp: (_metadata(_folder(tmp_path, "killed", *exp)) or {}).get("status") for exp in EXPERIMENTS
             }
             if "complete" in states.values() and "running" in states.values():
                 break
-            assert proc.poll() is None, f"sweep ended before it could be killed:\n{log.read_text()}"
+            os.killpg(proc.pid, signal.SIGCONT)
             assert time.monotonic() < deadline, f"no experiment completed in time:\n{log.read_text()}"
             time.sleep(0.005)
         os.killpg(proc.pid, signal.SIGKILL)
