@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _processes import TOKEN_ENV, processes_with, wait_until_gone
 
 from baselines.scheduler import Decision, Scheduler, Suggestion
 from benchmark_definitions.definitions import RealBenchmark
@@ -31,7 +32,6 @@ from launchers.local_backend import LocalBackend
 from launchers.tuner import StoppingCriterion, Tuner
 
 REPO = Path(__file__).resolve().parents[1]
-TOKEN_ENV = "HPO_ARENA_TEST_TOKEN"
 SPACE = SearchSpace({"x": Uniform(0.0, 1.0)})
 
 pytestmark = [
@@ -43,33 +43,6 @@ pytestmark = [
 # ------------------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------------------
-
-def processes_with(token: str) -> list[tuple[int, str]]:
-    """Live (non-zombie) processes whose environment holds ``HPO_ARENA_TEST_TOKEN=token``: (pid, cmdline)."""
-    marker = f"{TOKEN_ENV}={token}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()  # empty for zombies
-            if marker not in environ.split(b"\0"):
-                continue
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # gone meanwhile, or not ours
-            continue
-        found.append((int(entry), cmdline.strip()))
-    return found
-
-
-def wait_until_gone(token: str, timeout: float) -> list[tuple[int, str]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = processes_with(token)
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
 
 @pytest.fixture()
 def token():

@@ -22,9 +22,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from _processes import TOKEN_ENV, wait_until_gone
 
 REPO = Path(__file__).resolve().parents[1]
-TOKEN_ENV = "HPO_ARENA_TEST_TOKEN"
 BENCHMARKS = ("xgboost-sklearn-breast_cancer", "xgboost-sklearn-wine")
 SWEEP = ("method=RS,ASHA", f"benchmark={','.join(BENCHMARKS)}", "seed=range(0,3)",
          "benchmark.max_wallclock_time=0.3")
@@ -170,29 +170,6 @@ def _command(*overrides: str) -> list[str]:
     return [sys.executable, "-m", "launchers.cli", "sweep", "-m", *overrides]
 
 
-def _processes_with(token: str) -> list[tuple[int, str]]:
-    marker = f"{TOKEN_ENV}={token}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            if marker not in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):  # empty for zombies
-                continue
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        found.append((int(entry), cmdline.strip()))
-    return found
-
-
-def _wait_until_gone(token: str, timeout: float) -> list[tuple[int, str]]:
-    deadline = time.monotonic() + timeout
-    while (left := _processes_with(token)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
 def _metadata(workdir: Path, tag: str, exp: tuple[str, str, int]) -> dict | None:
     try:
         return json.loads((workdir / "results" / tag / exp[0] / exp[1] / str(exp[2]) / "metadata.json").read_text())
@@ -211,7 +188,7 @@ def test_joblib_workers_run_slices_and_end_with_the_sweep(tmp_path):
     proc = subprocess.run(_command(*SWEEP, "tag=batched", "master_seed=11", *JOBLIB), cwd=tmp_path,
                           env=_env(tmp_path, token), capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert not _wait_until_gone(token, 5.0), "worker processes outlived the sweep"
+    assert not wait_until_gone(token, 5.0), "worker processes outlived the sweep"
     for exp in EXPERIMENTS:
         assert (_metadata(tmp_path, "batched", exp) or {}).get("status") == "complete", exp
     stats = [json.loads(line) for line in (tmp_path / "job_stats.jsonl").read_text().splitlines()]
@@ -251,7 +228,7 @@ def test_killed_joblib_sweep_leaves_no_worker_and_resumes_to_hydras_files(tmp_pa
         proc.send_signal(signal.SIGKILL)  # the sweep process only: its workers must notice by themselves
     finally:
         proc.wait(timeout=30)
-    left = _wait_until_gone(token, 10.0)
+    left = wait_until_gone(token, 10.0)
     assert not left, f"worker processes left after the sweep was killed: {left}"
     states = {exp: (_metadata(killed, "k", exp) or {}).get("status") for exp in EXPERIMENTS}
     complete = [exp for exp, status in states.items() if status == "complete"]
@@ -261,7 +238,7 @@ def test_killed_joblib_sweep_leaves_no_worker_and_resumes_to_hydras_files(tmp_pa
     rerun = subprocess.run(_command(*SWEEP, "tag=k", *JOBLIB), cwd=killed, env=_env(killed, token),
                            capture_output=True, text=True, timeout=300, check=False)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-3000:]
-    assert not _wait_until_gone(token, 5.0)
+    assert not wait_until_gone(token, 5.0)
     for exp in EXPERIMENTS:
         label = f"{exp[0]} / {exp[1]} / seed {exp[2]}"
         assert (f"[arena] skip (complete): {label}" in rerun.stdout) == (exp in complete), label
