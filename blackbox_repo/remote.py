@@ -20,8 +20,10 @@ Accepted remote roots:
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import posixpath
 import re
 import shutil
 from abc import ABC, abstractmethod
@@ -59,6 +61,60 @@ def local_path(url: str | os.PathLike[str]) -> str | None:
     if "://" in url or "::" in url:  # a protocol, or fsspec's chained URLs
         return None
     return url
+
+
+class LocalFiles:
+    """The file-system calls the results writers and readers make, on the local disk, as fsspec's
+    ``LocalFileSystem`` answers them (absolute paths, hidden names matched by ``*``, symbolic links followed).
+    Local roots use it so that writing or reading a study does not import fsspec (its import scans every
+    installed package's entry points, which costs a sweep more than writing a results file)."""
+
+    protocol = ("file", "local")
+
+    def open(self, path: str, mode: str = "rb", encoding: str | None = None):
+        return open(path, mode, encoding=encoding) if "b" not in mode else open(path, mode)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def ls(self, path: str, detail: bool = False) -> list[str]:
+        assert not detail, "only names are listed"
+        return [posixpath.join(path, entry.name) for entry in os.scandir(path)]
+
+    def glob(self, pattern: str) -> list[str]:
+        return glob.glob(pattern, include_hidden=True)
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        os.makedirs(path, exist_ok=exist_ok)
+
+    def rm(self, path: str) -> None:
+        os.remove(path)
+
+    def size(self, path: str) -> int:
+        return os.stat(path).st_size  # FileNotFoundError when absent, as fsspec raises
+
+
+def _absolute(path: str) -> str:
+    """A local path as fsspec's ``LocalFileSystem`` names it: absolute, "~" expanded, no trailing slash."""
+    if path.startswith("~"):
+        path = os.path.expanduser(path)
+    elif not path.startswith("/"):
+        path = f"{os.getcwd()}/{path[2:] if path.startswith('./') else '' if path == '.' else path}"
+    return path.rstrip("/") or "/"
+
+
+def filesystem(url: str | os.PathLike[str]):
+    """(file system, path) of a root or file: ``LocalFiles`` for local paths, else fsspec's for the URL."""
+    local = local_path(url) if os.sep == "/" else None
+    if local is not None:
+        return LocalFiles(), _absolute(local)
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(os.fspath(url))
+    return fs, path
 
 
 def parse_root(root: str, storage_options: Mapping[str, Any] | None = None) -> RemoteRoot:

@@ -181,25 +181,18 @@ def mark_status(spec: ExperimentSpec, started_at: str, status: str = "running", 
     A sweep killed mid-way thus leaves visible, incomplete folders (results readers skip them, ``is_complete``
     is False), and the rerun redoes them; their complete files replace the marker atomically at the end.
     """
+    import glob
     import os
     import socket
 
-    from launchers.results_writer import local_path, write_metadata
+    from blackbox_repo.remote import filesystem
+    from launchers.results_writer import write_metadata
 
     if status == "running":
-        local = local_path(spec.path)
-        if local is not None:
-            import glob
-
-            for stale in glob.glob(os.path.join(glob.escape(local), "*.tmp-*")):
-                os.remove(stale)
-        else:
-            import fsspec
-
-            fs, folder = fsspec.core.url_to_fs(spec.path)
-            if fs.exists(folder):
-                for stale in fs.glob(f"{folder.rstrip('/')}/*.tmp-*"):
-                    fs.rm(stale)
+        fs, folder = filesystem(spec.path)
+        if fs.exists(folder):
+            for stale in fs.glob(f"{glob.escape(folder.rstrip('/'))}/*.tmp-*"):
+                fs.rm(stale)
     write_metadata(spec.path, {
         "status": status, "tag": spec.tag, "benchmark": spec.benchmark.name, "method": spec.method,
         "seed": spec.seed, "master_seed": spec.master_seed, "started_at": started_at,

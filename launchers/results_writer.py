@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from blackbox_repo.remote import local_path
+from blackbox_repo.remote import LocalFiles, filesystem
 
 if TYPE_CHECKING:
     from launchers.tuner import Results
@@ -63,22 +63,16 @@ def _library_versions() -> dict[str, str]:
 
 
 def _folder(path: str):
-    """(fsspec file system or None for a local folder, the folder's path), the folder created."""
-    local = local_path(path)
-    if local is not None:
-        os.makedirs(local, exist_ok=True)
-        return None, local
-    import fsspec
-
-    fs, folder = fsspec.core.url_to_fs(path)
+    """(file system, the folder's path) of an experiment folder, the folder created."""
+    fs, folder = filesystem(path)
     fs.makedirs(folder, exist_ok=True)
     return fs, folder
 
 
 def _write_bytes_atomically(fs, path: str, payload: bytes) -> None:
-    """Write ``payload`` to a temporary sibling and rename it over ``path``; ``fs`` None: a local file."""
+    """Write ``payload`` to a temporary sibling and rename it over ``path``."""
     temporary = f"{path}.tmp-{os.getpid()}"
-    if fs is None:
+    if isinstance(fs, LocalFiles):
         with open(temporary, "wb") as handle:
             handle.write(payload)
         os.replace(temporary, path)

@@ -12,16 +12,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from blackbox_repo.remote import local_path
+from blackbox_repo.remote import filesystem, local_path
 
 STUDY_FILE = "study.json"
-
-
-def _url_to_fs(path: str):
-    """(fsspec file system, path) of a remote URL; imported only then (a local study never pays for fsspec)."""
-    import fsspec
-
-    return fsspec.core.url_to_fs(path)
 
 
 def _join(root: str, *parts: str) -> str:
@@ -33,15 +26,7 @@ def experiment_path(results_root: str, tag: str, benchmark: str, method: str, se
 
 
 def read_study(results_root: str, tag: str) -> dict[str, Any] | None:
-    path = _join(results_root, tag, STUDY_FILE)
-    local = local_path(path)
-    if local is not None:
-        try:
-            with open(local, encoding="utf-8") as fh:
-                return json.load(fh)
-        except FileNotFoundError:
-            return None
-    fs, fs_path = _url_to_fs(path)
+    fs, fs_path = filesystem(_join(results_root, tag, STUDY_FILE))
     if not fs.exists(fs_path):
         return None
     with fs.open(fs_path, "r") as fh:
@@ -77,7 +62,7 @@ def ensure_study(results_root: str, tag: str, master_seed: int | None = None) ->
         except FileExistsError:
             return int(read_study(results_root, tag)["master_seed"])  # type: ignore[index]
     else:
-        fs, fs_path = _url_to_fs(path)
+        fs, fs_path = filesystem(path)
         fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
         with fs.open(fs_path, "w") as fh:
             fh.write(payload)
@@ -96,7 +81,7 @@ def _write_study(results_root: str, tag: str, study: dict[str, Any]) -> None:
             fh.write(payload)
         os.replace(tmp, local)
     else:
-        fs, fs_path = _url_to_fs(path)
+        fs, fs_path = filesystem(path)
         with fs.open(fs_path, "w") as fh:
             fh.write(payload)
 
@@ -119,14 +104,8 @@ def record_sweep(results_root: str, tag: str, overrides: list[str], jobs: list[d
 
 def is_complete(path: str) -> bool:
     """An experiment is complete when its metadata.json exists and says so (it is written last)."""
-    local = local_path(_join(path, "metadata.json"))
+    fs, fs_path = filesystem(_join(path, "metadata.json"))
     try:
-        if local is not None:
-            with open(local, encoding="utf-8") as fh:
-                return json.load(fh).get("status") == "complete"
-        fs, fs_path = _url_to_fs(_join(path, "metadata.json"))
-        if not fs.exists(fs_path):
-            return False
         with fs.open(fs_path, "r") as fh:
             return json.load(fh).get("status") == "complete"
     except (json.JSONDecodeError, OSError):  # FileNotFoundError included: not started, not complete

@@ -8,9 +8,7 @@ columns asked for, in parallel threads (parquet decoding releases the GIL).
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import posixpath
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -22,7 +20,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from blackbox_repo.remote import local_path
+from blackbox_repo.remote import LocalFiles as _LocalFiles  # noqa: F401 (tests check the local reader)
+from blackbox_repo.remote import filesystem as _filesystem
 
 METADATA_FILE = "metadata.json"
 STUDY_FILE = "study.json"
@@ -33,53 +32,6 @@ INDEX_COLUMNS = ["benchmark", "setup", "subplot", "seed", "tag", "method", "star
 
 MetadataToValue = Callable[[dict], Hashable | None]
 DatetimeBound = datetime | str | None
-
-
-class _LocalFiles:
-    """The file-system calls this module makes, on the local disk, as fsspec's ``LocalFileSystem`` answers them
-    (absolute paths, hidden names matched by ``*``, symbolic links followed). Local roots use it so that reading
-    a study does not import fsspec (its import scans every installed package's entry points)."""
-
-    protocol = ("file", "local")
-
-    def open(self, path: str, mode: str = "rb", encoding: str | None = None):
-        return open(path, mode, encoding=encoding) if "b" not in mode else open(path, mode)
-
-    def exists(self, path: str) -> bool:
-        return os.path.exists(path)
-
-    def isdir(self, path: str) -> bool:
-        return os.path.isdir(path)
-
-    def ls(self, path: str, detail: bool = False) -> list[str]:
-        assert not detail, "only names are listed"
-        return [posixpath.join(path, entry.name) for entry in os.scandir(path)]
-
-    def glob(self, pattern: str) -> list[str]:
-        return glob.glob(pattern, include_hidden=True)
-
-    def size(self, path: str) -> int:
-        return os.stat(path).st_size  # FileNotFoundError when absent, as fsspec raises
-
-
-def _absolute(path: str) -> str:
-    """A local path as fsspec's ``LocalFileSystem`` names it: absolute, "~" expanded, no trailing slash."""
-    if path.startswith("~"):
-        path = os.path.expanduser(path)
-    elif not path.startswith("/"):
-        path = f"{os.getcwd()}/{path[2:] if path.startswith('./') else '' if path == '.' else path}"
-    return path.rstrip("/") or "/"
-
-
-def _filesystem(url: str):
-    """(file system, path) of a root or file: ``_LocalFiles`` for local paths, else fsspec's for the URL."""
-    local = local_path(url) if os.sep == "/" else None
-    if local is not None:
-        return _LocalFiles(), _absolute(local)
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(url)
-    return fs, path
 
 
 def _is_local(fs) -> bool:
