@@ -220,8 +220,7 @@ class HyperTuneSearcher(MultiFidelityGPSearcher):
         weights = self.ensemble_weights()
         models = [self.model_at_level(level)[0] for level in weights]
         ensemble = _Ensemble(models, list(weights.values()))
-        evaluated = sorted(self._x)
-        X_seen = np.vstack([self.encoded(np.asarray(evaluated, dtype=np.int64)),
+        X_seen = np.vstack([self.encoded(self.encoded_trials()),
                             self.pending_without_result(math.inf)[1]])
         mean, _ = ensemble.predict(X_seen)
         return ensemble, float(np.min(mean))

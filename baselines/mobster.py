@@ -191,9 +191,8 @@ class MultiFidelityGPSearcher(BOSearcher):
         self._obs_value: list[float] = []
         self._obs_index: dict[tuple[int, float], int] = {}
         self.level_counts: dict[float, int] = {}
-        self._x: dict[int, np.ndarray] = {}  # encoded configuration per trial
-        # The same encodings as rows of one array indexed by trial id (``encoded`` gathers from it: every decision
-        # of DyHPO and Hyper-Tune looks up hundreds of trials).
+        # Encoded configuration per trial, as rows of one array indexed by trial id (``encoded`` gathers from it:
+        # every decision of DyHPO and Hyper-Tune looks up hundreds of trials).
         self._x_rows = np.zeros((0, self.encoder.dim))
         self._x_known = np.zeros(0, dtype=bool)  # which rows of ``_x_rows`` hold an encoding
         self._obs_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # ``observations()``, cached
@@ -216,7 +215,7 @@ class MultiFidelityGPSearcher(BOSearcher):
     # Data
     def observe(self, trial_id: int, config: Mapping[str, Any], fidelity: float | None, value: float) -> None:
         super().observe(trial_id, config, fidelity, value)
-        if trial_id not in self._x:  # also for a diverged trial: a paused one may still be scored for promotion
+        if not self._has_encoding(trial_id):  # also for a diverged trial: a paused one may still be scored for promotion
             self._store_encoding(trial_id, self.encoder.encode(config))
         value = self._sign * float(value)
         if not math.isfinite(value):  # NaN and infinities stay out of the GP's data (the worst result)
@@ -253,8 +252,15 @@ class MultiFidelityGPSearcher(BOSearcher):
             self._obs_arrays = arrays
         return self._obs_arrays
 
+    def _has_encoding(self, trial_id: int) -> bool:
+        return trial_id < len(self._x_known) and bool(self._x_known[trial_id])
+
+    def encoded_trials(self) -> np.ndarray:
+        """Ids (ascending) of the trials whose configuration is encoded: every trial with a result, and running
+        ones that a decision looked up."""
+        return np.flatnonzero(self._x_known)
+
     def _store_encoding(self, trial_id: int, x: np.ndarray) -> None:
-        self._x[trial_id] = x
         if trial_id >= len(self._x_rows):  # grow geometrically: amortised O(1) per trial
             size = max(2 * len(self._x_rows), trial_id + 1, 64)
             rows, known = np.zeros((size, self.encoder.dim)), np.zeros(size, dtype=bool)
@@ -269,9 +275,8 @@ class MultiFidelityGPSearcher(BOSearcher):
         unknown = trial_ids >= len(self._x_known)
         inside = ~unknown
         unknown[inside] = ~self._x_known[trial_ids[inside]]
-        for t in trial_ids[unknown]:  # running, no result yet
-            if int(t) not in self._x:
-                self._store_encoding(int(t), self.encoder.encode(self.pending[int(t)]))
+        for t in np.unique(trial_ids[unknown]):  # running, no result yet
+            self._store_encoding(int(t), self.encoder.encode(self.pending[int(t)]))
         return self._x_rows[trial_ids]
 
     def scaled_resource(self, level: float | np.ndarray) -> float | np.ndarray:
