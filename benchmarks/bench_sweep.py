@@ -5,6 +5,7 @@
     python benchmarks/bench_sweep.py --study [--pairs 5] [--peer-python PATH] [--study-launcher basic]
                                      [--study-all-figures]
     python benchmarks/bench_sweep.py --study-only ...
+    python benchmarks/bench_sweep.py --study-only --pairs 0 --floor   # only the floor (needs --peer-total-cpu)
 
 **Per-experiment fixed cost** (default part). The sweep (``--methods`` x the embedded benchmarks
 xgboost-sklearn-{digits,breast_cancer,wine} x seeds, default budgets) runs through the CLI in a subprocess
@@ -51,6 +52,20 @@ step's wall and CPU time per side (medians), per-pair ratios of the totals and t
 results on both sides (so a ratio never rewards doing less work). Also ``python -X importtime`` of
 ``import launchers.cli`` and the start-up of an empty interpreter, to show what start-up costs.
 
+**What 30x would take** (``--floor``, printed after the study): the target is the peer's median total CPU
+divided by 30. Against it the script sets what no arrangement of our steps can avoid, measured here:
+
+* the *stack floor*: CPU of fresh interpreters that only import the libraries each step needs (convert:
+  numpy, pyarrow; sweep: numpy, pyarrow, Hydra; plot: numpy, pyarrow, matplotlib with its PNG and PDF
+  backends), three processes as the study runs them and one process importing all of them. pandas is not in
+  the floor (a step could in principle avoid it); its own import is printed beside it;
+* *our work after imports*: one fresh process imports everything first (not counted), then runs the same three
+  steps in-process through ``launchers.cli.main`` and times each with ``time.process_time``; the sweep's
+  simulation (``Tuner.run``, from the jobs' records) and the plot's ``savefig`` calls are printed as parts.
+
+The best case of our code is then one process: the one-process stack floor, pandas, our modules' imports and
+that work; the script prints it and the ratio it would give.
+
 Measurements on a machine busy with other work vary a lot; run under ``nice`` and compare medians.
 """
 
@@ -59,6 +74,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -251,29 +267,31 @@ STUDY_N_GRID = 200  # `arena plot`'s default grid, the peer's 200 points too
 LCBENCH_CURVES = REPO.parent / "shared" / "data" / "lcbench_curves"
 
 
+def _study_steps(workdir: Path, all_figures: bool = False, launcher: list[str] | None = None) -> dict[str, list[str]]:
+    """Our three steps of the small study, each a ``python -m launchers.cli ...`` command line."""
+    python = [sys.executable, "-m", "launchers.cli"]
+    repo = workdir / "repo"
+    # Like the peer's one figure (a panel per task, PDF and PNG): the benchmark grid; or every figure.
+    figures = [] if all_figures else ["--figure", "benchmark_grid"]
+    return {
+        "convert": [*python, "convert", "lcbench-npz", "--input", str(LCBENCH_CURVES), "--out", str(repo),
+                    "--no-progress", *[a for t in STUDY_TASKS for a in ("--task", t)]],
+        "sweep": [*python, "sweep", "-m", "method=RS,ASHA",
+                  f"benchmark={','.join('lcbench-ce-' + t for t in STUDY_TASKS)}", f"seed=range(0,{STUDY_SEEDS})",
+                  f"blackbox_root={repo}", "tag=study", f"master_seed={MASTER_SEED}", *(launcher or [])],
+        "plot": [*python, "plot", str(workdir / "results"), "--tag", "study", "--out", str(workdir / "figures"),
+                 *figures, "--dpi", str(STUDY_PNG_DPI), "--n-boot", str(STUDY_N_BOOT), "--n-grid", str(STUDY_N_GRID)],
+    }
+
+
 def our_study(workdir: Path, launcher: list[str], all_figures: bool = False) -> dict:
     workdir.mkdir(parents=True)
     env = _env(workdir)
     env.pop("HPO_ARENA_JOB_STATS")
-    python = [sys.executable, "-m", "launchers.cli"]
-    repo = workdir / "repo"
     steps, cpu = {}, {}
-    steps["convert"], _, _ = run_command(
-        [*python, "convert", "lcbench-npz", "--input", str(LCBENCH_CURVES), "--out", str(repo), "--no-progress",
-         *[a for t in STUDY_TASKS for a in ("--task", t)]], workdir, env, "convert")
-    cpu["convert_cpu"] = LAST_CPU_SECONDS[0]
-    steps["sweep"], _, _ = run_command(
-        [*python, "sweep", "-m", "method=RS,ASHA", f"benchmark={','.join('lcbench-ce-' + t for t in STUDY_TASKS)}",
-         f"seed=range(0,{STUDY_SEEDS})", f"blackbox_root={repo}", "tag=study", f"master_seed={MASTER_SEED}",
-         *launcher], workdir, env, "sweep")
-    cpu["sweep_cpu"] = LAST_CPU_SECONDS[0]
-    # Like the peer's one figure (a panel per task, PDF and PNG): the benchmark grid; or every figure.
-    figures = [] if all_figures else ["--figure", "benchmark_grid"]
-    steps["plot"], _, _ = run_command([*python, "plot", str(workdir / "results"), "--tag", "study", "--out",
-                                       str(workdir / "figures"), *figures, "--dpi", str(STUDY_PNG_DPI),
-                                       "--n-boot", str(STUDY_N_BOOT), "--n-grid", str(STUDY_N_GRID)],
-                                      workdir, env, "plot")
-    cpu["plot_cpu"] = LAST_CPU_SECONDS[0]
+    for name, command in _study_steps(workdir, all_figures, launcher).items():
+        steps[name], _, _ = run_command(command, workdir, env, name)
+        cpu[f"{name}_cpu"] = LAST_CPU_SECONDS[0]
     trials = results = runs = 0
     for meta in (workdir / "results" / "study").glob("*/*/*/metadata.json"):
         data = json.loads(meta.read_text())
@@ -354,13 +372,130 @@ def start_up_costs(workdir: Path) -> dict:
             "sweep_path_imports_top": [(name, round(us / 1e6, 3)) for us, name in top[:8]]}
 
 
+# ---------------------------------------------------------------------------------------------------------
+# what 30x would take: the stack's import floor and our work after imports
+# ---------------------------------------------------------------------------------------------------------
+
+# The libraries each step of the study needs (the project's stack: numpy/pyarrow for data, Hydra for
+# configuration, matplotlib for figures). pandas is left out of the floor and measured on its own.
+STACK_IMPORTS = {
+    "convert": "import numpy, pyarrow.parquet",
+    "sweep": "import numpy, pyarrow.parquet, hydra, hydra.compose, omegaconf",
+    "plot": "import numpy, pyarrow.parquet, matplotlib.pyplot, matplotlib.backends.backend_agg, "
+            "matplotlib.backends.backend_pdf",
+}
+ONE_PROCESS_IMPORTS = ("import numpy, pyarrow.parquet, hydra, hydra.compose, omegaconf, matplotlib.pyplot, "
+                       "matplotlib.backends.backend_agg, matplotlib.backends.backend_pdf")
+FLOOR_TARGET = 30.0
+
+
+def _process_cpu(code: str, workdir: Path, env: dict[str, str], repeats: int) -> float:
+    """Median CPU seconds of fresh ``python -c code`` processes."""
+    times = []
+    for i in range(repeats):
+        run_command([sys.executable, "-c", code], workdir, env, f"floor-{i}")
+        times.append(LAST_CPU_SECONDS[0])
+    return statistics.median(times)
+
+
+def stack_floor(workdir: Path, repeats: int = 5) -> dict:
+    """CPU seconds of interpreters that only import what each step needs, and of one importing everything."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = _env(workdir)
+    out = {f"{step}_s": _process_cpu(code, workdir, env, repeats) for step, code in STACK_IMPORTS.items()}
+    out["three_processes_s"] = sum(out[f"{step}_s"] for step in STACK_IMPORTS)
+    out["one_process_s"] = _process_cpu(ONE_PROCESS_IMPORTS, workdir, env, repeats)
+    out["pandas_on_top_s"] = _process_cpu(ONE_PROCESS_IMPORTS + ", pandas", workdir, env, repeats) - \
+        out["one_process_s"]
+    out["empty_interpreter_s"] = _process_cpu("pass", workdir, env, repeats)
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def work_after_imports(workdir: Path) -> dict:
+    """Run ``--floor-child`` once in a fresh process: our three steps in one process, imports not counted."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = _env(workdir)
+    _, _, stdout = run_command([sys.executable, str(Path(__file__).resolve()), "--floor-child", str(workdir)],
+                               workdir, env, "floor-child")
+    line = next(line for line in stdout.splitlines() if line.startswith("ARENA_FLOOR "))
+    return json.loads(line.split(" ", 1)[1])
+
+
+def floor_child(workdir: Path) -> None:
+    """Import everything the study's steps use (timed apart), then run convert, sweep and plot in-process."""
+    t0 = time.process_time()
+    exec(ONE_PROCESS_IMPORTS + ", pandas")  # noqa: S102 - a fixed import line
+    stack = time.process_time() - t0
+    import importlib
+
+    for module in ("launchers.cli", "launchers.hydra_app", "launchers.simulator", "launchers.sweep_runner",
+                   "launchers.tuner", "plotting.cli", "plotting.figures", "plotting.study_figures",
+                   "results.comparative", "blackbox_repo.conversion.lcbench"):
+        importlib.import_module(module)
+    from matplotlib.figure import Figure
+
+    from launchers import cli
+
+    ours = time.process_time() - t0 - stack
+    saving = [0.0]
+    savefig = Figure.savefig
+
+    def timed_savefig(self, *args, **kwargs):
+        start = time.process_time()
+        try:
+            return savefig(self, *args, **kwargs)
+        finally:
+            saving[0] += time.process_time() - start
+
+    Figure.savefig = timed_savefig
+    steps = {}
+    for name, argv in _study_steps(workdir).items():
+        start = time.process_time()
+        code = cli.main(argv[3:])  # without "python -m launchers.cli"
+        steps[name] = time.process_time() - start
+        if code:
+            raise SystemExit(f"{name} failed ({code})")
+    stats = summarise_jobs(Path(os.environ["HPO_ARENA_JOB_STATS"]))
+    print("ARENA_FLOOR " + json.dumps({
+        "stack_imports_s": round(stack, 3), "our_imports_s": round(ours, 3),
+        **{f"{k}_s": round(v, 3) for k, v in steps.items()},
+        "simulation_s": stats["simulation_cpu_seconds_total"], "savefig_s": round(saving[0], 3),
+        "experiments": stats["jobs"]}), flush=True)
+
+
+def floor_summary(peer_total_cpu: float, stack: dict, work: dict, ours_three_processes: float | None) -> None:
+    budget = peer_total_cpu / FLOOR_TARGET
+    work_total = work["convert_s"] + work["sweep_s"] + work["plot_s"]
+    best = stack["one_process_s"] + stack["pandas_on_top_s"] + work["our_imports_s"] + work_total
+    print()
+    print(f"what {FLOOR_TARGET:.0f}x would take: the peer's median total {peer_total_cpu:.2f} CPU s / "
+          f"{FLOOR_TARGET:.0f} = {budget:.2f} CPU s for our whole study")
+    print(f"  stack floor, fresh interpreters importing only what each step needs (no pandas): convert "
+          f"{stack['convert_s']:.2f} + sweep {stack['sweep_s']:.2f} + plot {stack['plot_s']:.2f} = "
+          f"{stack['three_processes_s']:.2f} s in three processes; {stack['one_process_s']:.2f} s in one "
+          f"(an empty interpreter: {stack['empty_interpreter_s']:.2f} s; pandas adds {stack['pandas_on_top_s']:.2f} s)")
+    print(f"  our work after every import, one process: convert {work['convert_s']:.2f} + sweep "
+          f"{work['sweep_s']:.2f} (simulating the {work['experiments']} runs: {work['simulation_s']:.2f}) + plot "
+          f"{work['plot_s']:.2f} (writing the PNG and PDF: {work['savefig_s']:.2f}) = {work_total:.2f} s; our "
+          f"modules' imports {work['our_imports_s']:.2f} s")
+    print(f"  best case of our code, one process: {stack['one_process_s']:.2f} + {stack['pandas_on_top_s']:.2f} + "
+          f"{work['our_imports_s']:.2f} + {work_total:.2f} = {best:.2f} s -> {peer_total_cpu / best:.1f}x"
+          + (f" (three processes, as measured: {ours_three_processes:.2f} s -> "
+             f"{peer_total_cpu / ours_three_processes:.1f}x)" if ours_three_processes else ""))
+    print(f"  left for all our work at {FLOOR_TARGET:.0f}x after the one-process stack floor: "
+          f"{budget - stack['one_process_s']:.2f} s; the simulation and the figure files alone take "
+          f"{work['simulation_s'] + work['savefig_s']:.2f} s")
+
+
 def study(args: argparse.Namespace, base: Path) -> None:
     python = args.peer_python or os.environ.get("HPO_ARENA_PEER16_PYTHON")
-    if not python:
+    if not python and args.pairs:
         raise SystemExit("--study needs the peer's interpreter: --peer-python PATH or HPO_ARENA_PEER16_PYTHON "
                          "(README: Comparing with the peer)")
     if not LCBENCH_CURVES.is_dir():
         raise SystemExit(f"--study needs the LCBench curves at {LCBENCH_CURVES}")
+    if args.pairs == 0 and not args.floor:
+        raise SystemExit("--pairs 0 runs no study; add --floor (with --peer-total-cpu) to measure only the floor")
     launcher = [] if args.study_launcher == "basic" else ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.n_jobs}"]
     print(json.dumps({"start_up": start_up_costs(base)}), flush=True)
     pairs = []
@@ -371,10 +506,19 @@ def study(args: argparse.Namespace, base: Path) -> None:
         print(json.dumps(peer), flush=True)
         pairs.append((ours, peer))
         study_summary(args, base, pairs)
+    if args.floor:
+        peer_total = args.peer_total_cpu or (statistics.median(p[1]["total_cpu"] for p in pairs) if pairs else None)
+        if peer_total is None:
+            raise SystemExit("--floor with --pairs 0 needs --peer-total-cpu (the peer's median total CPU s)")
+        stack = stack_floor(base / "floor")
+        print(json.dumps({"stack_floor": stack}), flush=True)
+        work = work_after_imports(base / "floor-work")
+        print(json.dumps({"work_after_imports": work}), flush=True)
+        ours_total = statistics.median(p[0]["total_cpu"] for p in pairs) if pairs else None
+        floor_summary(peer_total, stack, work, ours_total)
 
 
 def study_summary(args: argparse.Namespace, base: Path, pairs: list[tuple[dict, dict]]) -> None:
-    import statistics
 
     print()
     print(f"small study: convert 3 LCBench tasks, RS and ASHA x {STUDY_SEEDS} seeds on lcbench-ce-"
@@ -431,10 +575,19 @@ def main() -> None:
     parser.add_argument("--study-all-figures", action="store_true",
                         help="our plot step writes every figure of `arena plot` (default: the benchmark grid, one "
                         "figure with a panel per task like the peer's)")
+    parser.add_argument("--floor", action="store_true",
+                        help="after the study, print what 30x would take: the stack's import floor and our work "
+                        "after imports")
+    parser.add_argument("--peer-total-cpu", type=float, default=None,
+                        help="the peer's total CPU s for --floor without pairs (--pairs 0)")
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep the outputs here (default: a temp dir)"
     )
+    parser.add_argument("--floor-child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor_child is not None:
+        floor_child(args.floor_child)
+        return
     base = args.workdir or Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     base.mkdir(parents=True, exist_ok=True)
     if not args.study_only:
