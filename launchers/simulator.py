@@ -168,6 +168,22 @@ CHECKPOINT_TRANSFER_REFUSAL = (
 )
 
 
+def _running_max_clock(column: np.ndarray) -> np.ndarray | None:
+    """The cumulative clock of a cumulative time column, as float64, or None if the column holds a NaN.
+
+    Running maximum: a decreasing cumulative time counts as no time passing (exact otherwise); negative times
+    count as 0. NaN propagates through np.maximum, so one look at the last value detects any NaN. The maximum
+    picks values, so it is taken in the column's own dtype (float32 for tables, no casting loop) and converted
+    after: float32 -> float64 is exact, the result is the float64 running maximum.
+    """
+    cum = np.maximum.accumulate(column).astype(np.float64, copy=False)
+    if cum[-1] != cum[-1]:
+        return None
+    if cum[0] < 0.0:
+        np.maximum(cum, 0.0, out=cum)
+    return cum
+
+
 class SimulatorBackend(Backend):
     """Simulated workers on a ``Blackbox`` (fast path for ``TabularBlackbox``)."""
 
@@ -456,14 +472,20 @@ class SimulatorBackend(Backend):
                 if self._curves_until_scan == 0:
                     self._valid_clock = valid_clock_rows(bb, self._time_index, self._n_steps)
                 self._curves_until_scan -= 1
-            if self._valid_clock is None or not self._valid_clock[row, seed_index]:
-                seed_index = self._present_seed(row, seed_index)
-                self.trial_seeds[trial.trial_id] = seed_index
-            objectives = bb.objectives[row, seed_index, : self._n_steps]
             if self._valid_clock is not None and self._valid_clock[row, seed_index]:
                 # Already a valid clock: the running maximum would return it unchanged, so the column itself
                 # (a view, converted exactly to float64 where it is used) is the cumulative time.
+                objectives = bb.objectives[row, seed_index, : self._n_steps]
                 return self._make_curve(objectives, objectives[:, self._time_index], seed_index)
+            if self._valid_clock is None and self.time_is_cumulative:
+                # Not scanned yet: a clock without NaN also says the replicate is present (no other to look for).
+                objectives = bb.objectives[row, seed_index, : self._n_steps]
+                cum = _running_max_clock(objectives[:, self._time_index])
+                if cum is not None:
+                    return self._make_curve(objectives, cum, seed_index)
+            seed_index = self._present_seed(row, seed_index)
+            self.trial_seeds[trial.trial_id] = seed_index
+            objectives = bb.objectives[row, seed_index, : self._n_steps]
         else:
             values = np.asarray(bb.evaluate(trial.config, fidelity=None, seed=seed_index), dtype=np.float64)
             objectives = values.reshape(-1, len(bb.objectives_names))[: self._n_steps]
@@ -488,15 +510,9 @@ class SimulatorBackend(Backend):
 
     def _cumulative_time(self, column: np.ndarray, trial: TrialRecord, seed_index: int) -> np.ndarray:
         if self.time_is_cumulative:
-            # Running maximum = a decreasing cumulative time counts as no time passing (exact otherwise).
-            # NaN propagates through np.maximum, so one look at the last value detects any NaN. The maximum
-            # picks values, so it is taken in the column's own dtype (float32 for tables, no casting loop) and
-            # converted after: float32 -> float64 is exact, the result is the float64 running maximum.
-            cum = np.maximum.accumulate(column).astype(np.float64, copy=False)
-            if cum[-1] != cum[-1]:
+            cum = _running_max_clock(column)
+            if cum is None:
                 return self._impute_time(column.astype(np.float64), trial, seed_index)
-            if cum[0] < 0.0:
-                np.maximum(cum, 0.0, out=cum)
             return cum
         raw = column.astype(np.float64)
         if np.isnan(raw).any():

@@ -925,7 +925,8 @@ class Tuner:
                 break
             if progress is not None:
                 progress(recorder, self._trials)
-            running = self._fill_workers()
+            if self._free_workers or self._waiting:  # most results keep their worker busy: nothing to fill
+                running = self._fill_workers()
         stop_time_now = backend.now()
         backend.finish()
         return self._collect(t_real0, stop_time_now)
