@@ -77,6 +77,8 @@ def best_feasible(path: str) -> tuple[float, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from comparison_helpers import print_report
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -125,10 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     footer = (f"{len(jobs)} runs ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "
               f"{args.n_jobs} processes.")
     lines += ["", footer]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report("\n".join(lines), args.out)
     return 0
 
 

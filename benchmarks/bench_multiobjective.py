@@ -255,6 +255,8 @@ def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from comparison_helpers import add_peer_run_arguments, print_report
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-jobs", type=int, default=2)
@@ -264,8 +266,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="the real data folder (default ../shared/data from the project root)")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
-    from comparison_helpers import add_peer_run_arguments
-
     add_peer_run_arguments(parser, "also run the peer's MOASHA, NSGA2, MOREA, MOBO-RANDOM, MOBO-LINEAR (NAME or "
                            "NAME@0.13 / NAME@0.16) on the multi-fidelity benchmarks given")
     args = parser.parse_args(argv)
@@ -478,10 +478,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.n_jobs} processes. Command: `python benchmarks/bench_multiobjective.py "
               f"{' '.join(sys.argv[1:] if argv is None else argv)}`.")
     lines += ["", footer]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report("\n".join(lines), args.out)
     return 0
 
 

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown to this file")
-    from comparison_helpers import add_peer_run_arguments
+    from comparison_helpers import add_peer_run_arguments, print_report
 
     add_peer_run_arguments(parser, "also run the peer's ZERO-SHOT, BOUNDING-BOX and RS (NAME or NAME@0.13)")
     args = parser.parse_args(argv)
@@ -219,10 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", (f"{len(jobs)} runs of ours in {elapsed:.0f} s with {args.n_jobs} processes (complete runs in "
               f"--work-dir are reused). Command: `python benchmarks/bench_transfer.py "
               f"{' '.join(sys.argv[1:] if argv is None else argv)}`.")]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report("\n".join(lines), args.out)
     return 0
 
 

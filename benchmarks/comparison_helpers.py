@@ -1,6 +1,7 @@
 """Pure helpers of ``bench_methods_peer.py`` (no I/O, no peer): regret intervals at budget fractions, the
-peer simulator's time settings, decision-time summaries and method-name parsing. Tested in
-``tests/test_bench_comparison_helpers.py``.
+peer simulator's time settings, decision-time summaries and method-name parsing; and what the comparison scripts
+share around them: the peer options of their command lines and where their report goes (``print_report``, the one
+helper here that writes). Tested in ``tests/test_bench_comparison_helpers.py``.
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -139,3 +141,11 @@ def add_peer_run_arguments(parser: argparse.ArgumentParser, methods_help: str) -
     parser.add_argument("--peer-reuse-only", action="store_true",
                         help="report the peer runs finished in --work-dir before; start none (missing ones are "
                              "listed as not run)")
+
+
+def print_report(text: str, out: Path | None) -> None:
+    """Print a script's Markdown report and, with ``--out FILE``, write it to the file too (ending in one
+    newline)."""
+    print(text)
+    if out is not None:
+        out.write_text(text if text.endswith("\n") else text + "\n")

@@ -14,6 +14,7 @@ from comparison_helpers import (
     decision_summary,
     parse_method,
     peer_clock,
+    print_report,
     ratio,
     regret_intervals,
     step_durations,
@@ -85,3 +86,14 @@ def test_parse_method_versions_and_errors():
         parse_method("MOBSTR", versions, default)
     with pytest.raises(ValueError, match="version"):
         parse_method("MOBSTER@0.16", versions, default)
+
+
+def test_print_report_prints_and_writes_one_final_newline(tmp_path, capsys):
+    print_report("| a |\n|---|", tmp_path / "plain.md")
+    print_report("| a |\n", tmp_path / "ended.md")
+    print_report("only printed", None)
+    assert capsys.readouterr().out == "| a |\n|---|\n| a |\n\nonly printed\n"
+    assert (tmp_path / "plain.md").read_text() == "| a |\n|---|\n"
+    assert (tmp_path / "ended.md").read_text() == "| a |\n"
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["ended.md", "plain.md"]
+
