@@ -255,17 +255,10 @@ def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from comparison_helpers import add_peer_run_arguments, print_report
+    from comparison_helpers import add_peer_run_arguments, add_study_arguments, print_report
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS))
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
-                        help="the real data folder (default ../shared/data from the project root)")
-    parser.add_argument("--work-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=None)
+    add_study_arguments(parser, METHODS, BENCHMARKS, REPO.parent / "shared" / "data")
     add_peer_run_arguments(parser, "also run the peer's MOASHA, NSGA2, MOREA, MOBO-RANDOM, MOBO-LINEAR (NAME or "
                            "NAME@0.13 / NAME@0.16) on the multi-fidelity benchmarks given")
     args = parser.parse_args(argv)

@@ -130,6 +130,21 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def add_study_arguments(parser: argparse.ArgumentParser, methods: Sequence[str], benchmarks: Sequence[str],
+                        data: Path) -> None:
+    """The options of a script that runs methods x benchmarks x seeds into one Markdown table
+    (``bench_constrained.py``, ``bench_multiobjective.py``): what to run, with how many processes, the real data
+    folder (default ``data``), a work folder whose complete runs are reused, and where the report also goes."""
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", default=list(methods))
+    parser.add_argument("--benchmarks", nargs="+", default=list(benchmarks))
+    parser.add_argument("--data", type=Path, default=data,
+                        help="the real data folder (default ../shared/data from the project root)")
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+
+
 def add_peer_run_arguments(parser: argparse.ArgumentParser, methods_help: str) -> None:
     """The options every script that runs the peer's methods beside ours takes (``--peer-methods`` and where the
     peer's interpreters are, how long a run may take, whether to start new runs)."""

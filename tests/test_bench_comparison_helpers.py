@@ -1,6 +1,7 @@
 """Pure helpers of benchmarks/bench_methods_peer.py (benchmarks/comparison_helpers.py); no peer needed."""
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from comparison_helpers import (
+    add_study_arguments,
     decision_summary,
     parse_method,
     peer_clock,
@@ -97,3 +99,12 @@ def test_print_report_prints_and_writes_one_final_newline(tmp_path, capsys):
     assert (tmp_path / "ended.md").read_text() == "| a |\n"
     assert sorted(f.name for f in tmp_path.iterdir()) == ["ended.md", "plain.md"]
 
+
+def test_add_study_arguments_defaults_and_choices(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_study_arguments(parser, ("RS", "BO"), ("bench-a",), tmp_path)
+    args = parser.parse_args([])
+    assert (args.seeds, args.n_jobs, args.methods, args.benchmarks) == (5, 2, ["RS", "BO"], ["bench-a"])
+    assert (args.data, args.work_dir, args.out) == (tmp_path, None, None)
+    args = parser.parse_args(["--methods", "CBO", "--seeds", "2", "--out", "x.md", "--work-dir", "w"])
+    assert (args.methods, args.seeds, args.out, args.work_dir) == (["CBO"], 2, Path("x.md"), Path("w"))
