@@ -223,34 +223,22 @@ def aggregate_lines(finals: dict, methods: list[str], benchmarks: list[str],
 def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, work: Path) -> dict:
     """Every (peer method, benchmark, seed); returns {(benchmark, label): [PeerRun, ...]}."""
     import bench_methods_peer as bmp
-    from joblib import Parallel, delayed
-    from peer_mo_transfer import export_mo_table, run_peer
+    from peer_mo_transfer import export_mo_table, run_peer_jobs, serialize_for_peers
 
     from benchmark_definitions.registry import get_benchmark
 
     pythons = {v: bmp.peer_python(v, args) for v in sorted({e.version for e in entries})}
     exports = {b: export_mo_table(get_benchmark(b), repository, work / "peer-export") for b in benchmarks}
-    for version, python in pythons.items():
-        for x in exports.values():
-            if not (work / f"peer-{version}" / x.benchmark.name / "arena_meta.json").is_file():
-                bmp.call_driver(python, "serialize", str(x.folder), str(work / f"peer-{version}"))
-    scratch = work / "peer-runs"
-    scratch.mkdir(parents=True, exist_ok=True)
-    jobs = [(e, exports[b], s) for b in benchmarks for e in entries for s in range(args.seeds)]
+    for x in exports.values():
+        serialize_for_peers(x, pythons, work)
+    jobs = [(e, exports[b], s, list(exports[b].benchmark.metrics), None)
+            for b in benchmarks for e in entries for s in range(args.seeds)]
     # The peer's MOASHA is its slowest method (a non-dominated sort of the whole rung per result): run it last,
     # so that a deadline or --peer-timeout costs the fewest runs of the others.
     jobs.sort(key=lambda job: job[0].peer.cls == "moasha")
     out: dict = {}
-    t0 = time.perf_counter()
-    parallel = Parallel(n_jobs=args.n_jobs, backend="threading", return_as="generator_unordered")
-    for i, run in enumerate(parallel(delayed(run_peer)(e, x, work / f"peer-{e.version}", scratch, s,
-                                                       pythons[e.version], list(x.benchmark.metrics),
-                                                       args.peer_timeout, None, args.peer_reuse_only)
-                                      for e, x, s in jobs), start=1):
+    for run in run_peer_jobs(jobs, work, pythons, args, shown_name=lambda run: run.benchmark):
         out.setdefault((run.benchmark, run.label), []).append(run)
-        status = "FAILED: " + run.error.splitlines()[-1] if run.error else "ok"
-        print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} {run.benchmark} {run.label} seed "
-              f"{run.seed}: {status} ({run.real_seconds:.1f} s)", file=sys.stderr, flush=True)
     return out
 
 
