@@ -77,15 +77,10 @@ def best_feasible(path: str) -> tuple[float, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from comparison_helpers import add_study_arguments, print_report
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS))
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
-                        help="the real data folder (default ../shared/data from the project root)")
-    parser.add_argument("--work-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=None)
+    add_study_arguments(parser, METHODS, BENCHMARKS, REPO.parent / "shared" / "data")
     args = parser.parse_args(argv)
 
     from joblib import Parallel, delayed
@@ -125,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     footer = (f"{len(jobs)} runs ({elapsed:.0f} s this time, complete runs in --work-dir are reused) with "
               f"{args.n_jobs} processes.")
     lines += ["", footer]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report("\n".join(lines), args.out)
     return 0
 
 

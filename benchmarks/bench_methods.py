@@ -736,6 +736,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from comparison_helpers import print_report  # a sibling script: benchmarks/ is on sys.path when run
+
     args = parse_args(argv)
     if not args.data.is_dir():
         print(f"error: real data folder {args.data} not found; pass --data", file=sys.stderr)
@@ -774,9 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text)
+    print_report(text, args.out)
     return 0
 
 

@@ -60,6 +60,7 @@ from comparison_helpers import (
     decision_summary,
     parse_method,
     peer_clock,
+    print_report,
     ratio,
     regret_intervals,
 )
@@ -735,9 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text)
+    print_report(text, args.out)
     return 0
 
 

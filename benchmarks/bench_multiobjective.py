@@ -223,49 +223,30 @@ def aggregate_lines(finals: dict, methods: list[str], benchmarks: list[str],
 def run_peer_side(args, entries: list, benchmarks: list[str], repository: Path, work: Path) -> dict:
     """Every (peer method, benchmark, seed); returns {(benchmark, label): [PeerRun, ...]}."""
     import bench_methods_peer as bmp
-    from joblib import Parallel, delayed
-    from peer_mo_transfer import export_mo_table, run_peer
+    from peer_mo_transfer import export_mo_table, run_peer_jobs, serialize_for_peers
 
     from benchmark_definitions.registry import get_benchmark
 
     pythons = {v: bmp.peer_python(v, args) for v in sorted({e.version for e in entries})}
     exports = {b: export_mo_table(get_benchmark(b), repository, work / "peer-export") for b in benchmarks}
-    for version, python in pythons.items():
-        for x in exports.values():
-            if not (work / f"peer-{version}" / x.benchmark.name / "arena_meta.json").is_file():
-                bmp.call_driver(python, "serialize", str(x.folder), str(work / f"peer-{version}"))
-    scratch = work / "peer-runs"
-    scratch.mkdir(parents=True, exist_ok=True)
-    jobs = [(e, exports[b], s) for b in benchmarks for e in entries for s in range(args.seeds)]
+    for x in exports.values():
+        serialize_for_peers(x, pythons, work)
+    jobs = [(e, exports[b], s, list(exports[b].benchmark.metrics), None)
+            for b in benchmarks for e in entries for s in range(args.seeds)]
     # The peer's MOASHA is its slowest method (a non-dominated sort of the whole rung per result): run it last,
     # so that a deadline or --peer-timeout costs the fewest runs of the others.
     jobs.sort(key=lambda job: job[0].peer.cls == "moasha")
     out: dict = {}
-    t0 = time.perf_counter()
-    parallel = Parallel(n_jobs=args.n_jobs, backend="threading", return_as="generator_unordered")
-    for i, run in enumerate(parallel(delayed(run_peer)(e, x, work / f"peer-{e.version}", scratch, s,
-                                                       pythons[e.version], list(x.benchmark.metrics),
-                                                       args.peer_timeout, None, args.peer_reuse_only)
-                                      for e, x, s in jobs), start=1):
+    for run in run_peer_jobs(jobs, work, pythons, args, shown_name=lambda run: run.benchmark):
         out.setdefault((run.benchmark, run.label), []).append(run)
-        status = "FAILED: " + run.error.splitlines()[-1] if run.error else "ok"
-        print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} {run.benchmark} {run.label} seed "
-              f"{run.seed}: {status} ({run.real_seconds:.1f} s)", file=sys.stderr, flush=True)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS))
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
-                        help="the real data folder (default ../shared/data from the project root)")
-    parser.add_argument("--work-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=None)
-    from comparison_helpers import add_peer_run_arguments
+    from comparison_helpers import add_peer_run_arguments, add_study_arguments, print_report
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_study_arguments(parser, METHODS, BENCHMARKS, REPO.parent / "shared" / "data")
     add_peer_run_arguments(parser, "also run the peer's MOASHA, NSGA2, MOREA, MOBO-RANDOM, MOBO-LINEAR (NAME or "
                            "NAME@0.13 / NAME@0.16) on the multi-fidelity benchmarks given")
     args = parser.parse_args(argv)
@@ -478,10 +459,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.n_jobs} processes. Command: `python benchmarks/bench_multiobjective.py "
               f"{' '.join(sys.argv[1:] if argv is None else argv)}`.")
     lines += ["", footer]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report("\n".join(lines), args.out)
     return 0
 
 

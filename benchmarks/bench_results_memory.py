@@ -40,6 +40,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_scheduler_scaling import learning_curves  # the same synthetic curves
 
 from baselines.registry import make_method
 from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
@@ -60,12 +63,8 @@ def synthetic_table(epochs: int, seed: int = 0) -> TabularBlackbox:
     hyperparameters = pd.DataFrame(list(itertools.product(optimizers, activations, layers, dropouts)),
                                    columns=["optimizer", "activation", "num_layers", "dropout"])
     n = len(hyperparameters)
-    steps = np.arange(1, epochs + 1, dtype=np.float32)
-    final = rng.uniform(0.05, 0.9, size=(n, 1, 1)).astype(np.float32)
-    speed = rng.uniform(1.0, epochs / 3, size=(n, 1, 1)).astype(np.float32)
     objectives = np.empty((n, 1, epochs, 4), dtype=np.float32)
-    objectives[..., 0] = final + (1.0 - final) * np.exp(-steps / speed)
-    objectives[..., 1] = rng.uniform(1.0, 10.0, size=(n, 1, 1)).astype(np.float32) * steps
+    objectives[..., 0], objectives[..., 1] = learning_curves(rng, n, epochs)
     objectives[..., 2] = 0.8 * objectives[..., 0]
     objectives[..., 3] = 1.0 - objectives[..., 0]
     space = SearchSpace({"optimizer": Categorical(optimizers), "activation": Categorical(activations),

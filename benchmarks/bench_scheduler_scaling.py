@@ -45,18 +45,25 @@ N_EPOCHS = 27
 METRIC = "valid_error"
 
 
+def learning_curves(rng: np.random.Generator, n: int, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic curves of ``n`` configurations, float32 of shape ``(n, 1, epochs)``: the metric
+    ``final + (1 - final) exp(-epoch / speed)`` and the cumulative elapsed time at a constant epoch time of 1..10 s
+    (``final``, ``speed`` and the epoch time drawn from ``rng`` in that order). ``bench_results_memory`` builds its
+    table on them too."""
+    steps = np.arange(1, epochs + 1, dtype=np.float32)
+    final = rng.uniform(0.05, 0.9, size=(n, 1, 1)).astype(np.float32)
+    speed = rng.uniform(1.0, epochs / 3, size=(n, 1, 1)).astype(np.float32)
+    metric = final + (1.0 - final) * np.exp(-steps / speed)
+    elapsed = rng.uniform(1.0, 10.0, size=(n, 1, 1)).astype(np.float32) * steps
+    return metric, elapsed
+
+
 def synthetic_table(seed: int = 0) -> TabularBlackbox:
     rng = np.random.default_rng(seed)
     names = [f"x{i}" for i in range(4)]
     choices = [str(v) for v in range(8)]
     hyperparameters = pd.DataFrame(list(itertools.product(choices, repeat=4)), columns=names)
-    n = len(hyperparameters)
-    epochs = np.arange(1, N_EPOCHS + 1, dtype=np.float32)
-    final = rng.uniform(0.05, 0.9, size=(n, 1, 1)).astype(np.float32)
-    speed = rng.uniform(1.0, N_EPOCHS / 3, size=(n, 1, 1)).astype(np.float32)
-    objectives = np.empty((n, 1, N_EPOCHS, 2), dtype=np.float32)
-    objectives[..., 0] = final + (1.0 - final) * np.exp(-epochs / speed)
-    objectives[..., 1] = rng.uniform(1.0, 10.0, size=(n, 1, 1)).astype(np.float32) * epochs
+    objectives = np.stack(learning_curves(rng, len(hyperparameters), N_EPOCHS), axis=-1)
     metadata = BlackboxMetadata("synthetic-scaling", METRIC, "min", time_objective="elapsed_time",
                                 time_is_cumulative=True, description="synthetic, for scheduler scaling")
     return TabularBlackbox(hyperparameters, objectives, SearchSpace({k: Categorical(choices) for k in names}),

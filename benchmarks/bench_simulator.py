@@ -54,7 +54,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -66,6 +65,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from baselines.fifo import FIFOScheduler
 from baselines.random_search import RandomSearcher
@@ -185,20 +185,6 @@ def make_scheduler(workload: str, table: TabularBlackbox, seed: int):
     raise ValueError(f"unknown workload {workload!r}; valid: {', '.join(WORKLOADS)}")
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. ``VmHWM`` starts afresh at ``exec``; ``ru_maxrss`` (the fallback
-    where /proc is missing) is inherited from the parent on Linux, so a child started by this script would report
-    the parent's peak."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 FLOOR_CODE = (
     "import os, sys, numpy, pandas; d = sys.argv[1]; "
     "pandas.read_parquet(os.path.join(d, 'hyperparameters.parquet')); numpy.load(os.path.join(d, 'objectives.npy'))"
@@ -222,6 +208,9 @@ def trials_by_last_fidelity(last_fidelity: np.ndarray) -> dict[str, int]:
 
 def child(workload: str, data_dir: str, wallclock: float, seed: int) -> None:
     """Side A of a pair: load the table, simulate once, print one result line."""
+    # The peer's side measures its memory with the same function (imported here, outside imports_s).
+    from peer_simulation import peak_rss_mb
+
     t0 = time.perf_counter()
     table = load_table(data_dir)
     # One lookup before the clock starts, as the peer's side does: both tables build their configuration index

@@ -32,61 +32,18 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blackbox_repo.blackbox import BlackboxMetadata, TabularBlackbox
-from blackbox_repo.search_space import Integer, LogUniform, SearchSpace, Uniform
+from blackbox_repo.blackbox import TabularBlackbox
+from blackbox_repo.conversion.lcbench_npz import read_lcbench_npz
 from blackbox_repo.seeding import make_rng
 from blackbox_repo.surrogate import MODELS, SurrogateBlackbox
 
 DATA = ROOT / ".." / "shared" / "data"
-COLUMNS = (
-    "batch_size",
-    "learning_rate",
-    "momentum",
-    "weight_decay",
-    "num_layers",
-    "max_units",
-    "max_dropout",
-)
 
 
 def load_lcbench_task(task: str) -> tuple[TabularBlackbox, float]:
-    """The task's table (via the npz converter when it exists) and the time it took to build."""
+    """The task's table (through the npz converter) and the time it took to build."""
     start = time.perf_counter()
-    try:
-        from blackbox_repo.conversion.lcbench_npz import read_lcbench_npz
-    except ImportError:
-        read_lcbench_npz = None
-    if read_lcbench_npz is not None:
-        table = read_lcbench_npz(DATA / "lcbench_curves", tasks=[task])[task]
-        return table, time.perf_counter() - start
-    with np.load(DATA / "lcbench_curves" / f"{task}.npz") as z:
-        x, y = z["X"], z["Y"]
-    frame = pd.DataFrame(x, columns=list(COLUMNS))
-    for name in ("batch_size", "num_layers", "max_units"):
-        frame[name] = frame[name].round().astype(np.int64)
-    space = SearchSpace(
-        {
-            "batch_size": Integer(16, 512, log=True),
-            "learning_rate": LogUniform(1e-4, 1e-1),
-            "momentum": Uniform(0.1, 0.99),
-            "weight_decay": Uniform(1e-5, 1e-1),
-            "num_layers": Integer(1, 5),
-            "max_units": Integer(64, 1024, log=True),
-            "max_dropout": Uniform(0.0, 1.0),
-        }
-    )
-    metadata = BlackboxMetadata(name="lcbench-val-ce", default_metric="val_cross_entropy", mode="min")
-    objectives = y[:, None, 1:-1, None].astype(np.float32)
-    table = TabularBlackbox(
-        frame,
-        objectives,
-        space,
-        ["val_cross_entropy"],
-        metadata,
-        "epoch",
-        np.arange(1, y.shape[1] - 1),
-        task=task,
-    )
+    table = read_lcbench_npz(DATA / "lcbench_curves", tasks=[task])[task]
     return table, time.perf_counter() - start
 
 

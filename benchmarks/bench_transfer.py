@@ -78,8 +78,7 @@ def regret_from_results(results: pd.DataFrame, grid: np.ndarray, best: float, wo
 def run_peer_side(args, entries: list, repository: Path, work: Path) -> dict:
     """Every (peer method, target, seed): {(method label, target): [PeerRun, ...]}."""
     import bench_methods_peer as bmp
-    from joblib import Parallel, delayed
-    from peer_mo_transfer import export_transfer_data, run_peer
+    from peer_mo_transfer import export_transfer_data, run_peer_jobs, serialize_for_peers
 
     from benchmark_definitions.registry import get_benchmark
     from launchers.transfer_data import build_transfer_data
@@ -91,25 +90,13 @@ def run_peer_side(args, entries: list, repository: Path, work: Path) -> dict:
         exports[target] = bmp.export_table(bench, repository, work / "peer-export")
         transfer_dirs[target] = export_transfer_data(build_transfer_data(bench, str(repository)),
                                                      work / "peer-transfer" / target)
-        for version, python in pythons.items():
-            if not (work / f"peer-{version}" / bench.name / "arena_meta.json").is_file():
-                bmp.call_driver(python, "serialize", str(exports[target].folder), str(work / f"peer-{version}"))
-    scratch = work / "peer-runs"
-    scratch.mkdir(parents=True, exist_ok=True)
-    jobs = [(e, t, s) for t in args.targets for e in entries for s in range(args.seeds)]
+        serialize_for_peers(exports[target], pythons, work)
+    jobs = [(e, exports[t], s, [METRIC], transfer_dirs[t] if e.peer.cls != "RandomSearch" else None)
+            for t in args.targets for e in entries for s in range(args.seeds)]
     out: dict = {}
-    t0 = time.perf_counter()
-    parallel = Parallel(n_jobs=args.n_jobs, backend="threading", return_as="generator_unordered")
-    calls = (delayed(run_peer)(e, exports[t], work / f"peer-{e.version}", scratch, s, pythons[e.version], [METRIC],
-                               args.peer_timeout, transfer_dirs[t] if e.peer.cls != "RandomSearch" else None,
-                               args.peer_reuse_only)
-             for e, t, s in jobs)
-    for i, run in enumerate(parallel(calls), start=1):
-        target = run.benchmark.removeprefix("transfer-lcbench-ce-")
-        out.setdefault((run.label, target), []).append(run)
-        status = "FAILED: " + run.error.splitlines()[-1] if run.error else "ok"
-        print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} {target} {run.label} seed {run.seed}: "
-              f"{status} ({run.real_seconds:.1f} s)", file=sys.stderr, flush=True)
+    for run in run_peer_jobs(jobs, work, pythons, args,
+                             shown_name=lambda run: run.benchmark.removeprefix("transfer-lcbench-ce-")):
+        out.setdefault((run.label, run.benchmark.removeprefix("transfer-lcbench-ce-")), []).append(run)
     return out
 
 
@@ -122,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown to this file")
-    from comparison_helpers import add_peer_run_arguments
+    from comparison_helpers import add_peer_run_arguments, print_report
 
     add_peer_run_arguments(parser, "also run the peer's ZERO-SHOT, BOUNDING-BOX and RS (NAME or NAME@0.13)")
     args = parser.parse_args(argv)
@@ -219,10 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", (f"{len(jobs)} runs of ours in {elapsed:.0f} s with {args.n_jobs} processes (complete runs in "
               f"--work-dir are reused). Command: `python benchmarks/bench_transfer.py "
               f"{' '.join(sys.argv[1:] if argv is None else argv)}`.")]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report("\n".join(lines), args.out)
     return 0
 
 

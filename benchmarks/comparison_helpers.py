@@ -1,6 +1,7 @@
 """Pure helpers of ``bench_methods_peer.py`` (no I/O, no peer): regret intervals at budget fractions, the
-peer simulator's time settings, decision-time summaries and method-name parsing. Tested in
-``tests/test_bench_comparison_helpers.py``.
+peer simulator's time settings, decision-time summaries and method-name parsing; and what the comparison scripts
+share around them: the peer options of their command lines and where their report goes (``print_report``, the one
+helper here that writes). Tested in ``tests/test_bench_comparison_helpers.py``.
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -128,6 +130,21 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def add_study_arguments(parser: argparse.ArgumentParser, methods: Sequence[str], benchmarks: Sequence[str],
+                        data: Path) -> None:
+    """The options of a script that runs methods x benchmarks x seeds into one Markdown table
+    (``bench_constrained.py``, ``bench_multiobjective.py``): what to run, with how many processes, the real data
+    folder (default ``data``), a work folder whose complete runs are reused, and where the report also goes."""
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", default=list(methods))
+    parser.add_argument("--benchmarks", nargs="+", default=list(benchmarks))
+    parser.add_argument("--data", type=Path, default=data,
+                        help="the real data folder (default ../shared/data from the project root)")
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+
+
 def add_peer_run_arguments(parser: argparse.ArgumentParser, methods_help: str) -> None:
     """The options every script that runs the peer's methods beside ours takes (``--peer-methods`` and where the
     peer's interpreters are, how long a run may take, whether to start new runs)."""
@@ -139,3 +156,11 @@ def add_peer_run_arguments(parser: argparse.ArgumentParser, methods_help: str) -
     parser.add_argument("--peer-reuse-only", action="store_true",
                         help="report the peer runs finished in --work-dir before; start none (missing ones are "
                              "listed as not run)")
+
+
+def print_report(text: str, out: Path | None) -> None:
+    """Print a script's Markdown report and, with ``--out FILE``, write it to the file too (ending in one
+    newline)."""
+    print(text)
+    if out is not None:
+        out.write_text(text if text.endswith("\n") else text + "\n")

@@ -13,6 +13,8 @@ inside the peer's interpreter; ``build_recipe`` there builds the methods listed 
 * ``run_peer``: one (method, seed) of the peer, its results kept as a parquet file under the work folder (a
   rerun with the same folder reuses it) with one column per objective, ``sim_time`` in the table's seconds,
   and the real duration of every ``suggest`` call;
+* ``serialize_for_peers`` and ``run_peer_jobs``: what both scripts do around it (each peer version's copy of an
+  exported table, written once; all runs in threads with a progress line each);
 * which version of the peer has which method (``PEER_MO_METHODS``, ``PEER_TRANSFER_METHODS``; checked in the
   peer's source): 0.16 has MOASHA, multi-objective regularised evolution (as a searcher of its
   ``SingleFidelityScheduler``), BoundingBox and ZeroShotTransfer (which does not work there:
@@ -26,6 +28,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,6 +253,37 @@ def run_peer(entry: Entry, export: Export, repository: Path, scratch: Path, seed
     frame = results_frame(output, metrics, budget)
     return PeerRun(bench.name, entry.label, seed, frame, np.asarray(output["calls"]["suggest"], dtype=float),
                    float(output["real_seconds"]))
+
+
+def serialize_for_peers(export: Export, pythons: dict[str, str], work: Path) -> None:
+    """The exported table in each peer version's own repository (``work/peer-VERSION``), written once: a rerun
+    with the same work folder reuses it."""
+    for version, python in pythons.items():
+        if not (work / f"peer-{version}" / export.benchmark.name / "arena_meta.json").is_file():
+            call_driver(python, "serialize", str(export.folder), str(work / f"peer-{version}"))
+
+
+def run_peer_jobs(jobs: list[tuple[Entry, Export, int, list[str], Path | None]], work: Path,
+                  pythons: dict[str, str], args, shown_name: Callable[[PeerRun], str]) -> list[PeerRun]:
+    """Every (entry, export, seed, metrics, transfer folder) job through ``run_peer``, ``args.n_jobs`` at a time
+    (threads: each waits on its own driver process), with ``args.peer_timeout`` and ``args.peer_reuse_only``.
+    Runs are returned as they end, each announced on stderr under ``shown_name(run)``."""
+    from joblib import Parallel, delayed
+
+    scratch = work / "peer-runs"
+    scratch.mkdir(parents=True, exist_ok=True)
+    runs = []
+    t0 = time.perf_counter()
+    parallel = Parallel(n_jobs=args.n_jobs, backend="threading", return_as="generator_unordered")
+    calls = (delayed(run_peer)(e, x, work / f"peer-{e.version}", scratch, s, pythons[e.version], metrics,
+                               args.peer_timeout, transfer_dir, args.peer_reuse_only)
+             for e, x, s, metrics, transfer_dir in jobs)
+    for i, run in enumerate(parallel(calls), start=1):
+        runs.append(run)
+        status = "FAILED: " + run.error.splitlines()[-1] if run.error else "ok"
+        print(f"[{time.perf_counter() - t0:7.1f} s] peer {i}/{len(jobs)} {shown_name(run)} {run.label} seed "
+              f"{run.seed}: {status} ({run.real_seconds:.1f} s)", file=sys.stderr, flush=True)
+    return runs
 
 
 def median_or_nan(values: np.ndarray) -> float:

@@ -27,7 +27,9 @@ RESULT_PREFIX = "ARENA_PEER_RESULT "  # the peer prints its own progress too; ou
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process: ``VmHWM`` (``ru_maxrss`` is inherited from the parent on Linux)."""
+    """This process's peak resident memory (MB). ``VmHWM`` starts afresh at ``exec``; ``ru_maxrss`` (the fallback
+    where /proc is missing) is inherited from the parent on Linux, so a child would report the parent's peak.
+    ``bench_simulator.py`` measures our side with this function too (this module imports nothing of hpo-arena)."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_methods as bm
 import bench_methods_peer as bmp
+from comparison_helpers import print_report
 
 from baselines.kde import KDESearcher
 from baselines.searcher_common import _NO_FIDELITY
@@ -163,9 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += ["", "Failed runs: " + ("; ".join(problems) if problems else "none") + ".",
               f"Total wall time: {time.perf_counter() - t0:.0f} s."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text)
+    print_report(text, args.out)
     return 0
 
 

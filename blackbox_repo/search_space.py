@@ -337,7 +337,28 @@ def _is_multiple(value: float, q: float) -> bool:
     return abs(r - round(r)) <= _Q_TOL * max(1.0, abs(r))
 
 
-class Uniform(Domain):
+def _linear_position(value: Any, lower: float, upper: float) -> float:
+    """Where ``value`` lies in [lower, upper], as a fraction clipped to [0, 1] (0.5 when the range is a point)."""
+    if upper == lower:
+        return 0.5
+    return min(max((float(value) - lower) / (upper - lower), 0.0), 1.0)
+
+
+class _ContinuousRange(Domain):
+    """Shared by the unquantised ranges: any number between the bounds."""
+
+    lower: float
+    upper: float
+
+    def contains(self, value: Any) -> bool:
+        value = _py(value)
+        return _is_number(value) and self.lower <= value <= self.upper
+
+    def params(self) -> dict[str, Any]:
+        return {"lower": self.lower, "upper": self.upper}
+
+
+class Uniform(_ContinuousRange):
     """Floats uniform on [lower, upper] (HyperDrive ``uniform``, Determined ``double``)."""
 
     type_name = "uniform"
@@ -350,24 +371,15 @@ class Uniform(Domain):
     def sample(self, rng: np.random.Generator, size: int | None = None) -> Any:
         return _as_output(rng.uniform(self.lower, self.upper, size=size), size)
 
-    def contains(self, value: Any) -> bool:
-        value = _py(value)
-        return _is_number(value) and self.lower <= value <= self.upper
-
     def encode(self, value: Any) -> float:
-        if self.upper == self.lower:
-            return 0.5
-        return min(max((float(value) - self.lower) / (self.upper - self.lower), 0.0), 1.0)
+        return _linear_position(value, self.lower, self.upper)
 
     def decode(self, u: float) -> Value:
         u = min(max(float(u), 0.0), 1.0)
         return min(max(self.lower + u * (self.upper - self.lower), self.lower), self.upper)
 
-    def params(self) -> dict[str, Any]:
-        return {"lower": self.lower, "upper": self.upper}
 
-
-class LogUniform(Domain):
+class LogUniform(_ContinuousRange):
     """Floats whose logarithm is uniform: values in [lower, upper] (value-space bounds).
 
     HyperDrive's ``loguniform(min, max)`` takes bounds in natural-log space and is
@@ -387,10 +399,6 @@ class LogUniform(Domain):
         raw = np.clip(np.exp(rng.uniform(self._lo, self._hi, size=size)), self.lower, self.upper)
         return _as_output(raw, size)
 
-    def contains(self, value: Any) -> bool:
-        value = _py(value)
-        return _is_number(value) and self.lower <= value <= self.upper
-
     def encode(self, value: Any) -> float:
         if self._hi == self._lo:
             return 0.5
@@ -399,9 +407,6 @@ class LogUniform(Domain):
     def decode(self, u: float) -> Value:
         u = min(max(float(u), 0.0), 1.0)
         return min(max(math.exp(self._lo + u * (self._hi - self._lo)), self.lower), self.upper)
-
-    def params(self) -> dict[str, Any]:
-        return {"lower": self.lower, "upper": self.upper}
 
 
 class _QuantisedRange(Domain):
@@ -438,9 +443,7 @@ class QUniform(_QuantisedRange):
         return _as_output(_quantise(rng.uniform(self.lower, self.upper, size=size), self.q), size)
 
     def encode(self, value: Any) -> float:
-        if self.upper == self.lower:
-            return 0.5
-        return min(max((float(value) - self.lower) / (self.upper - self.lower), 0.0), 1.0)
+        return _linear_position(value, self.lower, self.upper)
 
     def decode(self, u: float) -> Value:
         u = min(max(float(u), 0.0), 1.0)

@@ -681,6 +681,19 @@ class Tuner:
         self._segment_end[self._open_segment.pop(trial.trial_id)] = at
         self._free_workers.append(trial.worker)
 
+    def _complete(self, trial: TrialRecord, event: Event, metrics: dict[str, float]) -> bool:
+        """The trial reached its maximum fidelity (its last result, or the backend's "finished"): free its worker
+        and tell the scheduler. Returns whether that completion reaches ``max_trials_completed`` (the run ends)."""
+        self._free(trial, "completed", event.time)
+        self.backend.release_trial(event.trial_id)
+        self._timed(self.scheduler.on_trial_complete, event.trial_id, event.fidelity, metrics)
+        self._n_completed += 1
+        cap = self.stop.max_trials_completed
+        if cap is not None and self._n_completed >= cap:
+            self._end_reason = "max_trials_completed"
+            return True
+        return False
+
     def _fill_workers(self) -> bool:
         """Ask the scheduler what each free or waiting worker runs. Returns False if the experiment must end."""
         if self._waiting:
@@ -827,7 +840,7 @@ class Tuner:
         self._end_reason = ""
         self._scheduler_seconds = 0.0
         self._charge_scheduler_time = bool(backend.charge_scheduler_time)
-        n_completed = 0
+        self._n_completed = 0
         stop = self.stop
         deadline = stop.max_wallclock_time
         scheduler = self.scheduler
@@ -878,12 +891,7 @@ class Tuner:
                         decision = Decision(decision)
                 if event.final:
                     # The trial is done whatever was answered; its last result keeps "continue" (schema).
-                    self._free(trial, "completed", event.time)
-                    backend.release_trial(event.trial_id)
-                    self._timed(scheduler.on_trial_complete, event.trial_id, event.fidelity, metrics)
-                    n_completed += 1
-                    if stop.max_trials_completed is not None and n_completed >= stop.max_trials_completed:
-                        self._end_reason = "max_trials_completed"
+                    if self._complete(trial, event, metrics):
                         break
                 elif decision is Decision.CONTINUE:
                     backend.continue_trial(event.trial_id)
@@ -906,12 +914,7 @@ class Tuner:
                 metrics = recorder.metrics(event.row) if event.row >= 0 else {}
                 if metrics and scheduler.fidelity_name is not None:
                     metrics[scheduler.fidelity_name] = event.fidelity
-                self._free(trial, "completed", event.time)
-                backend.release_trial(event.trial_id)
-                self._timed(scheduler.on_trial_complete, event.trial_id, event.fidelity, metrics)
-                n_completed += 1
-                if stop.max_trials_completed is not None and n_completed >= stop.max_trials_completed:
-                    self._end_reason = "max_trials_completed"
+                if self._complete(trial, event, metrics):
                     break
             elif event.kind == "failed":
                 trial.error = event.error

@@ -1,6 +1,7 @@
 """Pure helpers of benchmarks/bench_methods_peer.py (benchmarks/comparison_helpers.py); no peer needed."""
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -11,9 +12,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from comparison_helpers import (
+    add_study_arguments,
     decision_summary,
     parse_method,
     peer_clock,
+    print_report,
     ratio,
     regret_intervals,
     step_durations,
@@ -85,3 +88,23 @@ def test_parse_method_versions_and_errors():
         parse_method("MOBSTR", versions, default)
     with pytest.raises(ValueError, match="version"):
         parse_method("MOBSTER@0.16", versions, default)
+
+
+def test_print_report_prints_and_writes_one_final_newline(tmp_path, capsys):
+    print_report("| a |\n|---|", tmp_path / "plain.md")
+    print_report("| a |\n", tmp_path / "ended.md")
+    print_report("only printed", None)
+    assert capsys.readouterr().out == "| a |\n|---|\n| a |\n\nonly printed\n"
+    assert (tmp_path / "plain.md").read_text() == "| a |\n|---|\n"
+    assert (tmp_path / "ended.md").read_text() == "| a |\n"
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["ended.md", "plain.md"]
+
+
+def test_add_study_arguments_defaults_and_choices(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_study_arguments(parser, ("RS", "BO"), ("bench-a",), tmp_path)
+    args = parser.parse_args([])
+    assert (args.seeds, args.n_jobs, args.methods, args.benchmarks) == (5, 2, ["RS", "BO"], ["bench-a"])
+    assert (args.data, args.work_dir, args.out) == (tmp_path, None, None)
+    args = parser.parse_args(["--methods", "CBO", "--seeds", "2", "--out", "x.md", "--work-dir", "w"])
+    assert (args.methods, args.seeds, args.out, args.work_dir) == (["CBO"], 2, Path("x.md"), Path("w"))

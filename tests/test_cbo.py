@@ -3,7 +3,6 @@ searcher, runs through the simulator and ``arena sweep`` on constrained-* benchm
 benchmarks without a constraint."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _arena_cli import arena_sweep
+from _experiment_runs import run_benchmark
 from scipy.stats import norm
 
 from baselines.cbo import ConstrainedBOSearcher, constrained_expected_improvement, probability_of_feasibility
@@ -155,13 +155,7 @@ def test_cbo_is_refused_before_any_job_on_a_benchmark_without_a_constraint(tmp_p
 
 def _run(tmp_path: Path, method: str, benchmark: str = WINE, seed: int = 0, root: str | None = None,
          **overrides) -> tuple[dict, pd.DataFrame]:
-    bench = get_benchmark(benchmark)
-    if overrides:
-        bench = dataclasses.replace(bench, **overrides)
-    spec = ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=3, tag="cbo",
-                          results_root=str(tmp_path), blackbox_root=root)
-    path = Path(run_experiment(spec))
-    return json.loads((path / "metadata.json").read_text()), pd.read_parquet(path / "results.parquet")
+    return run_benchmark(tmp_path, method, benchmark, "cbo", seed, root, **overrides)
 
 
 def _final_feasible(results: pd.DataFrame, metadata: dict) -> pd.Series:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _scripted_scheduler import InOrderScheduler
 
 from baselines.fifo import FIFOScheduler
 from baselines.random_search import RandomSearcher
-from baselines.scheduler import Decision, Scheduler, Suggestion
+from baselines.scheduler import Decision
 from blackbox_repo.search_space import Categorical, SearchSpace, Uniform
 from launchers.local_backend import LocalBackend
 from launchers.tuner import StoppingCriterion, Tuner
@@ -40,44 +41,18 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-class Scripted(Scheduler):
-    """Starts configs in order, then resumes paused trials; decisions from ``plan[trial_id][fidelity]``."""
+class Scripted(InOrderScheduler):
+    """Decisions from ``plan[trial_id][fidelity]``; the same ``milestones`` for every segment."""
 
     def __init__(self, configs, plan=None, milestones=None):
-        super().__init__(SPACE, "loss", "min", 0, "epoch", 4)
-        self.configs, self.plan, self._milestones = list(configs), plan or {}, milestones
-        self.paused, self.resumed, self.log = [], set(), []
-
-    def suggest(self, trial_id):
-        if self.configs:
-            return Suggestion.start(self.configs.pop(0))
-        if self.paused:
-            tid = self.paused.pop(0)
-            self.resumed.add(tid)
-            return Suggestion.resume(tid)
-        return Suggestion.done()
+        super().__init__(SPACE, configs)
+        self.plan, self._milestones = plan or {}, milestones
 
     def milestones(self, trial_id):
         return self._milestones
 
-    def on_result(self, trial_id, fidelity, metrics):
-        self.log.append(("result", trial_id, fidelity))
-        if trial_id in self.resumed:
-            return Decision.CONTINUE
+    def first_segment_decision(self, trial_id, fidelity):
         return self.plan.get(trial_id, {}).get(fidelity, Decision.CONTINUE)
-
-    def on_trial_complete(self, trial_id, fidelity, metrics):
-        self.log.append(("complete", trial_id, fidelity))
-
-    def on_trial_paused(self, trial_id):
-        self.paused.append(trial_id)
-        self.log.append(("paused", trial_id))
-
-    def on_trial_stopped(self, trial_id):
-        self.log.append(("stopped", trial_id))
-
-    def on_trial_failed(self, trial_id):
-        self.log.append(("failed", trial_id))
 
 
 @pytest.fixture()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _arena_cli import arena_sweep
+from _experiment_runs import run_benchmark
 
 from benchmark_definitions.definitions import objectives_of
 from benchmark_definitions.registry import all_benchmarks, get_benchmark
@@ -26,13 +27,7 @@ MULTI_OBJECTIVE_METHODS = ("MOASHA", "MOBO-RANDOM", "MOBO-LINEAR", "MOREA", "NSG
 
 def _run(tmp_path: Path, method: str, benchmark: str = WINE, seed: int = 0, root: str | None = None,
          **overrides) -> tuple[dict, pd.DataFrame]:
-    bench = get_benchmark(benchmark)
-    if overrides:
-        bench = dataclasses.replace(bench, **overrides)
-    spec = ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=3, tag="mo",
-                          results_root=str(tmp_path), blackbox_root=root)
-    path = Path(run_experiment(spec))
-    return json.loads((path / "metadata.json").read_text()), pd.read_parquet(path / "results.parquet")
+    return run_benchmark(tmp_path, method, benchmark, "mo", seed, root, **overrides)
 
 
 @pytest.mark.parametrize("method", MULTI_OBJECTIVE_METHODS)

@@ -3,16 +3,15 @@ and runs whose hypervolume bounds come from the surrogate (fixed per benchmark).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _experiment_runs import run_benchmark
 
 from benchmark_definitions.definitions import objectives_of
 from benchmark_definitions.registry import get_benchmark
-from launchers.experiment import ExperimentSpec, run_experiment
 from results.multiobjective import hypervolume_over_time
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "yahpo"
@@ -54,13 +53,8 @@ def repository(tmp_path_factory) -> Path:
 
 
 def _run(root: Path, results: Path, method: str, seed: int, **method_kwargs) -> tuple[dict, pd.DataFrame]:
-    import dataclasses
-
-    bench = dataclasses.replace(get_benchmark(BENCHMARK), max_evaluations=150)
-    path = Path(run_experiment(ExperimentSpec(benchmark=bench, method=method, seed=seed, master_seed=5, tag="y",
-                                              results_root=str(results), blackbox_root=str(root),
-                                              method_kwargs=method_kwargs)))
-    return json.loads((path / "metadata.json").read_text()), pd.read_parquet(path / "results.parquet")
+    return run_benchmark(results, method, BENCHMARK, "y", seed, str(root), master_seed=5, method_kwargs=method_kwargs,
+                         max_evaluations=150)
 
 
 def test_surrogate_runs_share_bounds_drawn_from_the_surrogate(repository, tmp_path):

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _scripted_scheduler import InOrderScheduler
 
 from baselines.fifo import FIFOScheduler
 from baselines.random_search import RandomSearcher
@@ -29,51 +30,22 @@ def epoch_blackbox(n_fidelities: int = 4) -> FunctionBlackbox:
                             fidelity_values=list(range(1, n_fidelities + 1)), num_seeds=2)
 
 
-class ScriptedScheduler(Scheduler):
-    """Starts the given configs in order; then resumes paused trials (oldest first); then done.
-
-    ``plan[trial_id]`` = (milestones, {fidelity: decision}) for the trial's first segment; resumed segments get
-    ``resume_milestones``.
-    """
+class ScriptedScheduler(InOrderScheduler):
+    """``plan[trial_id]`` = (milestones, {fidelity: decision}) for the trial's first segment; resumed segments get
+    ``resume_milestones``."""
 
     def __init__(self, configs, plan=None, resume_milestones=()):
-        super().__init__(SPACE, "loss", "min", 0, "epoch", 4)
-        self.configs = list(configs)
+        super().__init__(SPACE, configs)
         self.plan = plan or {}
         self.resume_milestones = resume_milestones
-        self.paused: list[int] = []
-        self.resumed: set[int] = set()
-        self.log: list[tuple] = []
-
-    def suggest(self, trial_id):
-        if self.configs:
-            return Suggestion.start(self.configs.pop(0))
-        if self.paused:
-            tid = self.paused.pop(0)
-            self.resumed.add(tid)
-            return Suggestion.resume(tid)
-        return Suggestion.done()
 
     def milestones(self, trial_id):
         if trial_id in self.resumed:
             return self.resume_milestones
         return self.plan.get(trial_id, ((), {}))[0]
 
-    def on_result(self, trial_id, fidelity, metrics):
-        self.log.append(("result", trial_id, fidelity))
-        if trial_id in self.resumed:
-            return Decision.CONTINUE
+    def first_segment_decision(self, trial_id, fidelity):
         return self.plan.get(trial_id, ((), {}))[1].get(fidelity, Decision.CONTINUE)
-
-    def on_trial_complete(self, trial_id, fidelity, metrics):
-        self.log.append(("complete", trial_id, fidelity))
-
-    def on_trial_paused(self, trial_id):
-        self.log.append(("paused", trial_id))
-        self.paused.append(trial_id)
-
-    def on_trial_stopped(self, trial_id):
-        self.log.append(("stopped", trial_id))
 
 
 def run(scheduler, stop=None, n_workers=2, blackbox=None, **kwargs):

@@ -1,8 +1,9 @@
 """HyperDrive's truncation policy answers from order statistics exactly as the scan over every run did.
 
 The oracle is the previous implementation (a numpy scan of every run's value at ``min(length, N)`` on each
-evaluation), kept here verbatim as a subclass (the scheduler still scans below ``scan_below_runs`` runs; the tests lower
-that so the pool decides, from the start or from a point mid-run); the scheduler under test must take the same decision at every
+evaluation), which the scheduler keeps for fewer than ``scan_below_runs`` runs (``_truncation_cancels_by_scan``); a
+subclass takes it at every decision, while the tests lower ``scan_below_runs`` so that the scheduler under test hands
+over to the pool, from the start or from a point mid-run. The scheduler under test must take the same decision at every
 result, on seeded random sequences with many ties, infinite ("NaN") results, runs longer than the Fenwick tree's
 initial capacity, and with and without ``exclude_finished_jobs``.
 """
@@ -27,22 +28,11 @@ SPACE = SearchSpace({"x": Uniform(0.0, 1.0), "y": Uniform(0.0, 1.0)})
 
 
 class ScanningTruncation(EarlyTerminationScheduler):
-    """The scan over every run (the implementation before ``_TruncationPool``)."""
+    """The scan over every run (the implementation before ``_TruncationPool``) at every decision, whatever the
+    number of runs: the scheduler's own small-pool path, never handed over to the pool."""
 
     def _truncation_cancels(self, trial_id, interval, policy):
-        num_rows = len(self._row_trial)
-        lengths = self._lengths[:num_rows]
-        in_pool = lengths >= 1
-        if policy.exclude_finished_jobs:
-            in_pool &= ~self._finished[:num_rows]
-        in_pool[self._row[trial_id]] = True
-        rows = np.flatnonzero(in_pool)
-        latest = self._values[rows, np.minimum(lengths[rows], interval) - 1]
-        latest = np.where(np.isnan(latest), np.inf, latest)
-        own = self._values[self._row[trial_id], interval - 1]
-        num_cut = (len(rows) * policy.truncation_percentage) // 100
-        at_least_as_bad = int(np.count_nonzero(latest >= own))
-        return num_cut > 0 and at_least_as_bad <= num_cut
+        return self._truncation_cancels_by_scan(trial_id, interval, policy)
 
 
 def _noisy_objective(seed: int, levels: int):

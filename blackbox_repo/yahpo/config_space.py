@@ -100,54 +100,52 @@ class Condition(ABC):
 
 
 @dataclass(frozen=True)
-class EqualsCondition(Condition):
+class _ParentCondition(Condition):
+    """A leaf condition: reads the value of one parent."""
+
     child: str
     parent: str
-    value: Any
 
     @property
     def parents(self) -> tuple[str, ...]:
         return (self.parent,)
 
-    def holds(self, config: Mapping[str, Any]) -> bool:
-        return self.parent in config and _same(config[self.parent], self.value)
-
-    def holds_columns(self, columns, active):
-        return _isin_column(columns[self.parent], [self.value]) & active[self.parent]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"child": self.child, "parent": self.parent, "type": "EQ", "value": self.value}
-
 
 @dataclass(frozen=True)
-class NotEqualsCondition(Condition):
-    child: str
-    parent: str
+class _ValueCondition(_ParentCondition):
+    """The parent equals (EQ) or differs from (NEQ) one value; a parent absent from the configuration makes
+    either false."""
+
     value: Any
-
-    @property
-    def parents(self) -> tuple[str, ...]:
-        return (self.parent,)
+    kind: ClassVar[str]
 
     def holds(self, config: Mapping[str, Any]) -> bool:
-        return self.parent in config and not _same(config[self.parent], self.value)
+        if self.parent not in config:
+            return False
+        equal = _same(config[self.parent], self.value)
+        return equal if self.kind == "EQ" else not equal
 
     def holds_columns(self, columns, active):
-        return ~_isin_column(columns[self.parent], [self.value]) & active[self.parent]
+        equal = _isin_column(columns[self.parent], [self.value])
+        return (equal if self.kind == "EQ" else ~equal) & active[self.parent]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"child": self.child, "parent": self.parent, "type": "NEQ", "value": self.value}
+        return {"child": self.child, "parent": self.parent, "type": self.kind, "value": self.value}
 
 
 @dataclass(frozen=True)
-class InCondition(Condition):
-    child: str
-    parent: str
+class EqualsCondition(_ValueCondition):
+    kind: ClassVar[str] = "EQ"
+
+
+@dataclass(frozen=True)
+class NotEqualsCondition(_ValueCondition):
+    kind: ClassVar[str] = "NEQ"
+
+
+@dataclass(frozen=True)
+class InCondition(_ParentCondition):
     values: tuple[Any, ...]
-
-    @property
-    def parents(self) -> tuple[str, ...]:
-        return (self.parent,)
 
     def holds(self, config: Mapping[str, Any]) -> bool:
         return self.parent in config and any(_same(config[self.parent], v) for v in self.values)
