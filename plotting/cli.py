@@ -9,6 +9,9 @@
   normalised regret (``critical_difference``, needs the ``figures`` extra; skipped with a message
   naming it when absent). Colours come from the whole study's set of setups, so ``--setup``
   subsets keep them; the y axis is logarithmic when the curves span decades (``--y-scale``).
+* ``arena plot --jobs N`` draws the figures of single benchmarks in N worker processes (0: one per available
+  core), each reading only its benchmark's results; the figures across benchmarks are drawn here meanwhile. The
+  files, the printed paths and notes are those of ``--jobs 1`` (``plotting.figure_jobs``).
 * ``arena table`` prints (or writes to ``--out``) final values per benchmark and setup with intervals,
   best in bold, as Markdown or LaTeX.
 
@@ -66,6 +69,17 @@ def _positive_dpi(text: str) -> float:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs takes a number of worker processes, e.g. 4 (0: one per core); "
+                                         f"got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--jobs must be 0 (one worker per core) or positive; got {value}")
+    return value
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     plot = subparsers.add_parser("plot", help="figures of aggregated best-so-far curves per benchmark")
     _add_common(plot)
@@ -91,6 +105,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                       help="only these figures (repeat; default all): benchmarks = one figure per benchmark; "
                       "the others need several benchmarks (critical_difference: several setups); multi-objective "
                       "benchmarks always get their hypervolume, front and attainment figures")
+    plot.add_argument("--jobs", type=_jobs, default=1,
+                      help="worker processes drawing the figures of single benchmarks (default 1: all in this "
+                      "process; 0: one per available core); the files written are the same")
     plot.set_defaults(func=run_plot)
 
     table = subparsers.add_parser("table", help="final values per benchmark and setup, best in bold")
@@ -124,20 +141,6 @@ def _study_setups(args: argparse.Namespace, comparative) -> list[str]:
     bounds = (args.since, args.until) if (args.since or args.until) else None
     index = index_experiments(args.root, tags=args.tags, benchmarks=args.benchmarks, datetime_bounds=bounds)
     return list(dict.fromkeys(list(index.setups) + comparative.setups))
-
-
-def _figure_saver(args: argparse.Namespace, formats: list[str], written: list[str]):
-    """``save(fig, name)``: write the figure as ``--out/name.<format>`` for every format, record the files in
-    ``written`` and close the figure."""
-    import matplotlib.pyplot as plt
-
-    from plotting.figures import save_figure
-
-    def save(fig, name: str) -> None:
-        written.extend(save_figure(fig, os.path.join(args.out, name), formats, dpi=getattr(args, "dpi", None)))
-        plt.close(fig)
-
-    return save
 
 
 def _by_objectives(args: argparse.Namespace, action: str):
@@ -192,37 +195,39 @@ def _figure_options(args: argparse.Namespace):
                          cost_column=args.cost_column, n_grid=args.n_grid, alpha=args.alpha)
 
 
-def _write_figures(args: argparse.Namespace, plan, notes: list[str]) -> list[str]:
-    """Draw and write every planned figure; a figure whose optional library is missing is skipped with a
-    message naming the extra (``ModuleNotFoundError`` says which), any other error stops ``arena plot``."""
+def _write_figures(args: argparse.Namespace, plan, notes: list[str], comparative, styles, kind: str) -> list[str]:
+    """Draw and write every planned figure (in ``--jobs`` worker processes: ``plotting.figure_jobs``); a figure
+    whose optional library is missing is skipped with a message naming the extra (``ModuleNotFoundError`` says
+    which), any other error stops ``arena plot``."""
     import sys
 
-    written: list[str] = []
-    save = _figure_saver(args, args.formats or ["pdf", "png"], written)
-    for planned in plan:
-        try:
-            fig = planned.draw()
-        except ModuleNotFoundError as error:
-            notes.append(f"no {planned.name.replace('_', '-')} figure: {error}")
-            continue
-        save(fig, planned.name)
+    from plotting.figure_jobs import FigureOutput, available_cores, write_figures
+
+    jobs = getattr(args, "jobs", 1)
+    output = FigureOutput(args.out, tuple(args.formats or ["pdf", "png"]), getattr(args, "dpi", None))
+    outcomes = write_figures(plan, output, available_cores() if jobs == 0 else jobs, kind=kind,
+                             comparative=comparative, styles=styles, options=_figure_options(args))
+    written = [path for outcome in outcomes for path in outcome.paths]
+    notes += [outcome.note for outcome in outcomes if outcome.note is not None]
     for note in notes:
         print(f"arena plot: {note}", file=sys.stderr)
     return written
 
 
 def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> list[str]:
+    from plotting.figure_jobs import SINGLE_OBJECTIVE
     from plotting.study_figures import single_objective_figures
 
     notes: list[str] = []
     plan = single_objective_figures(comparative, styles, _figure_options(args), notes,
                                     wanted=set(args.figures or FIGURES))
-    return _write_figures(args, plan, notes)
+    return _write_figures(args, plan, notes, comparative, styles, SINGLE_OBJECTIVE)
 
 
 def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: list[str], styles) -> list[str]:
     """Per multi-objective benchmark: hypervolume over time (aggregated as the single-objective curves), the
     methods' pooled Pareto fronts and their median attainment surfaces."""
+    from plotting.figure_jobs import MULTI_OBJECTIVE
     from plotting.study_figures import multi_objective_figures
 
     notes: list[str] = []
@@ -230,7 +235,7 @@ def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: lis
         notes.append(f"--metric {args.metric} applies to single-objective benchmarks; the multi-objective ones "
                      f"({', '.join(benchmarks)}) show hypervolume, Pareto fronts and attainment surfaces")
     return _write_figures(args, multi_objective_figures(comparative, benchmarks, styles, _figure_options(args)),
-                          notes)
+                          notes, comparative, styles, MULTI_OBJECTIVE)
 
 
 def run_table(args: argparse.Namespace) -> int:

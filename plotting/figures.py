@@ -138,11 +138,25 @@ def save_figure(fig: Figure, path_stem: str, formats: Sequence[str] = ("pdf", "p
         try:
             for extension in formats:
                 path = f"{path_stem}.{extension}"
-                fig.savefig(path, format=extension, bbox_inches=box)
+                _save_atomically(fig, path, extension, box)
                 paths.append(path)
         finally:
             fig.set_layout_engine(engine)
     return paths
+
+
+def _save_atomically(fig: Figure, path: str, extension: str, box) -> None:
+    """``fig.savefig(path)`` through a hidden temporary file in the same folder, renamed over ``path`` once
+    complete: an interrupted or failing write never leaves a truncated file under the figure's name."""
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(temporary, format=extension, bbox_inches=box)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def _layout_once(fig: Figure):
@@ -352,7 +366,7 @@ def plot_critical_difference(
         fig, ax = plt.subplots(figsize=(width, height))
         margin = min(0.45, label_inches / width)
         fig.subplots_adjust(left=margin, right=1.0 - margin, bottom=0.04, top=1.0 - above_axis / height)
-        posthocs.critical_difference_diagram(
+        drawn = posthocs.critical_difference_diagram(
             ranks,
             p_values,
             alpha=test.alpha,
@@ -365,6 +379,13 @@ def plot_critical_difference(
             elbow_props={"linewidth": 1.0},
             crossbar_props={"linewidth": 1.6, "color": "black"},
         )
+        # scikit-posthocs joins a crossbar's points in the order of a set of setup names, which depends on the
+        # process's string hashing: in rank order, the PDF is the same in every process (same drawing).
+        for crossbar in drawn.get("crossbars", []):
+            for line in crossbar:
+                x, y = (np.asarray(values) for values in line.get_data())
+                order = np.argsort(x, kind="stable")
+                line.set_data(x[order], y[order])
         # The critical difference as a bar above the rank axis and its tick labels (offsets in points
         # from the axis line, so it never meets them), starting at the best mean rank.
         best_rank = float(np.min(test.mean_ranks))

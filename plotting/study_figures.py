@@ -51,6 +51,9 @@ class PlannedFigure:
     name: str  # file stem
     caption: str
     draw: Callable[[], Any]  # -> matplotlib Figure
+    # The one benchmark whose runs the figure shows (None: a figure across benchmarks). Such a figure can be
+    # planned again and drawn from those runs alone, in a worker process (``arena plot --jobs``).
+    benchmark: str | None = None
 
 
 def file_stem(name: str) -> str:
@@ -83,7 +86,8 @@ def single_objective_figures(comparative, styles, options: FigureOptions, notes:
                 file_stem(benchmark), f"{benchmark}: {options.aggregate} of the best value so far over seeds",
                 lambda b=benchmark: comparative.plot(b, aggregate_mode=options.aggregate, n_boot=options.n_boot,
                                                      seed=options.seed, styles=styles, columns=options.columns,
-                                                     y_scale=options.y_scale, **spec_options)))
+                                                     y_scale=options.y_scale, **spec_options),
+                benchmark))
     several_benchmarks = len(comparative.benchmarks) > 1
     if not set(wanted) - {"benchmarks"} or (not several_benchmarks and len(comparative.setups) < 2):
         return plan
@@ -153,10 +157,12 @@ def multi_objective_figures(comparative, benchmarks: list[str], styles, options:
                                                                n_boot=options.n_boot, seed=options.seed,
                                                                styles=styles, columns=options.columns,
                                                                y_scale=y_scale, ylabel="normalised hypervolume",
-                                                               spec=spec)),
+                                                               spec=spec),
+                          benchmark),
             PlannedFigure(f"{stem}_pareto_front", f"{benchmark}: each setup's Pareto front, all seeds pooled",
-                          lambda f=fronts_of: plot_pareto_fronts(f(), styles, columns=options.columns)),
+                          lambda f=fronts_of: plot_pareto_fronts(f(), styles, columns=options.columns), benchmark),
             PlannedFigure(f"{stem}_attainment", f"{benchmark}: each setup's median attainment surface over seeds",
-                          lambda f=fronts_of: plot_attainment_surfaces(f(), styles, columns=options.columns)),
+                          lambda f=fronts_of: plot_attainment_surfaces(f(), styles, columns=options.columns),
+                          benchmark),
         ]
     return plan

@@ -257,6 +257,19 @@ class ComparativeResults:
         self.run_problems = self.index.check(num_runs=num_runs, warn=True)
         self._results_cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = {}
 
+    @classmethod
+    def from_index(cls, index: ExperimentIndex, num_runs: int | None = None, n_threads: int = 8) -> ComparativeResults:
+        """Comparative results of runs indexed before (e.g. ``ExperimentIndex.restricted_to`` a few benchmarks of
+        a study, in a worker process): no folder is listed or metadata read again, and run-count problems are
+        found but not warned about again (whoever indexed the study did)."""
+        comparative = cls.__new__(cls)
+        comparative.n_threads = n_threads
+        comparative.index = index
+        comparative.num_runs = num_runs
+        comparative.run_problems = index.check(num_runs=num_runs, warn=False)
+        comparative._results_cache = {}
+        return comparative
+
     @property
     def benchmarks(self) -> list[str]:
         return self.index.benchmarks

@@ -165,6 +165,14 @@ class ExperimentIndex:
     def for_benchmark(self, benchmark: str) -> pd.DataFrame:
         return self.table[self.table["benchmark"] == benchmark]
 
+    def restricted_to(self, benchmarks: Sequence[str]) -> ExperimentIndex:
+        """The runs of ``benchmarks`` only, with the same setups in the same order (no file is read): what a
+        worker process needs to draw the figures of a few benchmarks of a study indexed once."""
+        table = self.table[self.table["benchmark"].isin(list(benchmarks))].reset_index(drop=True)
+        metadata = {path: self.metadata[path] for path in table["path"]}
+        return ExperimentIndex(table=table, metadata=metadata, skipped=self.skipped.iloc[0:0],
+                               setups=list(self.setups))
+
     def check(self, num_runs: int | None = None, warn: bool = True) -> list[RunCountProblem]:
         """Find (benchmark, subplot, setup) groups whose seeds are missing or duplicated.
 
