@@ -9,9 +9,10 @@
   normalised regret (``critical_difference``, needs the ``figures`` extra; skipped with a message
   naming it when absent). Colours come from the whole study's set of setups, so ``--setup``
   subsets keep them; the y axis is logarithmic when the curves span decades (``--y-scale``).
-* ``arena plot --jobs N`` draws the figures of single benchmarks in N worker processes (0: one per available
-  core), each reading only its benchmark's results; the figures across benchmarks are drawn here meanwhile. The
-  files, the printed paths and notes are those of ``--jobs 1`` (``plotting.figure_jobs``).
+* ``arena plot --jobs N`` draws the figures in N worker processes (0: one per available core): a benchmark's
+  figures from that benchmark's results alone, the figures across benchmarks from the normalised regret this
+  process computes to plan them. The files, the printed paths and notes are those of ``--jobs 1``
+  (``plotting.figure_jobs``).
 * ``arena table`` prints (or writes to ``--out``) final values per benchmark and setup with intervals,
   best in bold, as Markdown or LaTeX.
 
@@ -106,7 +107,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                       "the others need several benchmarks (critical_difference: several setups); multi-objective "
                       "benchmarks always get their hypervolume, front and attainment figures")
     plot.add_argument("--jobs", type=_jobs, default=1,
-                      help="worker processes drawing the figures of single benchmarks (default 1: all in this "
+                      help="worker processes drawing the figures (default 1: all in this "
                       "process; 0: one per available core); the files written are the same")
     plot.set_defaults(func=run_plot)
 
@@ -164,18 +165,31 @@ def _by_objectives(args: argparse.Namespace, action: str):
     return comparative, (comparative if single else None), (comparative if multi else None)
 
 
+def _figure_workers(args: argparse.Namespace):
+    """The worker processes of ``--jobs`` (started now, so that they start up while the study is indexed), or
+    none for ``--jobs 1``."""
+    import contextlib
+
+    from plotting.figure_jobs import FigureWorkers, available_cores
+
+    jobs = getattr(args, "jobs", 1)
+    jobs = available_cores() if jobs == 0 else jobs
+    return FigureWorkers(jobs) if jobs > 1 else contextlib.nullcontext(None)
+
+
 def run_plot(args: argparse.Namespace) -> int:
     from plotting.style import study_styles
 
-    comparative, single, multi = _by_objectives(args, "plot")
-    styles = study_styles(_study_setups(args, comparative))
     written: list[str] = []
-    if single is not None:
-        # In a mixed study the single-objective figures (and the cross-benchmark ones) see only the
-        # single-objective benchmarks, exactly as a study of those alone.
-        written += _plot_single_objective(args, single, styles)
-    if multi is not None:
-        written += _plot_multi_objective(args, multi, multi.benchmarks, styles)
+    with _figure_workers(args) as workers:
+        comparative, single, multi = _by_objectives(args, "plot")
+        styles = study_styles(_study_setups(args, comparative))
+        if single is not None:
+            # In a mixed study the single-objective figures (and the cross-benchmark ones) see only the
+            # single-objective benchmarks, exactly as a study of those alone.
+            written += _plot_single_objective(args, single, styles, workers)
+        if multi is not None:
+            written += _plot_multi_objective(args, multi, multi.benchmarks, styles, workers)
     if not written:
         import sys
 
@@ -195,18 +209,18 @@ def _figure_options(args: argparse.Namespace):
                          cost_column=args.cost_column, n_grid=args.n_grid, alpha=args.alpha)
 
 
-def _write_figures(args: argparse.Namespace, plan, notes: list[str], comparative, styles, kind: str) -> list[str]:
+def _write_figures(args: argparse.Namespace, plan, notes: list[str], comparative, styles, kind: str,
+                   workers) -> list[str]:
     """Draw and write every planned figure (in ``--jobs`` worker processes: ``plotting.figure_jobs``); a figure
     whose optional library is missing is skipped with a message naming the extra (``ModuleNotFoundError`` says
     which), any other error stops ``arena plot``."""
     import sys
 
-    from plotting.figure_jobs import FigureOutput, available_cores, write_figures
+    from plotting.figure_jobs import FigureOutput, write_figures
 
-    jobs = getattr(args, "jobs", 1)
     output = FigureOutput(args.out, tuple(args.formats or ["pdf", "png"]), getattr(args, "dpi", None))
-    outcomes = write_figures(plan, output, available_cores() if jobs == 0 else jobs, kind=kind,
-                             comparative=comparative, styles=styles, options=_figure_options(args))
+    outcomes = write_figures(plan, output, workers, kind=kind, comparative=comparative, styles=styles,
+                             options=_figure_options(args))
     written = [path for outcome in outcomes for path in outcome.paths]
     notes += [outcome.note for outcome in outcomes if outcome.note is not None]
     for note in notes:
@@ -214,17 +228,18 @@ def _write_figures(args: argparse.Namespace, plan, notes: list[str], comparative
     return written
 
 
-def _plot_single_objective(args: argparse.Namespace, comparative, styles) -> list[str]:
+def _plot_single_objective(args: argparse.Namespace, comparative, styles, workers=None) -> list[str]:
     from plotting.figure_jobs import SINGLE_OBJECTIVE
     from plotting.study_figures import single_objective_figures
 
     notes: list[str] = []
     plan = single_objective_figures(comparative, styles, _figure_options(args), notes,
                                     wanted=set(args.figures or FIGURES))
-    return _write_figures(args, plan, notes, comparative, styles, SINGLE_OBJECTIVE)
+    return _write_figures(args, plan, notes, comparative, styles, SINGLE_OBJECTIVE, workers)
 
 
-def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: list[str], styles) -> list[str]:
+def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: list[str], styles,
+                          workers=None) -> list[str]:
     """Per multi-objective benchmark: hypervolume over time (aggregated as the single-objective curves), the
     methods' pooled Pareto fronts and their median attainment surfaces."""
     from plotting.figure_jobs import MULTI_OBJECTIVE
@@ -235,7 +250,7 @@ def _plot_multi_objective(args: argparse.Namespace, comparative, benchmarks: lis
         notes.append(f"--metric {args.metric} applies to single-objective benchmarks; the multi-objective ones "
                      f"({', '.join(benchmarks)}) show hypervolume, Pareto fronts and attainment surfaces")
     return _write_figures(args, multi_objective_figures(comparative, benchmarks, styles, _figure_options(args)),
-                          notes, comparative, styles, MULTI_OBJECTIVE)
+                          notes, comparative, styles, MULTI_OBJECTIVE, workers)
 
 
 def run_table(args: argparse.Namespace) -> int:

@@ -13,8 +13,10 @@ room for them). Curve figures take ``y_scale`` ("auto", "linear", "log"; see
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 from collections.abc import Hashable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -157,6 +159,30 @@ def _save_atomically(fig: Figure, path: str, extension: str, box) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # ``_save_atomically``'s name: .<file name>.<pid>.tmp
+
+
+def remove_abandoned_temporaries(directory: str) -> list[str]:
+    """Remove the temporary files ``save_figure`` left in ``directory`` from processes that no longer exist
+    (killed mid-write, e.g. ``arena plot --jobs`` workers ended on Ctrl-C); return their paths."""
+    removed = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        match = _TEMPORARY.match(name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+            continue  # its process still runs (and removes it when it fails)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # another user's process
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(directory, name))
+            removed.append(os.path.join(directory, name))
+    return removed
 
 
 def _layout_once(fig: Figure):

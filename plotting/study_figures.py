@@ -51,9 +51,11 @@ class PlannedFigure:
     name: str  # file stem
     caption: str
     draw: Callable[[], Any]  # -> matplotlib Figure
-    # The one benchmark whose runs the figure shows (None: a figure across benchmarks). Such a figure can be
-    # planned again and drawn from those runs alone, in a worker process (``arena plot --jobs``).
+    # What the figure is drawn from, so that it can be planned again and drawn in a worker process (``arena plot
+    # --jobs``): the runs of one benchmark alone (``benchmark``), or the normalised regret of every benchmark
+    # (``regret``, a ``RegretCurves``, for the figures across benchmarks).
     benchmark: str | None = None
+    regret: Any = None
 
 
 def file_stem(name: str) -> str:
@@ -64,19 +66,7 @@ def single_objective_figures(comparative, styles, options: FigureOptions, notes:
                              wanted: Collection[str] = FIGURES) -> list[PlannedFigure]:
     """The figures of the single-objective benchmarks of ``comparative`` (see the module docstring); what cannot
     be planned (no paired runs across benchmarks) is explained in ``notes``."""
-    from plotting.figures import (
-        plot_aggregated_curves,
-        plot_average_ranks,
-        plot_benchmark_grid,
-        plot_critical_difference,
-    )
-    from results.across_benchmarks import (
-        aggregate_regret_over_time,
-        average_rank_over_time,
-        final_regret_blocks,
-        normalised_regret_curves,
-        regret_over_time_per_benchmark,
-    )
+    from results.across_benchmarks import normalised_regret_curves
 
     spec_options = options.spec_options()
     plan: list[PlannedFigure] = []
@@ -97,6 +87,28 @@ def single_objective_figures(comparative, styles, options: FigureOptions, notes:
         notes.append(f"no {'figures across benchmarks' if several_benchmarks else 'critical-difference diagram'}: "
                      f"{error}")
         return plan
+    return plan + figures_across_benchmarks(regret, several_benchmarks, styles, options, wanted)
+
+
+def figures_across_benchmarks(regret, several_benchmarks: bool, styles, options: FigureOptions,
+                              wanted: Collection[str] = FIGURES) -> list[PlannedFigure]:
+    """The figures drawn from the normalised regret of every benchmark (``regret``, a ``RegretCurves``): with
+    ``several_benchmarks`` the aggregate, the average rank and the grid; the critical-difference diagram when
+    there are >= 2 setups and >= 2 (benchmark, seed) blocks."""
+    from plotting.figures import (
+        plot_aggregated_curves,
+        plot_average_ranks,
+        plot_benchmark_grid,
+        plot_critical_difference,
+    )
+    from results.across_benchmarks import (
+        aggregate_regret_over_time,
+        average_rank_over_time,
+        final_regret_blocks,
+        regret_over_time_per_benchmark,
+    )
+
+    plan: list[PlannedFigure] = []
     if several_benchmarks:
         n = len(regret.benchmarks)
         if "normalised_regret" in wanted:
@@ -106,18 +118,18 @@ def single_objective_figures(comparative, styles, options: FigureOptions, notes:
                     aggregate_regret_over_time(regret, n_boot=options.n_boot, seed=options.seed),
                     setups=regret.setups, styles=styles, title=f"IQM over {n} benchmarks",
                     x_label="fraction of budget", y_label="normalised regret", columns=options.columns,
-                    y_scale=options.y_scale)))
+                    y_scale=options.y_scale), regret=regret))
         if "average_rank" in wanted:
             plan.append(PlannedFigure(
                 "average_rank", "average rank over time (1 = best)",
                 lambda: plot_average_ranks(average_rank_over_time(regret), regret.setups, styles,
-                                           columns=options.columns)))
+                                           columns=options.columns), regret=regret))
         if "benchmark_grid" in wanted:
             plan.append(PlannedFigure(
                 "benchmark_grid", "normalised regret, one panel per benchmark",
                 lambda: plot_benchmark_grid(
                     regret_over_time_per_benchmark(regret, n_boot=options.n_boot, seed=options.seed),
-                    setups=regret.setups, styles=styles, y_scale=options.y_scale)))
+                    setups=regret.setups, styles=styles, y_scale=options.y_scale), regret=regret))
     blocks, _ = final_regret_blocks(regret)
     if "critical_difference" in wanted and len(regret.setups) > 1 and len(blocks) > 1:
         def draw_critical_difference():
@@ -129,7 +141,7 @@ def single_objective_figures(comparative, styles, options: FigureOptions, notes:
         plan.append(PlannedFigure(
             "critical_difference",
             f"critical-difference diagram of final normalised regret (Friedman, Nemenyi, alpha={options.alpha})",
-            draw_critical_difference))
+            draw_critical_difference, regret=regret))
     return plan
 
 

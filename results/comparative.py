@@ -258,17 +258,25 @@ class ComparativeResults:
         self._results_cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = {}
 
     @classmethod
-    def from_index(cls, index: ExperimentIndex, num_runs: int | None = None, n_threads: int = 8) -> ComparativeResults:
+    def from_index(cls, index: ExperimentIndex, num_runs: int | None = None, n_threads: int = 8,
+                   loaded: Mapping[tuple[str, tuple[str, ...] | None], pd.DataFrame] | None = None
+                   ) -> ComparativeResults:
         """Comparative results of runs indexed before (e.g. ``ExperimentIndex.restricted_to`` a few benchmarks of
         a study, in a worker process): no folder is listed or metadata read again, and run-count problems are
-        found but not warned about again (whoever indexed the study did)."""
+        found but not warned about again (whoever indexed the study did). ``loaded``: result frames read before
+        (``loaded_results``), not read again."""
         comparative = cls.__new__(cls)
         comparative.n_threads = n_threads
         comparative.index = index
         comparative.num_runs = num_runs
         comparative.run_problems = index.check(num_runs=num_runs, warn=False)
-        comparative._results_cache = {}
+        comparative._results_cache = dict(loaded or {})
         return comparative
+
+    def loaded_results(self, benchmark: str) -> dict[tuple[str, tuple[str, ...] | None], pd.DataFrame]:
+        """The result frames of ``benchmark``'s runs read so far, keyed by (path, columns): for ``from_index``."""
+        paths = set(self.index.for_benchmark(benchmark)["path"])
+        return {key: frame for key, frame in self._results_cache.items() if key[0] in paths}
 
     @property
     def benchmarks(self) -> list[str]:
