@@ -15,9 +15,9 @@ can plan it again and draw it without the parent's objects:
 
 With ``jobs > 1`` (``FigureWorkers``: ``jobs - 1`` workers, started before the study is indexed so that their
 interpreters start while this process indexes and plans) this process and the workers draw at the same time:
-the benchmarks' figures are queued first, then the figures across benchmarks, each drawn by whoever claims it
-first (an exclusive file creation in a temporary folder): this process, which holds their data already and goes
-through them at once, or a worker that reaches one first. The work balances itself: with few workers this
+the benchmarks' figures are queued first, then the figures across benchmarks in reverse plan order, each drawn
+by whoever claims it first (an exclusive file creation in a temporary folder): this process, which holds their
+data already and goes through them in plan order at once, or a worker that reaches one first. The work balances itself: with few workers this
 process draws them all, with many the workers share them.
 
 What the caller sees does not depend on ``jobs``: the files (each written atomically by ``save_figure``, so an
@@ -250,14 +250,15 @@ def write_figures(plan: Sequence[PlannedFigure], output: FigureOutput, workers: 
                                          num_runs=comparative.num_runs, n_threads=comparative.n_threads,
                                          loaded=comparative.loaded_results(benchmark)))
                for benchmark, names in per_benchmark.items()]
-    # The figures across benchmarks are queued last; each is drawn by whoever claims it first: this process, as
-    # it goes through them, or a worker that reached it before.
+    # The figures across benchmarks are queued last, in reverse plan order; each is drawn by whoever claims it
+    # first: this process, going through them in plan order, or a worker done with the benchmarks' figures
+    # (they meet in the middle).
     several = len(comparative.benchmarks) > 1
     outcomes: dict[str, FigureOutcome] = {}
     with tempfile.TemporaryDirectory(prefix="arena-plot-claims-", ignore_cleanup_errors=True) as claims:
         futures += [workers.submit(FigureTask(ACROSS_BENCHMARKS, (planned.name,), styles, options, output,
                                               regret=planned.regret, several_benchmarks=several, claims=claims))
-                    for planned in plan if planned.benchmark is None and planned.regret is not None]
+                    for planned in reversed(plan) if planned.benchmark is None and planned.regret is not None]
         for planned in plan:
             if planned.benchmark is None and (planned.regret is None or claim(claims, planned.name)):
                 _raise_first_failure(futures)

@@ -141,3 +141,34 @@ def test_a_failing_write_leaves_no_file_under_the_figure_name(tmp_path, monkeypa
         save_figure(fig, str(tmp_path / "full"), ["png"])
     assert [p.name for p in tmp_path.iterdir()] == ["ok.png"]
     plt.close(fig)
+
+
+def test_figures_across_benchmarks_drawn_in_a_worker_are_those_drawn_here(results, tmp_path):
+    """The figures across benchmarks, planned again in a worker from the pickled normalised regret (what a
+    worker does when it claims one before this process), are the files this process writes."""
+    from plotting.figure_jobs import (
+        ACROSS_BENCHMARKS,
+        FigureOutput,
+        FigureTask,
+        FigureWorkers,
+        write_planned_figure,
+    )
+    from plotting.study_figures import FigureOptions, single_objective_figures
+    from plotting.style import study_styles
+    from results.comparative import ComparativeResults
+
+    comparative = ComparativeResults(str(results), tags=["so"])
+    styles, options = study_styles(comparative.setups), FigureOptions(n_boot=40, n_grid=30, seed=1)
+    across = [p for p in single_objective_figures(comparative, styles, options, []) if p.benchmark is None]
+    assert [p.name for p in across] == ["normalised_regret", "average_rank", "benchmark_grid", "critical_difference"]
+    here, there = FigureOutput(str(tmp_path / "here"), ("png", "pdf")), FigureOutput(str(tmp_path / "there"),
+                                                                                      ("png", "pdf"))
+    for planned in across:
+        write_planned_figure(planned, here)
+    with FigureWorkers(2) as workers:
+        futures = [workers.submit(FigureTask(ACROSS_BENCHMARKS, (p.name,), styles, options, there, regret=p.regret))
+                   for p in across]
+        outcomes = [outcome for future in futures for outcome in future.result()]
+    assert [o.name for o in outcomes] == [p.name for p in across]
+    assert _assert_same_figures(tmp_path / "here", tmp_path / "there")
+    assert not _workers()
