@@ -107,7 +107,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                       "the others need several benchmarks (critical_difference: several setups); multi-objective "
                       "benchmarks always get their hypervolume, front and attainment figures")
     plot.add_argument("--jobs", type=_jobs, default=1,
-                      help="worker processes drawing the figures (default 1: all in this "
+                      help="processes drawing the figures: this one and N-1 workers (default 1: all in this "
                       "process; 0: one per available core); the files written are the same")
     plot.set_defaults(func=run_plot)
 
@@ -165,15 +165,17 @@ def _by_objectives(args: argparse.Namespace, action: str):
     return comparative, (comparative if single else None), (comparative if multi else None)
 
 
-def _figure_workers(args: argparse.Namespace):
-    """The worker processes of ``--jobs`` (started now, so that they start up while the study is indexed), or
+def _figure_workers(args: argparse.Namespace, n_benchmarks: int):
+    """The worker processes of ``--jobs`` (started before the figures are planned, so that they start up while
+    the results are read), no more than there are tasks (one per benchmark, one per figure across benchmarks);
     none for ``--jobs 1``."""
     import contextlib
 
     from plotting.figure_jobs import FigureWorkers, available_cores
 
     jobs = getattr(args, "jobs", 1)
-    jobs = available_cores() if jobs == 0 else jobs
+    n_tasks = n_benchmarks + len(FIGURES) - 1  # FIGURES[0], "benchmarks", stands for the per-benchmark figures
+    jobs = min(available_cores() if jobs == 0 else jobs, 1 + n_tasks)
     return FigureWorkers(jobs) if jobs > 1 else contextlib.nullcontext(None)
 
 
@@ -181,8 +183,8 @@ def run_plot(args: argparse.Namespace) -> int:
     from plotting.style import study_styles
 
     written: list[str] = []
-    with _figure_workers(args) as workers:
-        comparative, single, multi = _by_objectives(args, "plot")
+    comparative, single, multi = _by_objectives(args, "plot")
+    with _figure_workers(args, len(comparative.benchmarks)) as workers:
         styles = study_styles(_study_setups(args, comparative))
         if single is not None:
             # In a mixed study the single-objective figures (and the cross-benchmark ones) see only the

@@ -13,8 +13,8 @@ can plan it again and draw it without the parent's objects:
 * ``regret``: the normalised regret of every benchmark (``RegretCurves``, which the parent computed to plan the
   figures across benchmarks; a few MB at most). One task per such figure carries it.
 
-With ``jobs > 1`` (``FigureWorkers``: ``jobs - 1`` workers, started before the study is indexed so that their
-interpreters start while this process indexes and plans) this process and the workers draw at the same time:
+With ``jobs > 1`` (``FigureWorkers``: ``jobs - 1`` workers, started before the figures are planned so that their
+interpreters start while this process reads the results) this process and the workers draw at the same time:
 the benchmarks' figures are queued first, then the figures across benchmarks in reverse plan order, each drawn
 by whoever claims it first (an exclusive file creation in a temporary folder): this process, which holds their
 data already and goes through them in plan order at once, or a worker that reaches one first. The work balances itself: with few workers this
@@ -181,7 +181,7 @@ def _ignore_interrupts() -> None:
 
 
 def _warm_up() -> None:
-    """Import what drawing needs while the parent indexes the study (a worker's first task starts at once)."""
+    """Import what drawing needs while the parent reads the results (a worker's first task starts at once)."""
     import matplotlib.pyplot  # noqa: F401
 
     import plotting.figures

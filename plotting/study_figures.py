@@ -1,7 +1,8 @@
 """Which figures a study gets, and how each one is drawn: the one plan behind ``arena plot`` (files) and
 ``arena report`` (one page).
 
-A plan is a list of ``PlannedFigure`` (file stem, caption, a ``draw()`` that returns the matplotlib figure).
+A plan is a list of ``PlannedFigure`` (file stem, caption, a ``draw()`` that returns the matplotlib figure, and
+what it is drawn from: one benchmark's runs or the normalised regret of all, for ``plotting.figure_jobs``).
 Drawing is deferred so that a caller decides what a failing figure costs: ``arena plot`` stops on an error,
 except for a missing optional library (the critical-difference diagram needs the ``figures`` extra), which it
 reports; ``arena report`` turns any failure into a note, because mid-study some figures cannot be drawn yet.
@@ -10,6 +11,8 @@ reports; ``arena report`` turns any failure into a note, because mid-study some 
   aggregate normalised regret, the average rank over time and a grid with one panel per benchmark; with >= 2
   setups and >= 2 (benchmark, seed) blocks a critical-difference diagram of final normalised regret. With one
   benchmark and several setups only the diagram needs paired runs; when they are missing that is a note.
+* ``figures_across_benchmarks``: the figures drawn from the normalised regret alone (what
+  ``single_objective_figures`` plans after computing it; also how a worker process plans them again).
 * ``multi_objective_figures``: per benchmark the normalised hypervolume over time (aggregated like the curves
   above, linear axis unless asked otherwise), the setups' pooled Pareto fronts and their median attainment
   surfaces.
