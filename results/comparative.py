@@ -242,8 +242,7 @@ class ComparativeResults:
         benchmarks: Sequence[str] | None = None,
         n_threads: int = 8,
     ) -> None:
-        self.n_threads = n_threads
-        self.index: ExperimentIndex = index_experiments(
+        index = index_experiments(
             roots,
             tags=tags,
             metadata_to_setup=metadata_to_setup,
@@ -253,9 +252,17 @@ class ComparativeResults:
             datetime_bounds=datetime_bounds,
             n_threads=n_threads,
         )
+        self._attach(index, num_runs, n_threads, warn=True)
+
+    def _attach(self, index: ExperimentIndex, num_runs: int | None, n_threads: int, warn: bool,
+                loaded: Mapping[tuple[str, tuple[str, ...] | None], pd.DataFrame] | None = None) -> None:
+        """Hold ``index`` and its run-count problems (warned about with ``warn``); ``loaded``: result frames
+        read before, keyed as ``_results_cache``."""
+        self.n_threads = n_threads
+        self.index: ExperimentIndex = index
         self.num_runs = num_runs
-        self.run_problems = self.index.check(num_runs=num_runs, warn=True)
-        self._results_cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = {}
+        self.run_problems = index.check(num_runs=num_runs, warn=warn)
+        self._results_cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = dict(loaded or {})
 
     @classmethod
     def from_index(cls, index: ExperimentIndex, num_runs: int | None = None, n_threads: int = 8,
@@ -266,11 +273,7 @@ class ComparativeResults:
         found but not warned about again (whoever indexed the study did). ``loaded``: result frames read before
         (``loaded_results``), not read again."""
         comparative = cls.__new__(cls)
-        comparative.n_threads = n_threads
-        comparative.index = index
-        comparative.num_runs = num_runs
-        comparative.run_problems = index.check(num_runs=num_runs, warn=False)
-        comparative._results_cache = dict(loaded or {})
+        comparative._attach(index, num_runs, n_threads, warn=False, loaded=loaded)
         return comparative
 
     def loaded_results(self, benchmark: str) -> dict[tuple[str, tuple[str, ...] | None], pd.DataFrame]:
